@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "lrt",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "lrt", targets: ["lrt"]),
+        .library(name: "LRTTraining", targets: ["LRTTraining"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries: a module map and a shim header each, nothing else.
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        // tensors → layers → optimizers → data / file format → training → CLI
+        .target(name: "LRTTensor", dependencies: ["CBLAS"]),
+        .target(name: "LRTLayers", dependencies: ["LRTTensor"]),
+        .target(name: "LRTOptimizers", dependencies: ["LRTTensor", "LRTLayers"]),
+        .target(name: "LRTData", dependencies: ["CPNG"]),
+        .target(name: "LRTHDF5", dependencies: ["CHDF5"]),
+        .target(name: "LRTFormat", dependencies: ["LRTTensor", "LRTLayers", "LRTOptimizers", "LRTHDF5"]),
+        .target(name: "LRTTraining", dependencies: ["LRTTensor", "LRTLayers", "LRTOptimizers", "LRTData", "LRTFormat"]),
+        .executableTarget(name: "lrt", dependencies: [
+            "LRTTraining", "LRTData", "LRTHDF5", "LRTTensor", "LRTOptimizers",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "LRTTensorTests", dependencies: ["LRTTensor"]),
+        .testTarget(name: "LRTLayersTests", dependencies: ["LRTLayers"]),
+        .testTarget(name: "LRTOptimizersTests", dependencies: ["LRTOptimizers"]),
+        .testTarget(name: "LRTDataTests", dependencies: ["LRTData"]),
+        .testTarget(name: "LRTHDF5Tests", dependencies: ["LRTHDF5"]),
+        .testTarget(name: "LRTFormatTests", dependencies: ["LRTFormat", "LRTHDF5"]),
+        .testTarget(name: "LRTTrainingTests", dependencies: ["LRTTraining", "LRTData", "LRTFormat"]),
+        .testTarget(name: "LRTCommandTests", dependencies: ["lrt", "LRTData"]),
+    ]
+)

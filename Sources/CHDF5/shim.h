@@ -1,0 +1,28 @@
+#ifndef LRT_CHDF5_SHIM_H
+#define LRT_CHDF5_SHIM_H
+// HDF5 1.10 C API. Its type and property-list "constants" are macros that
+// expand to global ids initialised at library open: Swift cannot import
+// them, so each one is wrapped in a static inline function here.
+#include <hdf5.h>
+
+static inline hid_t lrt_H5P_DEFAULT(void) { return H5P_DEFAULT; }
+static inline hid_t lrt_H5S_ALL(void) { return H5S_ALL; }
+static inline hid_t lrt_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
+static inline hid_t lrt_H5P_DATASET_CREATE(void) { return H5P_DATASET_CREATE; }
+static inline hid_t lrt_H5P_LINK_CREATE(void) { return H5P_LINK_CREATE; }
+static inline hid_t lrt_H5E_DEFAULT(void) { return H5E_DEFAULT; }
+static inline hid_t lrt_H5T_NATIVE_FLOAT(void) { return H5T_NATIVE_FLOAT; }
+static inline hid_t lrt_H5T_NATIVE_DOUBLE(void) { return H5T_NATIVE_DOUBLE; }
+static inline hid_t lrt_H5T_NATIVE_INT64(void) { return H5T_NATIVE_INT64; }
+static inline hid_t lrt_H5T_NATIVE_UINT64(void) { return H5T_NATIVE_UINT64; }
+static inline hid_t lrt_H5T_NATIVE_INT32(void) { return H5T_NATIVE_INT32; }
+static inline hid_t lrt_H5T_C_S1(void) { return H5T_C_S1; }
+static inline hid_t lrt_H5T_IEEE_F32LE(void) { return H5T_IEEE_F32LE; }
+static inline hid_t lrt_H5T_IEEE_F64LE(void) { return H5T_IEEE_F64LE; }
+static inline hid_t lrt_H5T_STD_I64LE(void) { return H5T_STD_I64LE; }
+static inline hid_t lrt_H5T_STD_U64LE(void) { return H5T_STD_U64LE; }
+static inline size_t lrt_H5T_VARIABLE(void) { return H5T_VARIABLE; }
+static inline unsigned lrt_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
+static inline unsigned lrt_H5F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }
+static inline unsigned lrt_H5F_ACC_EXCL(void) { return H5F_ACC_EXCL; }
+#endif

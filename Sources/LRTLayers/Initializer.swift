@@ -1,0 +1,83 @@
+import Foundation
+import LRTTensor
+
+/// Weight initializers, by Keras class name, drawing from the run's seeded generator.
+public enum Initializer: Equatable, Sendable {
+    /// Uniform in ±√(6 / (fanIn + fanOut)) (Glorot & Bengio 2010), Keras's default kernel initializer.
+    case glorotUniform
+    /// Uniform in ±√(6 / fanIn) (He et al. 2015).
+    case heUniform
+    /// Uniform in ±√(3 / fanIn) (LeCun 1998).
+    case lecunUniform
+    /// Uniform in [minimum, maximum).
+    case randomUniform(minimum: Float, maximum: Float)
+    case zeros
+    case ones
+    case constant(Float)
+
+    /// Reads a Keras initializer: a name (`"glorot_uniform"`) or `{"class_name": …, "config": {…}}`.
+    public init(keras value: JSONValue) throws {
+        let className: String
+        let config: JSONValue
+        if let name = value.stringValue {
+            className = name
+            config = .object([])
+        } else if let name = value["class_name"]?.stringValue {
+            className = name
+            config = value["config"] ?? .object([])
+        } else {
+            throw ModelConfigError("an initializer must be a name or {\"class_name\": …}, got \(value.serialized)")
+        }
+        func number(_ key: String, _ fallback: Float) -> Float { config[key]?.numberValue.map(Float.init) ?? fallback }
+        switch className {
+        case "GlorotUniform", "glorot_uniform": self = .glorotUniform
+        case "HeUniform", "he_uniform": self = .heUniform
+        case "LecunUniform", "lecun_uniform": self = .lecunUniform
+        case "RandomUniform", "random_uniform", "uniform":
+            self = .randomUniform(minimum: number("minval", -0.05), maximum: number("maxval", 0.05))
+        case "Zeros", "zeros": self = .zeros
+        case "Ones", "ones": self = .ones
+        case "Constant", "constant": self = .constant(number("value", 0))
+        default:
+            throw ModelConfigError("unsupported initializer '\(className)'; use GlorotUniform, HeUniform, LecunUniform, RandomUniform, Zeros, Ones or Constant")
+        }
+    }
+
+    /// The Keras 3 serialized form.
+    public var config: JSONValue {
+        let (className, config): (String, [(key: String, value: JSONValue)]) = switch self {
+        case .glorotUniform: ("GlorotUniform", [("seed", .null)])
+        case .heUniform: ("HeUniform", [("seed", .null)])
+        case .lecunUniform: ("LecunUniform", [("seed", .null)])
+        case let .randomUniform(minimum, maximum):
+            ("RandomUniform", [("minval", .number(Double(minimum))), ("maxval", .number(Double(maximum))), ("seed", .null)])
+        case .zeros: ("Zeros", [])
+        case .ones: ("Ones", [])
+        case .constant(let value): ("Constant", [("value", .number(Double(value)))])
+        }
+        return .object([("module", .string("keras.initializers")), ("class_name", .string(className)),
+                        ("config", .object(config)), ("registered_name", .null)])
+    }
+
+    /// A new tensor of `shape`; fans as Keras computes them (last axis = fan out,
+    /// product of the others = fan in; receptive field included for convolutions).
+    public func make(shape: [Int], generator: inout SeededGenerator) -> Tensor {
+        let fanOut = Float(shape.last ?? 1)
+        let fanIn = Float(shape.count > 1 ? shape.dropLast().reduce(1, *) : shape.first ?? 1)
+        func uniform(_ limit: Float) -> Tensor { uniformBetween(-limit, limit) }
+        func uniformBetween(_ low: Float, _ high: Float) -> Tensor {
+            var tensor = Tensor(shape: shape)
+            for index in 0..<tensor.count { tensor.storage[index] = generator.nextFloat(in: low, high) }
+            return tensor
+        }
+        switch self {
+        case .glorotUniform: return uniform((6 / (fanIn + fanOut)).squareRoot())
+        case .heUniform: return uniform((6 / fanIn).squareRoot())
+        case .lecunUniform: return uniform((3 / fanIn).squareRoot())
+        case let .randomUniform(minimum, maximum): return uniformBetween(minimum, maximum)
+        case .zeros: return Tensor(shape: shape)
+        case .ones: return Tensor(shape: shape, repeating: 1)
+        case .constant(let value): return Tensor(shape: shape, repeating: value)
+        }
+    }
+}

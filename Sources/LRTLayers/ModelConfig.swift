@@ -1,0 +1,268 @@
+import Foundation
+import LRTTensor
+
+/// A model description that cannot be built, with the layer and option named.
+public struct ModelConfigError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Builds models from Keras `model_config` JSON (what `model.to_json()` writes).
+///
+/// Omitted keys take Keras's defaults and omitted layer names are made as Keras
+/// makes them (`dense`, `dense_1`, …), so a hand-written spec can stay short.
+/// Anything this version cannot honour (an unknown class, a regularizer, an
+/// unknown option) is an error naming it, never silently ignored.
+public enum ModelConfig {
+    /// The layer classes that can be built.
+    public static let supportedClasses = ["InputLayer", "Dense", "Flatten", "ReLU", "Activation"]
+
+    /// Parses `text` and builds the model, drawing initial weights from `generator`.
+    public static func build(text: String, generator: inout SeededGenerator) throws -> Sequential {
+        let json: JSONValue
+        do { json = try JSONValue.parse(text) } catch {
+            throw ModelConfigError("the model config is not valid JSON: \(error)")
+        }
+        return try build(json: json, generator: &generator)
+    }
+
+    /// Builds the model described by a Keras model config.
+    public static func build(json: JSONValue, generator: inout SeededGenerator) throws -> Sequential {
+        guard let className = json["class_name"]?.stringValue else {
+            throw ModelConfigError("the model config has no \"class_name\"; expected {\"class_name\": \"Sequential\", \"config\": {\"layers\": […]}}")
+        }
+        guard className == "Sequential" else {
+            throw ModelConfigError("model class '\(className)' is not supported; only Sequential models can be built")
+        }
+        let config = json["config"] ?? .object([])
+        // Keras 2.2 wrote the layer list directly as the config.
+        guard let layerList = config.arrayValue ?? config["layers"]?.arrayValue, !layerList.isEmpty else {
+            throw ModelConfigError("the Sequential config has no \"layers\" list")
+        }
+        let modelName = config["name"]?.stringValue ?? "sequential"
+
+        var names = LayerNamer()
+        let modelInputShape = try inputShape(layers: layerList, modelConfig: config)
+        var shape = modelInputShape
+        var layers: [Layer] = []
+        for (index, entry) in layerList.enumerated() {
+            guard let layerClass = entry["class_name"]?.stringValue else {
+                throw ModelConfigError("layer \(index) has no \"class_name\"")
+            }
+            if layerClass == "InputLayer" { continue }
+            var options = LayerOptions(config: entry["config"] ?? .object([]), className: layerClass,
+                                       name: try names.claim(entry["config"]?["name"]?.stringValue, className: layerClass))
+            let layer = try makeLayer(&options, inputShape: shape, generator: &generator)
+            try options.rejectUnused()
+            layers.append(layer)
+            shape = layer.outputShape
+        }
+        guard !layers.isEmpty else { throw ModelConfigError("the model has no layers besides its input") }
+        return Sequential(name: modelName, inputShape: modelInputShape, layers: layers)
+    }
+
+    /// One example's input shape, from the InputLayer, the first layer's `batch_input_shape`, or `build_input_shape`.
+    static func inputShape(layers: [JSONValue], modelConfig: JSONValue) throws -> [Int] {
+        let first = layers.first?["config"] ?? .object([])
+        let candidates: [(String, JSONValue?, Bool)] = [
+            ("batch_shape", first["batch_shape"], true),
+            ("batch_input_shape", first["batch_input_shape"], true),
+            ("input_shape", first["input_shape"], false),
+            ("build_input_shape", modelConfig["build_input_shape"], true),
+        ]
+        for (key, value, hasBatchAxis) in candidates {
+            guard let value, let items = value.arrayValue else { continue }
+            let dimensions = hasBatchAxis ? Array(items.dropFirst()) : items
+            let shape = dimensions.compactMap(\.intValue)
+            guard shape.count == dimensions.count, !shape.isEmpty, shape.allSatisfy({ $0 > 0 && $0 <= 1 << 20 }),
+                  shape.reduce(1, *) <= 1 << 28
+            else {
+                throw ModelConfigError("input \(key) \(value.serialized) must list positive sizes after the batch axis, e.g. [null, 28, 28, 1]")
+            }
+            return shape
+        }
+        throw ModelConfigError("the model has no input shape: start its layers with {\"class_name\": \"InputLayer\", \"config\": {\"batch_shape\": [null, 28, 28, 1]}}")
+    }
+
+    private static func makeLayer(_ options: inout LayerOptions, inputShape: [Int], generator: inout SeededGenerator) throws -> Layer {
+        let name = options.name
+        switch options.className {
+        case "Dense":
+            guard inputShape.count == 1 else {
+                throw ModelConfigError("Dense layer '\(name)' gets input of shape \(inputShape); add a Flatten layer before it")
+            }
+            let units = try options.integer("units", default: nil, range: 1...(1 << 20))
+            let activation = try options.activation("activation", default: .linear)
+            let useBias = try options.bool("use_bias", default: true)
+            let kernelInitializer = try options.initializer("kernel_initializer", default: .glorotUniform)
+            let biasInitializer = try options.initializer("bias_initializer", default: .zeros)
+            try options.requireNull(["kernel_regularizer", "bias_regularizer", "activity_regularizer",
+                                     "kernel_constraint", "bias_constraint", "quantization_config", "lora_rank"])
+            options.ignore(["lora_alpha"])
+            return Dense(name: name, inputUnits: inputShape[0], units: units, activation: activation,
+                         kernel: kernelInitializer.make(shape: [inputShape[0], units], generator: &generator),
+                         bias: useBias ? biasInitializer.make(shape: [units], generator: &generator) : nil,
+                         kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
+        case "Flatten":
+            let format = try options.string("data_format", default: "channels_last")
+            guard format == "channels_last" else {
+                throw ModelConfigError("Flatten layer '\(name)': data_format '\(format)' is not supported; lrt is channels_last (NHWC)")
+            }
+            return Flatten(name: name, inputShape: inputShape)
+        case "ReLU":
+            guard try options.optionalNumber("max_value") == nil,
+                  try options.number("negative_slope", default: 0) == 0,
+                  try options.number("threshold", default: 0) == 0
+            else {
+                throw ModelConfigError("ReLU layer '\(name)': only max_value null, negative_slope 0 and threshold 0 are supported")
+            }
+            return ActivationLayer(name: name, className: "ReLU", activation: .relu, shape: inputShape)
+        case "Activation":
+            let activation = try options.activation("activation", default: nil)
+            return ActivationLayer(name: name, className: "Activation", activation: activation, shape: inputShape)
+        default:
+            throw ModelConfigError("layer class '\(options.className)' (layer '\(name)') is not supported; supported classes: \(supportedClasses.joined(separator: ", "))")
+        }
+    }
+}
+
+/// Makes Keras's default layer names (`dense`, `dense_1`, …) and refuses duplicates.
+struct LayerNamer {
+    private var used: Set<String> = []
+    private var counters: [String: Int] = [:]
+
+    mutating func claim(_ explicit: String?, className: String) throws -> String {
+        if let explicit {
+            guard !explicit.isEmpty, !explicit.contains("/"), !explicit.contains(".") else {
+                throw ModelConfigError("layer name '\(explicit)' must be non-empty and contain no '/' or '.'")
+            }
+            guard used.insert(explicit).inserted else {
+                throw ModelConfigError("two layers are named '\(explicit)'; layer names must be unique")
+            }
+            return explicit
+        }
+        let base = LayerNamer.snakeCase(className)
+        while true {
+            let count = counters[base, default: 0]
+            counters[base] = count + 1
+            let candidate = count == 0 ? base : "\(base)_\(count)"
+            if used.insert(candidate).inserted { return candidate }
+        }
+    }
+
+    /// Keras's `to_snake_case`: `Dense` → `dense`, `ReLU` → `re_lu`, `MaxPooling2D` → `max_pooling2d`.
+    static func snakeCase(_ name: String) -> String {
+        var result = name.replacingOccurrences(of: "\\W+", with: "", options: .regularExpression)
+        result = result.replacingOccurrences(of: "(.)([A-Z][a-z]+)", with: "$1_$2", options: .regularExpression)
+        result = result.replacingOccurrences(of: "([a-z])([A-Z])", with: "$1_$2", options: .regularExpression)
+        return result.lowercased()
+    }
+}
+
+/// Reads one layer's config options, tracking which were used so unknown ones are refused.
+struct LayerOptions {
+    let config: JSONValue
+    let className: String
+    let name: String
+    private var used: Set<String> = ["name", "trainable", "dtype", "batch_shape", "batch_input_shape", "input_shape"]
+
+    init(config: JSONValue, className: String, name: String) {
+        self.config = config
+        self.className = className
+        self.name = name
+    }
+
+    private var layer: String { "\(className) layer '\(name)'" }
+
+    private mutating func value(_ key: String) -> JSONValue? {
+        used.insert(key)
+        guard let value = config[key], !value.isNull else { return nil }
+        return value
+    }
+
+    mutating func integer(_ key: String, default fallback: Int?, range: ClosedRange<Int>) throws -> Int {
+        guard let value = value(key) else {
+            guard let fallback else { throw ModelConfigError("\(layer) needs \"\(key)\"") }
+            return fallback
+        }
+        guard let number = value.intValue, range.contains(number) else {
+            throw ModelConfigError("\(layer): \"\(key)\" must be an integer in \(range.lowerBound)...\(range.upperBound), got \(value.serialized)")
+        }
+        return number
+    }
+
+    mutating func number(_ key: String, default fallback: Double) throws -> Double {
+        try optionalNumber(key) ?? fallback
+    }
+
+    mutating func optionalNumber(_ key: String) throws -> Double? {
+        guard let value = value(key) else { return nil }
+        guard let number = value.numberValue, number.isFinite else {
+            throw ModelConfigError("\(layer): \"\(key)\" must be a finite number, got \(value.serialized)")
+        }
+        return number
+    }
+
+    mutating func bool(_ key: String, default fallback: Bool) throws -> Bool {
+        guard let value = value(key) else { return fallback }
+        guard let flag = value.boolValue else {
+            throw ModelConfigError("\(layer): \"\(key)\" must be true or false, got \(value.serialized)")
+        }
+        return flag
+    }
+
+    mutating func string(_ key: String, default fallback: String) throws -> String {
+        guard let value = value(key) else { return fallback }
+        guard let text = value.stringValue else {
+            throw ModelConfigError("\(layer): \"\(key)\" must be a string, got \(value.serialized)")
+        }
+        return text
+    }
+
+    mutating func activation(_ key: String, default fallback: Activation?) throws -> Activation {
+        guard let value = value(key) else {
+            guard let fallback else { throw ModelConfigError("\(layer) needs \"\(key)\"") }
+            return fallback
+        }
+        guard let text = value.stringValue, let activation = Activation(kerasName: text) else {
+            throw ModelConfigError("\(layer): activation \(value.serialized) is not supported; use one of \(Activation.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return activation
+    }
+
+    mutating func initializer(_ key: String, default fallback: Initializer) throws -> Initializer {
+        guard let value = value(key) else { return fallback }
+        do { return try Initializer(keras: value) } catch let error as ModelConfigError {
+            throw ModelConfigError("\(layer): \(key): \(error.description)")
+        }
+    }
+
+    /// Options that must be absent or null, because this version cannot honour them.
+    mutating func requireNull(_ keys: [String]) throws {
+        for key in keys {
+            if let value = value(key) {
+                throw ModelConfigError("\(layer): \"\(key)\" \(value.serialized) is not supported; remove it or set it to null")
+            }
+        }
+    }
+
+    /// Options without effect here.
+    mutating func ignore(_ keys: [String]) { used.formUnion(keys) }
+
+    /// Refuses keys nobody read, and the config settings lrt does not support.
+    func rejectUnused() throws {
+        if let trainable = config["trainable"], trainable.boolValue != true {
+            throw ModelConfigError("\(layer): \"trainable\": \(trainable.serialized) is not supported yet; every layer is trained")
+        }
+        if let dtype = config["dtype"], !dtype.isNull {
+            let dtypeName = dtype.stringValue ?? dtype["config"]?["name"]?.stringValue
+            guard dtypeName == "float32" else {
+                throw ModelConfigError("\(layer): dtype \(dtype.serialized) is not supported; lrt computes in float32")
+            }
+        }
+        guard case .object = config else { throw ModelConfigError("\(layer): its config must be a JSON object") }
+        if let unknown = config.keys.first(where: { !used.contains($0) }) {
+            throw ModelConfigError("\(layer): option \"\(unknown)\" is not supported")
+        }
+    }
+}

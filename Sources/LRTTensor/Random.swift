@@ -1,0 +1,42 @@
+/// The one seeded generator of a run: SplitMix64 (Steele, Lea, Flood 2014).
+///
+/// Its whole state is one `UInt64`, saved in checkpoints so that a resumed run
+/// draws exactly the numbers an uninterrupted one would. Pass it `inout`.
+public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
+    /// The generator's complete state.
+    public var state: UInt64
+
+    /// A generator started from `seed`.
+    public init(seed: UInt64) { state = seed }
+
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A uniform float in `[low, high)` from the top 24 bits of one draw.
+    public mutating func nextFloat(in low: Float, _ high: Float) -> Float {
+        let unit = Float(next() >> 40) * (1.0 / Float(1 << 24))
+        return low + (high - low) * unit
+    }
+
+    /// A uniform integer in `0..<bound`, without modulo bias (Lemire's method).
+    public mutating func nextIndex(below bound: Int) -> Int {
+        precondition(bound > 0)
+        return Int(next(upperBound: UInt64(bound)))
+    }
+
+    /// A Fisher–Yates permutation of `0..<count`.
+    public mutating func permutation(of count: Int) -> [Int] {
+        var order = Array(0..<count)
+        if count < 2 { return order }
+        for index in stride(from: count - 1, to: 0, by: -1) {
+            order.swapAt(index, nextIndex(below: index + 1))
+        }
+        return order
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import LRTFormat
+
+/// Prints one line per epoch to a stream (stderr by default): epoch, loss,
+/// accuracy, validation metrics, images/s and elapsed time.
+public final class ProgressPrinter: TrainingCallback {
+    private let totalEpochs: Int
+    private let write: (String) -> Void
+    private let started = Date()
+
+    /// - Parameters:
+    ///   - totalEpochs: the epoch count the run goes to.
+    ///   - write: where lines go (default: standard error).
+    public init(totalEpochs: Int, write: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
+        self.totalEpochs = totalEpochs
+        self.write = write
+    }
+
+    public func onEpochEnd(_ trainer: Trainer, metrics: [(name: String, value: Double)]) throws {
+        let value = Dictionary(metrics, uniquingKeysWith: { first, _ in first })
+        write(String(format: "epoch %d/%d  loss %.4f  accuracy %.4f  val_loss %.4f  val_accuracy %.4f  %.0f img/s  elapsed %.1fs",
+                     trainer.state.epoch, totalEpochs, value["loss"] ?? .nan, value["accuracy"] ?? .nan,
+                     value["val_loss"] ?? .nan, value["val_accuracy"] ?? .nan,
+                     value["images_per_second"] ?? .nan, Date().timeIntervalSince(started)))
+    }
+}
+
+/// Saves the whole run to one checkpoint file after every epoch, and when a stop is
+/// requested mid-epoch (so `lrt resume` continues from the exact batch).
+public final class CheckpointSaver: TrainingCallback {
+    public let path: String
+    private let compressWeights: Bool
+    /// The epoch the file on disk holds, or nil before the first save.
+    public private(set) var savedEpoch: Int?
+
+    public init(path: String, compressWeights: Bool = false) {
+        self.path = path
+        self.compressWeights = compressWeights
+    }
+
+    public func onEpochEnd(_ trainer: Trainer, metrics: [(name: String, value: Double)]) throws {
+        try save(trainer)
+    }
+
+    public func onBatchEnd(_ trainer: Trainer) throws {
+        if trainer.stopRequested { try save(trainer) }
+    }
+
+    /// Writes the trainer's model, optimizer and state now.
+    public func save(_ trainer: Trainer) throws {
+        try Checkpoint.save(model: trainer.model, optimizer: trainer.optimizer, training: trainer.checkpointState,
+                            to: path, compressWeights: compressWeights)
+        savedEpoch = trainer.state.epoch
+    }
+}

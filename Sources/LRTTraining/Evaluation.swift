@@ -1,0 +1,47 @@
+import LRTData
+import LRTLayers
+import LRTTensor
+
+/// Loss and accuracy of a model on a labelled dataset, overall and per class.
+public struct EvaluationReport: Sendable {
+    /// Mean sparse categorical cross-entropy.
+    public var loss: Double
+    /// Fraction of examples whose most probable class is their label.
+    public var accuracy: Double
+    /// Number of examples.
+    public var count: Int
+    /// Per class, in label order.
+    public var perClass: [(name: String, correct: Int, count: Int)]
+
+    /// Evaluates `model` on all of `data` in batches of `batchSize` (inference mode).
+    public static func evaluate(_ model: Sequential, on data: ImageFolder, classNames: [String], batchSize: Int = 1000) -> EvaluationReport {
+        var perClass = classNames.map { (name: $0, correct: 0, count: 0) }
+        var totalLoss = 0.0
+        var totalCorrect = 0
+        var batch = Tensor(shape: [0])
+        var labels: [Int32] = []
+        let order = Array(0..<data.count)
+        for start in stride(from: 0, to: data.count, by: batchSize) {
+            let slice = order[start..<min(start + batchSize, data.count)]
+            data.gather(slice, into: &batch, labels: &labels)
+            let logits = model.forward(batch, training: false)
+            let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...], computeGradient: false)
+            totalLoss += result.loss * Double(slice.count)
+            totalCorrect += result.correct
+            let classes = logits.count / slice.count
+            logits.withUnsafeBufferPointer { values in
+                for (row, label) in labels.enumerated() {
+                    var predicted = 0
+                    for index in 1..<classes where values[row * classes + index] > values[row * classes + predicted] {
+                        predicted = index
+                    }
+                    perClass[Int(label)].count += 1
+                    if predicted == Int(label) { perClass[Int(label)].correct += 1 }
+                }
+            }
+        }
+        let count = max(data.count, 1)
+        return EvaluationReport(loss: totalLoss / Double(count), accuracy: Double(totalCorrect) / Double(count),
+                                count: data.count, perClass: perClass)
+    }
+}

@@ -1,0 +1,198 @@
+import Foundation
+import LRTData
+import LRTFormat
+import LRTLayers
+import LRTOptimizers
+import LRTTensor
+
+/// Everything a new training run needs; the command line builds one of these.
+public struct TrainingConfiguration: Sendable {
+    /// A folder with `train/<class>/*.png` and `test/<class>/*.png`.
+    public var dataRoot: String
+    /// The Keras model config (JSON text).
+    public var modelConfig: String
+    public var epochs = 10
+    public var batchSize = 32
+    public var learningRate = 0.01
+    public var momentum = 0.9
+    public var nesterov = false
+    public var layerRates = LayerRates.paper
+    public var seed: UInt64 = 0
+    /// Where the checkpoint goes.
+    public var outputPath = "lrt-checkpoint.h5"
+
+    public init(dataRoot: String, modelConfig: String) {
+        self.dataRoot = dataRoot
+        self.modelConfig = modelConfig
+    }
+
+    /// Checks every value before any work, naming the bad one.
+    public func validate() throws {
+        guard epochs >= 1 else { throw TrainingError("invalid epochs \(epochs): train for at least 1 epoch") }
+        guard batchSize >= 1, batchSize <= 1 << 20 else { throw TrainingError("invalid batch size \(batchSize): use a value from 1 to 1048576, e.g. 32") }
+        _ = try makeOptimizer()
+    }
+
+    func makeOptimizer() throws -> Optimizer {
+        Optimizer(rule: try StochasticGradientDescent(momentum: Float(momentum), nesterov: nesterov),
+                  layerRates: layerRates, schedule: try ConstantSchedule(learningRate: learningRate))
+    }
+}
+
+/// What a finished (or stopped) run reports.
+public struct RunSummary: Sendable {
+    public var checkpointPath: String
+    public var epochs: Int
+    public var history: MetricsHistory
+    /// The last validation accuracy, when an epoch finished.
+    public var testAccuracy: Double? { history.columns["val_accuracy"]?.last }
+    public var stoppedEarly: Bool
+}
+
+/// The runs behind `lrt train`, `lrt resume`, `lrt finetune` and `lrt eval`.
+public enum Runs {
+    /// Options shared by runs that train.
+    public struct Hooks {
+        /// Receives progress lines (default: standard error).
+        public var progress: ((String) -> Void)?
+        /// Polled after every batch; returning true saves and stops (Ctrl-C).
+        public var shouldStop: () -> Bool = { false }
+        public init() {}
+    }
+
+    /// Trains a new model from `configuration` and writes its checkpoint.
+    public static func train(_ configuration: TrainingConfiguration, hooks: Hooks = Hooks()) throws -> RunSummary {
+        try configuration.validate()
+        var generator = SeededGenerator(seed: configuration.seed)
+        let model: Sequential
+        do { model = try ModelConfig.build(text: configuration.modelConfig, generator: &generator) } catch {
+            throw TrainingError("\(error)")
+        }
+        return try start(model: model, generator: generator, configuration: configuration, hooks: hooks)
+    }
+
+    /// Trains from the weights in `modelPath` (an lrt checkpoint or Keras `.h5`) with a
+    /// fresh optimizer and training state; the model config comes from the file.
+    public static func finetune(modelPath: String, configuration: TrainingConfiguration, hooks: Hooks = Hooks()) throws -> RunSummary {
+        try configuration.validate()
+        let contents = try Checkpoint.load(from: modelPath)
+        contents.warnings.forEach { (hooks.progress ?? printError)("warning: \($0)") }
+        return try start(model: contents.model, generator: SeededGenerator(seed: configuration.seed),
+                         configuration: configuration, hooks: hooks)
+    }
+
+    private static func start(model: Sequential, generator: SeededGenerator, configuration: TrainingConfiguration,
+                              hooks: Hooks) throws -> RunSummary {
+        try Checkpoint.checkWritable(configuration.outputPath)
+        let root = absolutePath(configuration.dataRoot)
+        let (train, test) = try loadSplits(root: root, model: model, classNames: nil)
+        var state = TrainingState()
+        state.seed = configuration.seed
+        state.batchSize = configuration.batchSize
+        state.dataRoot = root
+        state.classNames = train.classNames
+        let trainer = Trainer(model: model, optimizer: try configuration.makeOptimizer(), trainData: train, testData: test,
+                              state: state, generator: generator)
+        return try run(trainer, epochs: configuration.epochs, outputPath: configuration.outputPath, hooks: hooks)
+    }
+
+    /// Continues the run saved in `checkpointPath` until `epochs` epochs in total.
+    /// - Parameters:
+    ///   - epochs: the total to reach (default: one more epoch, or the end of an interrupted one).
+    ///   - outputPath: where to save (default: back into `checkpointPath`).
+    ///   - dataRoot: another location of the same dataset (default: the one recorded).
+    public static func resume(checkpointPath: String, epochs: Int?, outputPath: String?, dataRoot: String? = nil,
+                              hooks: Hooks = Hooks()) throws -> RunSummary {
+        let contents = try Checkpoint.load(from: checkpointPath)
+        guard let optimizer = contents.optimizer, let saved = contents.training else {
+            throw TrainingError("\(checkpointPath) holds a model but no training state to resume; use `lrt finetune \(checkpointPath)` to train from its weights")
+        }
+        let target = epochs ?? saved.epoch + 1
+        guard target >= 1 else { throw TrainingError("invalid epochs \(target): use at least 1") }
+        guard target > saved.epoch || !saved.epochOrder.isEmpty else {
+            throw TrainingError("\(checkpointPath) has already trained \(saved.epoch) epochs; pass --epochs above \(saved.epoch) to train further")
+        }
+        let output = outputPath ?? checkpointPath
+        try Checkpoint.checkWritable(output)
+        var state = saved
+        if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
+        let (train, test) = try loadSplits(root: state.dataRoot, model: contents.model, classNames: state.classNames)
+        guard state.epochOrder.isEmpty || state.epochOrder.count == train.count,
+              state.epochOrder.allSatisfy({ $0 < train.count })
+        else {
+            throw TrainingError("\(state.dataRoot)/train has \(train.count) images but the checkpoint's epoch order covers \(state.epochOrder.count); resume with the same dataset")
+        }
+        let trainer = Trainer(model: contents.model, optimizer: optimizer, trainData: train, testData: test,
+                              state: state, generator: SeededGenerator(seed: saved.generatorState))
+        return try run(trainer, epochs: target, outputPath: output, hooks: hooks)
+    }
+
+    /// Evaluates the model in `modelPath` on `dataRoot/test` (or on `dataRoot` itself
+    /// when it has class folders but no `test/`); without `dataRoot`, on the test split
+    /// of the dataset recorded in the checkpoint.
+    public static func evaluate(modelPath: String, dataRoot: String?) throws -> EvaluationReport {
+        let contents = try Checkpoint.load(from: modelPath)
+        let root: String
+        if let dataRoot {
+            let test = absolutePath(dataRoot) + "/test"
+            root = FileManager.default.fileExists(atPath: test) ? test : absolutePath(dataRoot)
+        } else if let recorded = contents.training?.dataRoot, !recorded.isEmpty {
+            root = recorded + "/test"
+        } else {
+            throw TrainingError("\(modelPath) records no dataset; pass --data DIR")
+        }
+        let classNames = contents.training?.classNames
+        let data = try ImageFolder.load(root: root, modelInput: contents.model.inputShape, classNames: classNames)
+        try checkOutputs(of: contents.model, classCount: data.classNames.count)
+        return EvaluationReport.evaluate(contents.model, on: data, classNames: data.classNames)
+    }
+
+    private static func run(_ trainer: Trainer, epochs: Int, outputPath: String, hooks: Hooks) throws -> RunSummary {
+        let saver = CheckpointSaver(path: outputPath)
+        let stopper = StopPoller(shouldStop: hooks.shouldStop)
+        trainer.callbacks = [stopper, ProgressPrinter(totalEpochs: epochs, write: hooks.progress ?? printError), saver]
+        do {
+            try trainer.fit(epochs: epochs)
+        } catch let error as TrainingError {
+            let kept = saver.savedEpoch.map { "; \(outputPath) holds epoch \($0)" } ?? ""
+            throw TrainingError(error.description + kept)
+        }
+        return RunSummary(checkpointPath: outputPath, epochs: trainer.state.epoch, history: trainer.state.history,
+                          stoppedEarly: trainer.stopRequested)
+    }
+
+    private static func loadSplits(root: String, model: Sequential, classNames: [String]?) throws -> (ImageFolder, ImageFolder) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw TrainingError("data folder \(root) does not exist; pass --data DIR with DIR/train and DIR/test")
+        }
+        for split in ["train", "test"] where !FileManager.default.fileExists(atPath: root + "/" + split) {
+            throw TrainingError("data folder \(root) has no \(split)/ subfolder; lay it out as \(root)/{train,test}/<class>/*.png")
+        }
+        let train = try ImageFolder.load(root: root + "/train", modelInput: model.inputShape, classNames: classNames)
+        let test = try ImageFolder.load(root: root + "/test", modelInput: model.inputShape, classNames: train.classNames)
+        try checkOutputs(of: model, classCount: train.classNames.count)
+        return (train, test)
+    }
+
+    private static func checkOutputs(of model: Sequential, classCount: Int) throws {
+        guard model.outputShape == [classCount] else {
+            throw TrainingError("the model outputs \(model.outputShape) values per example but the data has \(classCount) classes; make the last Dense layer have \(classCount) units")
+        }
+    }
+
+    static func absolutePath(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
+    }
+
+    static func printError(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+}
+
+/// Turns an external stop request (Ctrl-C) into ``Trainer/stopRequested``.
+private final class StopPoller: TrainingCallback {
+    let shouldStop: () -> Bool
+    init(shouldStop: @escaping () -> Bool) { self.shouldStop = shouldStop }
+    func onBatchEnd(_ trainer: Trainer) throws {
+        if shouldStop() { trainer.stopRequested = true }
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import LRTData
+import LRTFormat
+import LRTLayers
+import LRTOptimizers
+import LRTTensor
+
+/// A run that cannot start or go on, with the value or file named and a fix.
+public struct TrainingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Named hooks into the training loop (Keras `callbacks`): progress, checkpoints, stopping.
+public protocol TrainingCallback: AnyObject {
+    func onEpochBegin(_ trainer: Trainer) throws
+    func onBatchEnd(_ trainer: Trainer) throws
+    /// - Parameter metrics: this epoch's row of the history.
+    func onEpochEnd(_ trainer: Trainer, metrics: [(name: String, value: Double)]) throws
+}
+
+extension TrainingCallback {
+    public func onEpochBegin(_ trainer: Trainer) throws {}
+    public func onBatchEnd(_ trainer: Trainer) throws {}
+    public func onEpochEnd(_ trainer: Trainer, metrics: [(name: String, value: Double)]) throws {}
+}
+
+/// The training spine: mini-batch SGD over an image folder, validation after each
+/// epoch, and callbacks for everything else.
+public final class Trainer {
+    public let model: Sequential
+    public let optimizer: Optimizer
+    public let trainData: ImageFolder
+    public let testData: ImageFolder
+    /// Progress, saved with every checkpoint; resuming restores it exactly.
+    public private(set) var state: TrainingState
+    public private(set) var generator: SeededGenerator
+    public var callbacks: [TrainingCallback] = []
+    /// Set by a callback (or a signal) to stop after the current batch.
+    public var stopRequested = false
+    /// The mean loss and accuracy of the current epoch so far.
+    public var epochLoss: Double { state.epochSeen > 0 ? state.epochLossSum / Double(state.epochSeen) : 0 }
+    public var epochAccuracy: Double { state.epochSeen > 0 ? Double(state.epochCorrect) / Double(state.epochSeen) : 0 }
+    /// Seconds spent in the current epoch's training steps.
+    public private(set) var epochSeconds = 0.0
+
+    private var batch = Tensor(shape: [0])
+    private var labels: [Int32] = []
+
+    public init(model: Sequential, optimizer: Optimizer, trainData: ImageFolder, testData: ImageFolder,
+                state: TrainingState, generator: SeededGenerator) {
+        self.model = model
+        self.optimizer = optimizer
+        self.trainData = trainData
+        self.testData = testData
+        self.state = state
+        self.generator = generator
+    }
+
+    /// The state to save now, with the generator's current position.
+    public var checkpointState: TrainingState {
+        var current = state
+        current.generatorState = generator.state
+        return current
+    }
+
+    /// Trains until `epochs` epochs are complete in total (Keras's `epochs` with
+    /// `initial_epoch`), or until a stop is requested.
+    /// - Throws: ``TrainingError`` when the loss stops being finite; nothing is saved then.
+    public func fit(epochs: Int) throws {
+        while state.epoch < epochs && !stopRequested {
+            if state.epochOrder.isEmpty {
+                state.epochOrder = generator.permutation(of: trainData.count)
+                state.position = 0
+                epochSeconds = 0
+                for callback in callbacks { try callback.onEpochBegin(self) }
+            }
+            while state.position < state.epochOrder.count && !stopRequested {
+                try trainStep()
+                for callback in callbacks { try callback.onBatchEnd(self) }
+            }
+            if state.position == state.epochOrder.count { try finishEpoch() }
+        }
+    }
+
+    private func trainStep() throws {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let end = min(state.position + state.batchSize, state.epochOrder.count)
+        trainData.gather(state.epochOrder[state.position..<end], into: &batch, labels: &labels)
+        let logits = model.forward(batch, training: true)
+        let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...])
+        guard result.loss.isFinite else {
+            throw TrainingError("the loss became \(result.loss) at epoch \(state.epoch + 1), step \(state.globalStep + 1) (learning rate \(optimizer.schedule.rate(step: optimizer.step, epoch: state.epoch))); training stopped without saving this state: lower --learning-rate")
+        }
+        model.backward(result.gradient)
+        optimizer.apply(to: model.parameterGroups, epoch: state.epoch)
+        state.epochLossSum += result.loss * Double(labels.count)
+        state.epochCorrect += result.correct
+        state.epochSeen += labels.count
+        state.position = end
+        state.globalStep += 1
+        epochSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    }
+
+    private func finishEpoch() throws {
+        let validation = EvaluationReport.evaluate(model, on: testData, classNames: state.classNames)
+        let metrics: [(name: String, value: Double)] = [
+            ("loss", epochLoss), ("accuracy", epochAccuracy),
+            ("val_loss", validation.loss), ("val_accuracy", validation.accuracy),
+            ("learning_rate", optimizer.lastRate),
+            ("seconds", epochSeconds), ("images_per_second", Double(state.epochSeen) / max(epochSeconds, 1e-9)),
+        ]
+        state.history.append(metrics)
+        state.epoch += 1
+        state.epochOrder = []
+        state.position = 0
+        state.epochLossSum = 0
+        state.epochCorrect = 0
+        state.epochSeen = 0
+        for callback in callbacks { try callback.onEpochEnd(self, metrics: metrics) }
+    }
+}

@@ -1,0 +1,173 @@
+import ArgumentParser
+import Foundation
+import LRTData
+import LRTHDF5
+import LRTTensor
+import LRTTraining
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a new model and write its checkpoint.",
+        discussion: "With no arguments: the sample MLP on the bundled digits, paper SGD, into lrt-checkpoint.h5.")
+
+    @Option(help: "Keras model config (JSON file, as model.to_json() writes); default: the sample digits MLP.")
+    var model: String?
+
+    @OptionGroup var options: TrainingOptions
+
+    func run() throws {
+        let modelConfig: String
+        if let model {
+            do { modelConfig = try String(contentsOfFile: model, encoding: .utf8) } catch {
+                throw ValidationError("cannot read model config \(model): \((error as NSError).localizedDescription)")
+            }
+        } else {
+            modelConfig = Samples.digitsModel
+        }
+        Interrupt.install()
+        try report(Runs.train(try options.configuration(modelConfig: modelConfig), hooks: hooks))
+    }
+}
+
+struct Resume: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Continue a run from its checkpoint, exactly where it stopped.")
+
+    @Argument(help: "The checkpoint to continue.")
+    var checkpoint: String
+
+    @Option(help: "Total epochs to reach, counting those already done (default: one more).")
+    var epochs: Int?
+
+    @Option(help: "Where to write the checkpoint (default: back into CHECKPOINT).")
+    var out: String?
+
+    @Option(help: "The dataset, if it moved since the checkpoint was written.")
+    var data: String?
+
+    func validate() throws {
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+    }
+
+    func run() throws {
+        Interrupt.install()
+        try report(Runs.resume(checkpointPath: checkpoint, epochs: epochs, outputPath: out, dataRoot: data, hooks: hooks))
+    }
+}
+
+struct Finetune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train from the weights of a checkpoint or Keras .h5 model, with a fresh optimizer and state.")
+
+    @Argument(help: "An lrt checkpoint or Keras legacy .h5 model.")
+    var model: String
+
+    @OptionGroup var options: TrainingOptions
+
+    func run() throws {
+        Interrupt.install()
+        try report(Runs.finetune(modelPath: model, configuration: try options.configuration(modelConfig: ""), hooks: hooks))
+    }
+}
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print loss, accuracy and per-class accuracy of a model on a test set.")
+
+    @Argument(help: "An lrt checkpoint or Keras legacy .h5 model.")
+    var checkpoint: String
+
+    @Option(help: "Dataset folder (its test/ split, or class folders directly); default: the checkpoint's dataset.")
+    var data: String?
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    func run() throws {
+        let report = try Runs.evaluate(modelPath: checkpoint, dataRoot: data)
+        if json {
+            let perClass = report.perClass.map { entry in
+                "{\"class\": \(jsonString(entry.name)), \"correct\": \(entry.correct), \"count\": \(entry.count), \"accuracy\": \(entry.count > 0 ? Double(entry.correct) / Double(entry.count) : 0)}"
+            }
+            print("{\"accuracy\": \(report.accuracy), \"loss\": \(report.loss), \"count\": \(report.count), \"per_class\": [\(perClass.joined(separator: ", "))]}")
+            return
+        }
+        print(String(format: "loss      %.4f\naccuracy  %.4f  (%d images)\n", report.loss, report.accuracy, report.count))
+        let width = max(5, report.perClass.map(\.name.count).max() ?? 5)
+        print("class".padding(toLength: width, withPad: " ", startingAt: 0) + "  accuracy  correct/count")
+        for entry in report.perClass {
+            let accuracy = entry.count > 0 ? Double(entry.correct) / Double(entry.count) : .nan
+            print(entry.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                  + String(format: "  %8.4f  %d/%d", accuracy, entry.correct, entry.count))
+        }
+    }
+}
+
+struct Doctor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the BLAS library, kernels and threads in use, library versions, and check sgemm.")
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    @Option(help: "Matrix size of the sgemm speed test.")
+    var gemmSize = 1024
+
+    func validate() throws {
+        guard (16...8192).contains(gemmSize) else { throw ValidationError("--gemm-size must be in 16...8192, got \(gemmSize)") }
+    }
+
+    func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let coreSource = BLASRuntime.wasReexecuted ? "set by lrt for this CPU"
+            : environment[BLASRuntime.coreTypeVariable] != nil ? "set by OPENBLAS_CORETYPE" : "detected by OpenBLAS"
+        let check = BLASRuntime.selfCheck(size: gemmSize)
+        let fields: [(String, String)] = [
+            ("blas", BLASRuntime.configuration),
+            ("blas_core", BLASRuntime.coreName),
+            ("blas_core_source", coreSource),
+            ("blas_threads", String(BLASRuntime.threadCount)),
+            ("sgemm_max_relative_error", String(format: "%.2e", check.maximumRelativeError)),
+            ("sgemm_check", check.passed ? "passed" : "FAILED"),
+            ("sgemm_gflops", String(format: "%.1f", check.gigaflops)),
+            ("hdf5", HDF5Library.version),
+            ("libpng", PNGCodec.libpngVersion),
+        ]
+        if json {
+            print("{" + fields.map { "\(jsonString($0.0)): \(jsonString($0.1))" }.joined(separator: ", ") + "}")
+        } else {
+            for (name, value) in fields { print(name.padding(toLength: 26, withPad: " ", startingAt: 0) + value) }
+        }
+        if !check.passed { throw ExitCode(1) }
+    }
+}
+
+// MARK: - Shared
+
+private var hooks: Runs.Hooks {
+    var hooks = Runs.Hooks()
+    hooks.shouldStop = { Interrupt.requested }
+    return hooks
+}
+
+private func report(_ summary: RunSummary) throws {
+    let accuracy = summary.testAccuracy.map { String(format: ", test accuracy %.4f", $0) } ?? ""
+    if summary.stoppedEarly {
+        printError("interrupted: saved \(summary.checkpointPath) mid-epoch \(summary.epochs + 1); continue with `lrt resume \(summary.checkpointPath)`")
+        throw ExitCode(130)
+    }
+    print("wrote \(summary.checkpointPath) (epoch \(summary.epochs)\(accuracy))")
+}
+
+private func jsonString(_ text: String) -> String {
+    var escaped = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": escaped += "\\\""
+        case "\\": escaped += "\\\\"
+        case _ where scalar.value < 0x20: escaped += String(format: "\\u%04x", scalar.value)
+        default: escaped.unicodeScalars.append(scalar)
+        }
+    }
+    return escaped + "\""
+}

@@ -1,0 +1,125 @@
+import XCTest
+import LRTTensor
+@testable import LRTLayers
+
+/// Every backward pass against central finite differences of a scalar objective.
+final class GradientTests: XCTestCase {
+    /// Objective `L = Σ weights ⊙ layer(input)`, so the output gradient is `weights`.
+    private func checkLayer(_ layer: Layer, inputShape: [Int], batch: Int = 3, seed: UInt64 = 1,
+                            file: StaticString = #filePath, line: UInt = #line) {
+        var generator = SeededGenerator(seed: seed)
+        var input = Tensor(shape: [batch] + inputShape)
+        for index in 0..<input.count { input.storage[index] = generator.nextFloat(in: -1, 1) }
+        let output = layer.forward(input, training: true)
+        var weights = Tensor(shape: output.shape)
+        for index in 0..<weights.count { weights.storage[index] = generator.nextFloat(in: -1, 1) }
+        let inputGradient = layer.backward(weights)
+        XCTAssertEqual(inputGradient.shape, input.shape, file: file, line: line)
+
+        func objective() -> Double {
+            let result = layer.forward(input, training: false)
+            return zip(result.storage, weights.storage).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        }
+        let step: Float = 1e-3
+        /// Central difference of the objective while `set` moves one value around `saved`.
+        func numeric(_ saved: Float, _ set: (Float) -> Void) -> Double {
+            set(saved + step); let plus = objective()
+            set(saved - step); let minus = objective()
+            set(saved)
+            return (plus - minus) / (2 * Double(step))
+        }
+        for index in 0..<input.count {
+            let expected = numeric(input.storage[index]) { input.storage[index] = $0 }
+            XCTAssertEqual(Double(inputGradient.storage[index]), expected, accuracy: 2e-3 + 2e-3 * abs(expected),
+                           "\(layer.name) \(layer.className) input[\(index)]", file: file, line: line)
+        }
+        for parameter in layer.parameters {
+            let analytic = parameter.gradient
+            for index in 0..<parameter.value.count {
+                let expected = numeric(parameter.value.storage[index]) { parameter.value.storage[index] = $0 }
+                XCTAssertEqual(Double(analytic.storage[index]), expected, accuracy: 2e-3 + 2e-3 * abs(expected),
+                               "\(parameter.path)[\(index)]", file: file, line: line)
+            }
+        }
+    }
+
+    private func dense(_ activation: Activation, useBias: Bool = true) -> Dense {
+        var generator = SeededGenerator(seed: 3)
+        return Dense(name: "dense", inputUnits: 5, units: 4, activation: activation,
+                     kernel: Initializer.glorotUniform.make(shape: [5, 4], generator: &generator),
+                     bias: useBias ? Initializer.randomUniform(minimum: -0.5, maximum: 0.5).make(shape: [4], generator: &generator) : nil)
+    }
+
+    func testDenseBackwardForEachActivation() {
+        for activation in Activation.allCases { checkLayer(dense(activation), inputShape: [5]) }
+        checkLayer(dense(.relu, useBias: false), inputShape: [5])
+    }
+
+    func testFlattenBackward() {
+        checkLayer(Flatten(name: "flatten", inputShape: [2, 3, 2]), inputShape: [2, 3, 2])
+    }
+
+    func testActivationLayersBackward() {
+        checkLayer(ActivationLayer(name: "re_lu", className: "ReLU", activation: .relu, shape: [6]), inputShape: [6])
+        checkLayer(ActivationLayer(name: "activation", className: "Activation", activation: .softmax, shape: [6]), inputShape: [6])
+    }
+
+    /// The fused loss's gradient against finite differences of its own mean loss.
+    func testSoftmaxCrossEntropyGradient() {
+        var generator = SeededGenerator(seed: 9)
+        var logits = Tensor(shape: [4, 5])
+        for index in 0..<logits.count { logits.storage[index] = generator.nextFloat(in: -3, 3) }
+        let labels: [Int32] = [0, 4, 2, 2]
+        let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...])
+        for index in 0..<logits.count {
+            let saved = logits.storage[index]
+            logits.storage[index] = saved + 1e-2
+            let plus = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...], computeGradient: false).loss
+            logits.storage[index] = saved - 1e-2
+            let minus = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...], computeGradient: false).loss
+            logits.storage[index] = saved
+            XCTAssertEqual(Double(result.gradient.storage[index]), (plus - minus) / 2e-2, accuracy: 1e-4)
+        }
+    }
+
+    /// Reference values computed by hand: logits [1, 2, 3] with label 2 → log(e⁻² + e⁻¹ + 1).
+    func testSoftmaxCrossEntropyValueAndStabilityForHugeLogits() {
+        let small = SoftmaxCrossEntropy.evaluate(logits: Tensor(shape: [1, 3], storage: [1, 2, 3]), labels: [2][...])
+        XCTAssertEqual(small.loss, 0.40760596444438, accuracy: 1e-6)
+        XCTAssertEqual(small.correct, 1)
+        let huge = SoftmaxCrossEntropy.evaluate(logits: Tensor(shape: [1, 3], storage: [1001, 1002, 1003]), labels: [0][...])
+        XCTAssertEqual(huge.loss, 2.40760596444438, accuracy: 1e-4)
+        XCTAssert(huge.gradient.isFinite)
+    }
+
+    /// The whole model: training-mode logits + fused loss, against finite differences on every parameter.
+    func testSequentialGradientsThroughFusedSoftmax() throws {
+        var generator = SeededGenerator(seed: 5)
+        let model = try ModelConfig.build(text: """
+            {"class_name": "Sequential", "config": {"name": "tiny", "layers": [
+              {"class_name": "InputLayer", "config": {"batch_shape": [null, 2, 3, 1]}},
+              {"class_name": "Flatten"},
+              {"class_name": "Dense", "config": {"units": 4, "activation": "relu"}},
+              {"class_name": "Dense", "config": {"units": 3, "activation": "softmax"}}]}}
+            """, generator: &generator)
+        var input = Tensor(shape: [2, 2, 3, 1])
+        for index in 0..<input.count { input.storage[index] = generator.nextFloat(in: 0, 1) }
+        let labels: [Int32] = [1, 2]
+        func loss() -> Double { SoftmaxCrossEntropy.evaluate(logits: model.forward(input, training: false), labels: labels[...], computeGradient: false).loss }
+        let result = SoftmaxCrossEntropy.evaluate(logits: model.forward(input, training: true), labels: labels[...])
+        model.backward(result.gradient)
+        for parameter in model.parameters {
+            let analytic = parameter.gradient
+            for index in 0..<parameter.value.count {
+                let saved = parameter.value.storage[index]
+                parameter.value.storage[index] = saved + 1e-2; let plus = loss()
+                parameter.value.storage[index] = saved - 1e-2; let minus = loss()
+                parameter.value.storage[index] = saved
+                XCTAssertEqual(Double(analytic.storage[index]), (plus - minus) / 2e-2, accuracy: 1e-3, parameter.path)
+            }
+        }
+        // predict() applies the softmax that training leaves out.
+        let probabilities = model.predict(input)
+        XCTAssertEqual(probabilities.storage[0..<3].reduce(0, +), 1, accuracy: 1e-5)
+    }
+}

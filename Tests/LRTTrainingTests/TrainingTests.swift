@@ -1,0 +1,132 @@
+import XCTest
+import Foundation
+import LRTFormat
+@testable import LRTTraining
+
+final class TrainingTests: XCTestCase {
+    private var directory: URL!
+    private let sampleRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Samples/digits").standardized.path
+    private let modelConfig = """
+        {"class_name": "Sequential", "config": {"name": "digits_mlp", "layers": [
+          {"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 8, 1]}},
+          {"class_name": "Flatten", "config": {}},
+          {"class_name": "Dense", "config": {"units": 64, "activation": "relu"}},
+          {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}}]}}
+        """
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("lrt-training-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    private func configuration(epochs: Int, out: String) -> TrainingConfiguration {
+        var configuration = TrainingConfiguration(dataRoot: sampleRoot, modelConfig: modelConfig)
+        configuration.epochs = epochs
+        configuration.batchSize = 64
+        configuration.learningRate = 0.05
+        configuration.seed = 11
+        configuration.outputPath = out
+        return configuration
+    }
+
+    private var quiet: Runs.Hooks {
+        var hooks = Runs.Hooks()
+        hooks.progress = { _ in }
+        return hooks
+    }
+
+    private func assertSameRun(_ first: String, _ second: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let a = try Checkpoint.load(from: first)
+        let b = try Checkpoint.load(from: second)
+        for (left, right) in zip(a.model.parameters, b.model.parameters) {
+            XCTAssertEqual(left.value.storage, right.value.storage, "\(left.path) differs", file: file, line: line)
+        }
+        XCTAssertEqual(a.optimizer?.slots["dense.kernel"], b.optimizer?.slots["dense.kernel"], file: file, line: line)
+        XCTAssertEqual(a.training?.generatorState, b.training?.generatorState, file: file, line: line)
+        XCTAssertEqual(a.training?.globalStep, b.training?.globalStep, file: file, line: line)
+        XCTAssertEqual(a.training?.history, b.training?.history.removingTimings(matching: a.training?.history), file: file, line: line)
+    }
+
+    /// Real data: the paper's SGD learns the digits sample.
+    func testPaperSGDLearnsDigits() throws {
+        let summary = try Runs.train(configuration(epochs: 8, out: path("digits.h5")), hooks: quiet)
+        XCTAssertEqual(summary.epochs, 8)
+        XCTAssertGreaterThan(summary.testAccuracy ?? 0, 0.88)
+        let report = try Runs.evaluate(modelPath: path("digits.h5"), dataRoot: nil)
+        XCTAssertEqual(report.count, 360)
+        XCTAssertEqual(report.accuracy, summary.testAccuracy ?? -1, accuracy: 1e-12)
+        XCTAssertEqual(report.perClass.map(\.name), (0...9).map(String.init))
+        XCTAssertEqual(report.perClass.reduce(0) { $0 + $1.count }, 360)
+    }
+
+    /// `train --epochs 4` equals `train --epochs 2` + `resume --epochs 4`, bit for bit.
+    func testResumeAtEpochBoundaryIsBitIdentical() throws {
+        _ = try Runs.train(configuration(epochs: 4, out: path("straight.h5")), hooks: quiet)
+        _ = try Runs.train(configuration(epochs: 2, out: path("split.h5")), hooks: quiet)
+        let summary = try Runs.resume(checkpointPath: path("split.h5"), epochs: 4, outputPath: nil, hooks: quiet)
+        XCTAssertEqual(summary.epochs, 4)
+        try assertSameRun(path("straight.h5"), path("split.h5"))
+    }
+
+    /// Stopping mid-epoch (Ctrl-C) saves the data-order cursor; resuming continues from that batch exactly.
+    func testResumeMidEpochIsBitIdentical() throws {
+        _ = try Runs.train(configuration(epochs: 2, out: path("straight.h5")), hooks: quiet)
+        var hooks = quiet
+        var batches = 0
+        hooks.shouldStop = { batches += 1; return batches == 30 }  // 23 batches per epoch: stops in epoch 2
+        let stopped = try Runs.train(configuration(epochs: 2, out: path("stopped.h5")), hooks: hooks)
+        XCTAssertTrue(stopped.stoppedEarly)
+        let saved = try XCTUnwrap(Checkpoint.load(from: path("stopped.h5")).training)
+        XCTAssertEqual(saved.epoch, 1)
+        XCTAssertEqual(saved.position, 7 * 64)
+        _ = try Runs.resume(checkpointPath: path("stopped.h5"), epochs: 2, outputPath: nil, hooks: quiet)
+        try assertSameRun(path("straight.h5"), path("stopped.h5"))
+    }
+
+    /// A diverging run stops with a clear error and writes nothing.
+    func testNonFiniteLossStopsWithoutSaving() throws {
+        var configuration = configuration(epochs: 3, out: path("nan.h5"))
+        configuration.learningRate = 1e30
+        XCTAssertThrowsError(try Runs.train(configuration, hooks: quiet)) { error in
+            XCTAssert("\(error)".contains("loss"), "\(error)")
+            XCTAssert("\(error)".contains("--learning-rate"), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("nan.h5")))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [])
+    }
+
+    func testResumeRefusesAFinishedRunAndModelOnlyFiles() throws {
+        _ = try Runs.train(configuration(epochs: 1, out: path("one.h5")), hooks: quiet)
+        XCTAssertThrowsError(try Runs.resume(checkpointPath: path("one.h5"), epochs: 1, outputPath: nil, hooks: quiet)) {
+            XCTAssert("\($0)".contains("--epochs above 1"), "\($0)")
+        }
+    }
+
+    func testBadConfigurationsAreNamed() {
+        var configuration = configuration(epochs: 0, out: path("x.h5"))
+        XCTAssertThrowsError(try Runs.train(configuration, hooks: quiet)) { XCTAssert("\($0)".contains("epochs 0")) }
+        configuration.epochs = 1
+        configuration.batchSize = 0
+        XCTAssertThrowsError(try Runs.train(configuration, hooks: quiet)) { XCTAssert("\($0)".contains("batch size 0")) }
+        configuration.batchSize = 8
+        configuration.dataRoot = path("nowhere")
+        XCTAssertThrowsError(try Runs.train(configuration, hooks: quiet)) { XCTAssert("\($0)".contains("nowhere")) }
+    }
+}
+
+private extension MetricsHistory {
+    /// The same history with wall-clock columns taken from `other`, which legitimately differ between runs.
+    func removingTimings(matching other: MetricsHistory?) -> MetricsHistory {
+        guard let other else { return self }
+        var columns = self.columns
+        for name in ["seconds", "images_per_second"] { columns[name] = other.columns[name] }
+        return MetricsHistory(names: names, columns: columns)
+    }
+}
