@@ -163,8 +163,11 @@ public enum Runs {
 
     private static func loadSplits(root: String, model: Sequential, classNames: [String]?) throws -> (ImageFolder, ImageFolder) {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else {
             throw TrainingError("data folder \(root) does not exist; pass --data DIR with DIR/train and DIR/test")
+        }
+        guard isDirectory.boolValue else {
+            throw TrainingError("--data \(root) is a file, not a folder; pass a folder with train/ and test/ subfolders")
         }
         for split in ["train", "test"] where !FileManager.default.fileExists(atPath: root + "/" + split) {
             throw TrainingError("data folder \(root) has no \(split)/ subfolder; lay it out as \(root)/{train,test}/<class>/*.png")

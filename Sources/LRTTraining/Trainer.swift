@@ -104,6 +104,9 @@ public final class Trainer {
 
     private func finishEpoch() throws {
         let validation = EvaluationReport.evaluate(model, on: testData, classNames: state.classNames)
+        guard validation.loss.isFinite, model.parameters.allSatisfy(\.value.isFinite) else {
+            throw TrainingError("the weights diverged in epoch \(state.epoch + 1) (validation loss \(validation.loss)); training stopped without saving this epoch: lower --learning-rate")
+        }
         let metrics: [(name: String, value: Double)] = [
             ("loss", epochLoss), ("accuracy", epochAccuracy),
             ("val_loss", validation.loss), ("val_accuracy", validation.accuracy),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LRTData
 import LRTHDF5
+import LRTLayers
 import LRTTensor
 import LRTTraining
 
@@ -19,7 +20,7 @@ struct Train: ParsableCommand {
         let modelConfig: String
         if let model {
             do { modelConfig = try String(contentsOfFile: model, encoding: .utf8) } catch {
-                throw ValidationError("cannot read model config \(model): \((error as NSError).localizedDescription)")
+                throw CommandError("cannot read model config \(model): \((error as NSError).localizedDescription)")
             }
         } else {
             modelConfig = Samples.digitsModel
@@ -86,10 +87,16 @@ struct Eval: ParsableCommand {
     func run() throws {
         let report = try Runs.evaluate(modelPath: checkpoint, dataRoot: data)
         if json {
-            let perClass = report.perClass.map { entry in
-                "{\"class\": \(jsonString(entry.name)), \"correct\": \(entry.correct), \"count\": \(entry.count), \"accuracy\": \(entry.count > 0 ? Double(entry.correct) / Double(entry.count) : 0)}"
+            let perClass = report.perClass.map { entry -> JSONValue in
+                .object([("class", .string(entry.name)), ("correct", .number(Double(entry.correct))),
+                         ("count", .number(Double(entry.count))),
+                         ("accuracy", .number(entry.count > 0 ? Double(entry.correct) / Double(entry.count) : 0))])
             }
-            print("{\"accuracy\": \(report.accuracy), \"loss\": \(report.loss), \"count\": \(report.count), \"per_class\": [\(perClass.joined(separator: ", "))]}")
+            let object: JSONValue = .object([
+                ("accuracy", .number(report.accuracy)), ("loss", .number(report.loss)),
+                ("count", .number(Double(report.count))), ("per_class", .array(perClass)),
+            ])
+            print(object.serialized)
             return
         }
         print(String(format: "loss      %.4f\naccuracy  %.4f  (%d images)\n", report.loss, report.accuracy, report.count))
@@ -134,7 +141,7 @@ struct Doctor: ParsableCommand {
             ("libpng", PNGCodec.libpngVersion),
         ]
         if json {
-            print("{" + fields.map { "\(jsonString($0.0)): \(jsonString($0.1))" }.joined(separator: ", ") + "}")
+            print(JSONValue.object(fields.map { ($0.0, .string($0.1)) }).serialized)
         } else {
             for (name, value) in fields { print(name.padding(toLength: 26, withPad: " ", startingAt: 0) + value) }
         }
@@ -157,17 +164,4 @@ private func report(_ summary: RunSummary) throws {
         throw ExitCode(130)
     }
     print("wrote \(summary.checkpointPath) (epoch \(summary.epochs)\(accuracy))")
-}
-
-private func jsonString(_ text: String) -> String {
-    var escaped = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": escaped += "\\\""
-        case "\\": escaped += "\\\\"
-        case _ where scalar.value < 0x20: escaped += String(format: "\\u%04x", scalar.value)
-        default: escaped.unicodeScalars.append(scalar)
-        }
-    }
-    return escaped + "\""
 }

@@ -16,10 +16,10 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Mini-batch size.")
     var batchSize = 32
 
-    @Option(help: "Global learning rate t (the paper's rule scales it per layer).")
+    @Option(parsing: .unconditional, help: "Global learning rate t (the paper's rule scales it per layer).")
     var learningRate = 0.01
 
-    @Option(help: "SGD momentum in [0, 1); 0 for plain SGD.")
+    @Option(parsing: .unconditional, help: "SGD momentum in [0, 1); 0 for plain SGD.")
     var momentum = 0.9
 
     @Flag(help: "Use Nesterov momentum.")
@@ -85,7 +85,7 @@ enum Samples {
             let path = base + "/Samples/" + name
             if FileManager.default.fileExists(atPath: path) { return path }
         }
-        throw ValidationError("no --data given and the sample dataset Samples/\(name) was not found; run from the lrt repository or pass --data DIR")
+        throw CommandError("no --data given and the sample dataset Samples/\(name) was not found; run from the lrt repository or pass --data DIR")
     }
 }
 
@@ -99,6 +99,12 @@ enum Interrupt {
             Interrupt.requested = true
         }
     }
+}
+
+/// A failure found by the command line itself (not a usage mistake), printed as one line.
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 func printError(_ line: String) {

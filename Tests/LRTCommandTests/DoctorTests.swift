@@ -1,0 +1,68 @@
+import Foundation
+import XCTest
+
+/// `lrt doctor`: a JSON report, a passing sgemm check, and the fast-kernel fix for CPUs
+/// that OpenBLAS does not recognise, which never overrides the user's OPENBLAS_CORETYPE.
+final class DoctorTests: CommandTestCase {
+    /// `lrt doctor --json` under `environment`, parsed.
+    private func doctor(environment: [String: String]? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> [String: String] {
+        let run = try lrt(["doctor", "--json", "--gemm-size", "256"], environment: environment)
+        assertNoCrash(run, file: file, line: line)
+        XCTAssertEqual(run.status, 0, "\(run)", file: file, line: line)
+        let object = try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8))
+        return try XCTUnwrap(object as? [String: String], "doctor --json printed \(run.standardOutput)", file: file, line: line)
+    }
+
+    /// The environment of this test process without the variables lrt's BLAS fix reads.
+    private var cleanEnvironment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["OPENBLAS_CORETYPE", "LRT_SIMULATE_BLAS_CORE", "LRT_BLAS_REEXECUTED"] { environment[name] = nil }
+        return environment
+    }
+
+    private var cpuFlags: Set<String> {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flags = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+              let colon = flags.firstIndex(of: ":")
+        else { return [] }
+        return Set(flags[flags.index(after: colon)...].split(separator: " ").map(String.init))
+    }
+
+    func testJSONReportPassesSgemmCheck() throws {
+        let report = try doctor()
+        XCTAssertEqual(report["sgemm_check"], "passed", "\(report)")
+        for key in ["blas", "blas_core", "blas_core_source", "blas_threads", "sgemm_max_relative_error", "hdf5", "libpng"] {
+            XCTAssertFalse((report[key] ?? "").isEmpty, "doctor --json lacks \(key): \(report)")
+        }
+    }
+
+    func testGenericKernelFallbackIsReplacedByFastKernels() throws {
+        let flags = cpuFlags
+        let expected: String
+        if flags.isSuperset(of: ["avx512f", "avx512dq", "avx512bw", "avx512vl"]) {
+            expected = "SkylakeX"
+        } else if flags.isSuperset(of: ["avx2", "fma"]) {
+            expected = "Haswell"
+        } else {
+            throw XCTSkip("this CPU has neither AVX-512 nor AVX2+FMA; no faster kernels to switch to")
+        }
+        var environment = cleanEnvironment
+        environment["LRT_SIMULATE_BLAS_CORE"] = "Prescott"
+        let report = try doctor(environment: environment)
+        XCTAssertEqual(report["blas_core"], expected, "\(report)")
+        XCTAssertTrue(report["blas_core_source"]?.contains("lrt") == true, "\(report)")
+        XCTAssertEqual(report["sgemm_check"], "passed", "\(report)")
+    }
+
+    func testUserCoreTypeIsNeverOverridden() throws {
+        guard cpuFlags.isSuperset(of: ["avx2", "fma"]) else {
+            throw XCTSkip("OpenBLAS's Haswell kernels need AVX2 and FMA")
+        }
+        var environment = cleanEnvironment
+        environment["OPENBLAS_CORETYPE"] = "Haswell"
+        environment["LRT_SIMULATE_BLAS_CORE"] = "Prescott"
+        let report = try doctor(environment: environment)
+        XCTAssertEqual(report["blas_core"], "Haswell", "\(report)")
+        XCTAssertTrue(report["blas_core_source"]?.contains("OPENBLAS_CORETYPE") == true, "\(report)")
+    }
+}
