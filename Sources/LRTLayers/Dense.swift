@@ -14,6 +14,9 @@ public final class Dense: SoftmaxEndingLayer {
     /// `[units]`, or nil when `use_bias` is false.
     public let bias: Parameter?
     public var emitsLogits = false
+    /// When false, `backward` skips the input gradient (set by ``Sequential`` for a first
+    /// trainable layer that only weightless layers precede) and returns an empty tensor.
+    public var computesInputGradient = true
     /// Recorded in the config so that Keras re-creates the layer as it was described.
     public let kernelInitializer: Initializer
     public let biasInitializer: Initializer
@@ -89,7 +92,7 @@ public final class Dense: SoftmaxEndingLayer {
         let batch = outputGradient.count / units
         var gradient = outputGradient  // [batch, units]
         appliedActivation.backward(&gradient, output: output, width: units)
-        var inputGradient = Tensor(shape: [batch, inputUnits])
+        var inputGradient = Tensor(shape: computesInputGradient ? [batch, inputUnits] : [0])
         gradient.withUnsafeBufferPointer { gradients in
             input.withUnsafeBufferPointer { inputs in
                 // dKernel = inputᵀ · gradient: [inputUnits, units]
@@ -108,6 +111,7 @@ public final class Dense: SoftmaxEndingLayer {
                 }
             }
             // dInput = gradient · kernelᵀ: [batch, inputUnits]
+            guard computesInputGradient else { return }
             kernel.value.withUnsafeBufferPointer { weights in
                 inputGradient.withUnsafeMutableBufferPointer { inputGradients in
                     MatrixMultiply.gemm(gradients.baseAddress!, weights.baseAddress!, transposeB: true,

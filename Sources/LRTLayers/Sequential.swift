@@ -15,6 +15,8 @@ public final class Sequential {
     public let parameters: [Parameter]
     /// Whether ``predict(_:)`` applies a softmax that ``forward(_:training:)`` leaves out.
     public let outputsProbabilities: Bool
+    /// Backpropagation stops at this layer: every layer before it is weightless.
+    private let firstTrainableIndex: Int
 
     /// - Precondition: layer names are unique and shapes chain (``ModelConfig`` checks both).
     public init(name: String, inputShape: [Int], layers: [Layer]) {
@@ -22,6 +24,10 @@ public final class Sequential {
         self.inputShape = inputShape
         self.layers = layers
         self.parameters = layers.flatMap(\.parameters)
+        firstTrainableIndex = layers.firstIndex { !$0.parameters.isEmpty } ?? layers.count
+        if firstTrainableIndex < layers.count, let dense = layers[firstTrainableIndex] as? Dense {
+            dense.computesInputGradient = false  // nobody needs the gradient at the input
+        }
         if let last = layers.last as? SoftmaxEndingLayer, last.endsInSoftmax {
             last.emitsLogits = true
             outputsProbabilities = true
@@ -56,8 +62,7 @@ public final class Sequential {
     /// - Parameter logitsGradient: `[batch, …outputShape]`.
     public func backward(_ logitsGradient: Tensor) {
         var gradient = logitsGradient
-        for (index, layer) in layers.enumerated().reversed() {
-            if index == 0 && layer.parameters.isEmpty { break }
+        for layer in layers[firstTrainableIndex...].reversed() {
             gradient = layer.backward(gradient)
         }
     }
