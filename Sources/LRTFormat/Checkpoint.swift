@@ -106,14 +106,14 @@ public enum Checkpoint {
         try group.setAttribute("backend", string: "lrt")
         for layer in model.layers {
             let layerGroup = try group.createGroup(layer.name)
-            let weightNames = layer.parameters.map { "\(model.name)/\(layer.name)/\($0.weightName)" }
+            let weightNames = layer.weights.map { "\(model.name)/\(layer.name)/\($0.weightName)" }
             if weightNames.isEmpty {
                 try layerGroup.setEmptyArrayAttribute("weight_names")
                 continue
             }
             try layerGroup.setAttribute("weight_names", strings: weightNames)
             let weightsGroup = try layerGroup.createGroup("\(model.name)/\(layer.name)")
-            for parameter in layer.parameters {
+            for parameter in layer.weights {
                 try weightsGroup.writeFloats(parameter.weightName, parameter.value.storage,
                                              shape: parameter.value.shape, gzipLevel: gzipLevel)
             }
@@ -244,7 +244,7 @@ public enum Checkpoint {
             }
             let layerGroup = try group.openGroup(layerName)
             let weightNames = try layerGroup.stringArrayAttribute("weight_names")
-            let parameters = modelLayers[layerName]?.parameters ?? []
+            let parameters = modelLayers[layerName]?.weights ?? []
             guard weightNames.count == parameters.count else {
                 throw CheckpointError("\(path): \(layerGroup.path) has \(weightNames.count) weights but the model's layer '\(layerName)' has \(parameters.count)")
             }
@@ -268,7 +268,7 @@ public enum Checkpoint {
                 parameter.value = Tensor(shape: shape, storage: values)
             }
         }
-        if let missing = model.layers.first(where: { !$0.parameters.isEmpty && !fileLayers.contains($0.name) }) {
+        if let missing = model.layers.first(where: { !$0.weights.isEmpty && !fileLayers.contains($0.name) }) {
             throw CheckpointError("\(path): no weights for layer '\(missing.name)' in \(group.path) (layer_names: \(fileLayers))")
         }
         return warnings

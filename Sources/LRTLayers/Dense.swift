@@ -63,7 +63,7 @@ public final class Dense: SoftmaxEndingLayer {
         ])
     }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
         let batch = input.count / inputUnits
         precondition(input.count == batch * inputUnits, "Dense '\(name)' expects \(inputUnits) inputs per example")
         if output.count != batch * units { output = Tensor(shape: [batch, units]) }
@@ -84,7 +84,7 @@ public final class Dense: SoftmaxEndingLayer {
             }
         }
         appliedActivation.apply(&output, width: units)
-        if training { self.input = input }
+        if context.training { self.input = input }
         return output
     }
 

@@ -13,16 +13,37 @@ public final class Parameter {
     public let weightName: String
     /// The current value.
     public var value: Tensor
-    /// The gradient of the loss for the last mini-batch; same shape as ``value``.
+    /// The gradient of the loss for the last mini-batch; same shape as ``value``
+    /// (empty for weights that are not trained, such as BatchNormalization's moving statistics).
     public var gradient: Tensor
+    /// Whether the optimizer updates it (Keras's trainable vs. non-trainable weights).
+    public let trainable: Bool
 
-    public init(layerName: String, weightName: String, value: Tensor) {
+    public init(layerName: String, weightName: String, value: Tensor, trainable: Bool = true) {
         self.path = "\(layerName).\(weightName)"
         self.layerName = layerName
         self.weightName = weightName
         self.value = value
-        self.gradient = Tensor(shape: value.shape)
+        self.trainable = trainable
+        self.gradient = Tensor(shape: trainable ? value.shape : [0])
     }
+}
+
+/// What a forward pass needs besides its input: the mode, and the run's seeded
+/// generator for layers that draw random numbers (Dropout).
+public struct ForwardContext {
+    /// True when the pass is followed by `backward` (batch statistics, dropout on).
+    public var training: Bool
+    /// The run's generator; layers draw from it in layer order, so runs are reproducible.
+    public var generator: SeededGenerator
+
+    public init(training: Bool, generator: SeededGenerator = SeededGenerator(seed: 0)) {
+        self.training = training
+        self.generator = generator
+    }
+
+    /// Inference: no randomness, moving statistics.
+    public static var inference: ForwardContext { ForwardContext(training: false) }
 }
 
 /// A layer with a hand-written forward and backward pass.
@@ -36,6 +57,9 @@ public protocol Layer: AnyObject {
     var className: String { get }
     /// The trainable weights in Keras's order (`kernel`, then `bias`).
     var parameters: [Parameter] { get }
+    /// Every stored weight in Keras's order, trainable or not (what files hold);
+    /// by default the same as ``parameters``.
+    var weights: [Parameter] { get }
     /// The output shape for one example (no batch axis).
     var outputShape: [Int] { get }
     /// The layer's Keras config (the `config` object of its `model_config` entry).
@@ -43,13 +67,17 @@ public protocol Layer: AnyObject {
 
     /// - Parameters:
     ///   - input: `[batch, …inputShape]`.
-    ///   - training: whether this pass is followed by `backward` (layers may skip caching otherwise).
+    ///   - context: the mode (`training`: followed by `backward`, so cache what it needs) and the run's generator.
     /// - Returns: `[batch, …outputShape]`.
-    func forward(_ input: Tensor, training: Bool) -> Tensor
+    func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor
 
     /// - Parameter outputGradient: `[batch, …outputShape]`, the loss gradient at this layer's output.
     /// - Returns: `[batch, …inputShape]`, the loss gradient at its input.
     func backward(_ outputGradient: Tensor) -> Tensor
+}
+
+extension Layer {
+    public var weights: [Parameter] { parameters }
 }
 
 /// A layer whose output ends in a softmax that training can leave out, so the

@@ -18,7 +18,7 @@ public final class Flatten: Layer {
                  ("data_format", .string("channels_last"))])
     }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
         input.reshaped([input.count / outputShape[0], outputShape[0]])
     }
 
@@ -61,7 +61,7 @@ public final class ActivationLayer: SoftmaxEndingLayer {
         return .object(members)
     }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
         output = input
         appliedActivation.apply(&output, width: width)
         return output

@@ -13,7 +13,9 @@ public final class Sequential {
     public let layers: [Layer]
     /// Every trainable weight, in layer order, each named by its path.
     public let parameters: [Parameter]
-    /// Whether ``predict(_:)`` applies a softmax that ``forward(_:training:)`` leaves out.
+    /// Every stored weight (trainable or not), in layer order: what files hold.
+    public let weights: [Parameter]
+    /// Whether ``predict(_:)`` applies a softmax that ``forward(_:context:)`` leaves out.
     public let outputsProbabilities: Bool
     /// Backpropagation stops at this layer: every layer before it is weightless.
     private let firstTrainableIndex: Int
@@ -24,6 +26,7 @@ public final class Sequential {
         self.inputShape = inputShape
         self.layers = layers
         self.parameters = layers.flatMap(\.parameters)
+        self.weights = layers.flatMap(\.weights)
         firstTrainableIndex = layers.firstIndex { !$0.parameters.isEmpty } ?? layers.count
         if firstTrainableIndex < layers.count, let dense = layers[firstTrainableIndex] as? Dense {
             dense.computesInputGradient = false  // nobody needs the gradient at the input
@@ -50,12 +53,20 @@ public final class Sequential {
     /// The parameter at `path`, or nil.
     public func parameter(at path: String) -> Parameter? { parameters.first { $0.path == path } }
 
-    /// - Parameter input: `[batch, …inputShape]`.
+    /// - Parameters:
+    ///   - input: `[batch, …inputShape]`.
+    ///   - context: training or inference, and the run's generator (advanced by layers that draw from it).
     /// - Returns: `[batch, …outputShape]` logits.
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
         var activations = input
-        for layer in layers { activations = layer.forward(activations, training: training) }
+        for layer in layers { activations = layer.forward(activations, context: &context) }
         return activations
+    }
+
+    /// Inference-mode logits: `[batch, …inputShape]` → `[batch, …outputShape]`.
+    public func infer(_ input: Tensor) -> Tensor {
+        var context = ForwardContext.inference
+        return forward(input, context: &context)
     }
 
     /// Backpropagates the loss gradient at the logits, setting every parameter's gradient.
@@ -71,7 +82,7 @@ public final class Sequential {
     /// - Parameter input: `[batch, …inputShape]`.
     /// - Returns: `[batch, …outputShape]`.
     public func predict(_ input: Tensor) -> Tensor {
-        var output = forward(input, training: false)
+        var output = infer(input)
         if outputsProbabilities { Activation.softmax.apply(&output, width: outputShape.last ?? 1) }
         return output
     }

@@ -49,7 +49,7 @@ public final class CheckpointSaver: TrainingCallback {
     /// Writes the trainer's model, optimizer and state now.
     /// - Throws: ``TrainingError`` instead of saving weights that are not finite.
     public func save(_ trainer: Trainer) throws {
-        guard trainer.model.parameters.allSatisfy(\.value.isFinite) else {
+        guard trainer.model.weights.allSatisfy(\.value.isFinite) else {
             throw TrainingError("the weights are no longer finite; not saving them over \(path): lower --learning-rate")
         }
         try Checkpoint.save(model: trainer.model, optimizer: trainer.optimizer, training: trainer.checkpointState,

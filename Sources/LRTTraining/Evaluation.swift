@@ -24,7 +24,7 @@ public struct EvaluationReport: Sendable {
         for start in stride(from: 0, to: data.count, by: batchSize) {
             let slice = order[start..<min(start + batchSize, data.count)]
             data.gather(slice, into: &batch, labels: &labels)
-            let logits = model.forward(batch, training: false)
+            let logits = model.infer(batch)
             let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...], computeGradient: false)
             totalLoss += result.loss * Double(slice.count)
             totalCorrect += result.correct

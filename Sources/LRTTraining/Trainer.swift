@@ -87,7 +87,9 @@ public final class Trainer {
         let started = DispatchTime.now().uptimeNanoseconds
         let end = min(state.position + state.batchSize, state.epochOrder.count)
         trainData.gather(state.epochOrder[state.position..<end], into: &batch, labels: &labels)
-        let logits = model.forward(batch, training: true)
+        var context = ForwardContext(training: true, generator: generator)
+        let logits = model.forward(batch, context: &context)
+        generator = context.generator
         let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...])
         guard result.loss.isFinite else {
             throw TrainingError("the loss became \(result.loss) at epoch \(state.epoch + 1), step \(state.globalStep + 1) (learning rate \(optimizer.schedule.rate(step: optimizer.step, epoch: state.epoch))); training stopped without saving this state: lower --learning-rate")
@@ -104,7 +106,7 @@ public final class Trainer {
 
     private func finishEpoch() throws {
         let validation = EvaluationReport.evaluate(model, on: testData, classNames: state.classNames)
-        guard validation.loss.isFinite, model.parameters.allSatisfy(\.value.isFinite) else {
+        guard validation.loss.isFinite, model.weights.allSatisfy(\.value.isFinite) else {
             throw TrainingError("the weights diverged in epoch \(state.epoch + 1) (validation loss \(validation.loss)); training stopped without saving this epoch: lower --learning-rate")
         }
         let metrics: [(name: String, value: Double)] = [

@@ -10,14 +10,16 @@ final class GradientTests: XCTestCase {
         var generator = SeededGenerator(seed: seed)
         var input = Tensor(shape: [batch] + inputShape)
         for index in 0..<input.count { input.storage[index] = generator.nextFloat(in: -1, 1) }
-        let output = layer.forward(input, training: true)
+        var training = ForwardContext(training: true)
+        let output = layer.forward(input, context: &training)
         var weights = Tensor(shape: output.shape)
         for index in 0..<weights.count { weights.storage[index] = generator.nextFloat(in: -1, 1) }
         let inputGradient = layer.backward(weights)
         XCTAssertEqual(inputGradient.shape, input.shape, file: file, line: line)
 
         func objective() -> Double {
-            let result = layer.forward(input, training: false)
+            var inference = ForwardContext.inference
+            let result = layer.forward(input, context: &inference)
             return zip(result.storage, weights.storage).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         }
         let step: Float = 1e-3
@@ -105,8 +107,9 @@ final class GradientTests: XCTestCase {
         var input = Tensor(shape: [2, 2, 3, 1])
         for index in 0..<input.count { input.storage[index] = generator.nextFloat(in: 0, 1) }
         let labels: [Int32] = [1, 2]
-        func loss() -> Double { SoftmaxCrossEntropy.evaluate(logits: model.forward(input, training: false), labels: labels[...], computeGradient: false).loss }
-        let result = SoftmaxCrossEntropy.evaluate(logits: model.forward(input, training: true), labels: labels[...])
+        func loss() -> Double { SoftmaxCrossEntropy.evaluate(logits: model.infer(input), labels: labels[...], computeGradient: false).loss }
+        var training = ForwardContext(training: true)
+        let result = SoftmaxCrossEntropy.evaluate(logits: model.forward(input, context: &training), labels: labels[...])
         model.backward(result.gradient)
         for parameter in model.parameters {
             let analytic = parameter.gradient
