@@ -1,3 +1,4 @@
+import Foundation
 import LRTData
 import LRTLayers
 import LRTTensor
@@ -12,12 +13,17 @@ public struct EvaluationReport: Sendable {
     public var count: Int
     /// Per class, in label order.
     public var perClass: [(name: String, correct: Int, count: Int)]
+    /// Wall-clock seconds of the forward passes (batch assembly included, data loading not).
+    public var seconds: Double
+    /// Inference throughput.
+    public var imagesPerSecond: Double { Double(count) / max(seconds, 1e-9) }
 
     /// Evaluates `model` on all of `data` in batches of `batchSize` (inference mode).
     public static func evaluate(_ model: Sequential, on data: ImageFolder, classNames: [String], batchSize: Int = 1000) -> EvaluationReport {
         var perClass = classNames.map { (name: $0, correct: 0, count: 0) }
         var totalLoss = 0.0
         var totalCorrect = 0
+        let started = DispatchTime.now().uptimeNanoseconds
         var batch = Tensor(shape: [0])
         var labels: [Int32] = []
         let order = Array(0..<data.count)
@@ -42,6 +48,7 @@ public struct EvaluationReport: Sendable {
         }
         let count = max(data.count, 1)
         return EvaluationReport(loss: totalLoss / Double(count), accuracy: Double(totalCorrect) / Double(count),
-                                count: data.count, perClass: perClass)
+                                count: data.count, perClass: perClass,
+                                seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
     }
 }

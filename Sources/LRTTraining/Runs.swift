@@ -130,7 +130,8 @@ public enum Runs {
     /// Evaluates the model in `modelPath` on `dataRoot/test` (or on `dataRoot` itself
     /// when it has class folders but no `test/`); without `dataRoot`, on the test split
     /// of the dataset recorded in the checkpoint.
-    public static func evaluate(modelPath: String, dataRoot: String?) throws -> EvaluationReport {
+    /// - Parameter batchSize: examples per forward pass (default 1000).
+    public static func evaluate(modelPath: String, dataRoot: String?, batchSize: Int = 1000) throws -> EvaluationReport {
         let contents = try Checkpoint.load(from: modelPath)
         let root: String
         if let dataRoot {
@@ -144,7 +145,7 @@ public enum Runs {
         let classNames = contents.training?.classNames
         let data = try ImageFolder.load(root: root, modelInput: contents.model.inputShape, classNames: classNames)
         try checkOutputs(of: contents.model, classCount: data.classNames.count)
-        return EvaluationReport.evaluate(contents.model, on: data, classNames: data.classNames)
+        return EvaluationReport.evaluate(contents.model, on: data, classNames: data.classNames, batchSize: batchSize)
     }
 
     private static func run(_ trainer: Trainer, epochs: Int, outputPath: String, hooks: Hooks) throws -> RunSummary {

@@ -84,8 +84,15 @@ struct Eval: ParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
+    @Option(help: "Images per forward pass.")
+    var batchSize = 1000
+
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+    }
+
     func run() throws {
-        let report = try Runs.evaluate(modelPath: checkpoint, dataRoot: data)
+        let report = try Runs.evaluate(modelPath: checkpoint, dataRoot: data, batchSize: batchSize)
         if json {
             let perClass = report.perClass.map { entry -> JSONValue in
                 .object([("class", .string(entry.name)), ("correct", .number(Double(entry.correct))),
@@ -94,12 +101,14 @@ struct Eval: ParsableCommand {
             }
             let object: JSONValue = .object([
                 ("accuracy", .number(report.accuracy)), ("loss", .number(report.loss)),
-                ("count", .number(Double(report.count))), ("per_class", .array(perClass)),
+                ("count", .number(Double(report.count))), ("seconds", .number(report.seconds)),
+                ("images_per_second", .number(report.imagesPerSecond)), ("per_class", .array(perClass)),
             ])
             print(object.serialized)
             return
         }
-        print(String(format: "loss      %.4f\naccuracy  %.4f  (%d images)\n", report.loss, report.accuracy, report.count))
+        print(String(format: "loss      %.4f\naccuracy  %.4f  (%d images, %.0f img/s)\n", report.loss, report.accuracy,
+                     report.count, report.imagesPerSecond))
         let width = max(5, report.perClass.map(\.name.count).max() ?? 5)
         print("class".padding(toLength: width, withPad: " ", startingAt: 0) + "  accuracy  correct/count")
         for entry in report.perClass {
