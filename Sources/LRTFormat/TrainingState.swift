@@ -24,8 +24,45 @@ public struct TrainingState: Equatable, Sendable {
     public var classNames: [String] = []
     /// One row per completed epoch.
     public var history = MetricsHistory()
+    /// Per-layer optimizer telemetry, one record every `--log-every` steps.
+    public var telemetry = TelemetryHistory()
 
     public init() {}
+}
+
+/// Per-layer telemetry records: for each recorded step, each layer's gradient norm,
+/// weight norm, update norm and effective rate multiplier (`[records, layers]`).
+public struct TelemetryHistory: Equatable, Sendable {
+    /// The layer (or parameter, with per-tensor rates) names, the columns.
+    public private(set) var names: [String] = []
+    /// The global step of each record.
+    public private(set) var steps: [Int] = []
+    public private(set) var gradientNorms: [[Double]] = []
+    public private(set) var weightNorms: [[Double]] = []
+    public private(set) var updateNorms: [[Double]] = []
+    public private(set) var multipliers: [[Double]] = []
+
+    public init() {}
+
+    /// Records one step; the first record fixes the column names, and a record with other names starts a new history.
+    public mutating func append(step: Int, names: [String], gradientNorms: [Double], weightNorms: [Double],
+                                updateNorms: [Double], multipliers: [Double]) {
+        if names != self.names { self = TelemetryHistory(); self.names = names }
+        steps.append(step)
+        self.gradientNorms.append(gradientNorms)
+        self.weightNorms.append(weightNorms)
+        self.updateNorms.append(updateNorms)
+        self.multipliers.append(multipliers)
+    }
+
+    /// A history read back from a file; every table must be `[steps.count][names.count]`.
+    public init?(names: [String], steps: [Int], gradientNorms: [[Double]], weightNorms: [[Double]],
+                 updateNorms: [[Double]], multipliers: [[Double]]) {
+        let tables = [gradientNorms, weightNorms, updateNorms, multipliers]
+        guard tables.allSatisfy({ $0.count == steps.count && $0.allSatisfy { $0.count == names.count } }) else { return nil }
+        (self.names, self.steps, self.gradientNorms, self.weightNorms, self.updateNorms, self.multipliers) =
+            (names, steps, gradientNorms, weightNorms, updateNorms, multipliers)
+    }
 }
 
 /// Per-epoch metrics, one column per name (`loss`, `accuracy`, `val_loss`, …), as Keras's `History`.

@@ -1,8 +1,19 @@
 import Foundation
 
-/// How the global learning rate is scaled per layer at each step.
+/// The paper's layer-wise rate rule, a stage that wraps any ``UpdateRule``: how the global
+/// rate is scaled per layer (or per parameter tensor) at each step.
+///
+/// With `.paper`, layer `l` takes the step `θ ← θ − t·m_l·d` of its rule, where `t` is
+/// the scheduled rate, `d` the rule's direction and
+///
+///     m_l = 1 + log(1 + 1/‖g_l‖₂)
+///
+/// with `g_l` the layer's *raw* mini-batch gradient, as backprop produced it: before
+/// gradient clipping, before coupled weight decay and before any trust ratio; kernel
+/// and bias together by default, one tensor at a time with the optimizer's `perTensor`.
+/// Where it enters each rule is spelled out in ``Optimizer``.
 public enum LayerRates: String, Sendable, CaseIterable {
-    /// Every layer takes the global rate.
+    /// Every layer takes the global rate (`m_l = 1`).
     case off
     /// Singh, De, Zhang, Goldstein, Taylor (2015), "Layer-Specific Adaptive Learning
     /// Rates for Deep Networks": layer l steps with `rate · (1 + log(1 + 1/‖g_l‖₂))`,

@@ -1,84 +1,102 @@
 import LRTLayers
 import LRTTensor
 
-/// A hyperparameter or optimizer state that cannot be used, with the value named.
-public struct OptimizerError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
-/// A base update rule: from a parameter's gradient and its slots, the direction
-/// `d` of its step, so that the optimizer applies `parameter −= rate · d`.
+/// A base update rule: a pure function from a parameter's gradient, its value and its
+/// slots to the direction `d` of its step and the advanced slots,
+/// `(gradient, parameter, slots) -> (direction, slots)`.
 ///
-/// Rules are values with no hidden state: everything a rule remembers between
-/// steps lives in its named slots (``slotNames``), which the ``Optimizer`` keeps
-/// per parameter path and the checkpoint saves by that path.
+/// The ``Optimizer`` then moves the parameter by `θ ← θ − t·m_l·d`, where `t` is the
+/// scheduled rate and `m_l` the layer-wise factor (the paper's multiplier, a trust ratio),
+/// so every rule below is written in PyTorch's form *without* its learning rate: the
+/// PyTorch update `θ ← θ − lr·X` becomes `d = X`.
+///
+/// Rules are values with no hidden state: everything a rule remembers between steps lives
+/// in its named slots (``slotNames``), which the optimizer keeps per parameter path and
+/// the checkpoint saves as datasets `lrt/optimizer/<slot>/<path>`. Bookkeeping (the step
+/// counter, creating slots on first use, walking the layers, weight decay, clipping)
+/// lives once in ``Optimizer``.
 public protocol UpdateRule: Sendable {
-    /// The rule's name in files and on the command line (`sgd`).
+    /// The rule's short name (`sgd`, `adam`).
     var name: String { get }
-    /// The rule's hyperparameters, Keras-style: `{"class_name": "SGD", "config": {…}}`.
+    /// The rule's hyperparameters, Keras-style: `{"class_name": "Adam", "config": {…}}`.
     var config: JSONValue { get }
     /// The per-parameter state it keeps, e.g. `["momentum"]`; each slot has the parameter's shape.
     var slotNames: [String] { get }
+    /// The value every element of slot `index` starts from (0 unless the rule says otherwise).
+    func initialSlotValue(_ index: Int) -> Float
 
     /// Computes the step direction and advances the slots.
     /// - Parameters:
-    ///   - gradient: the parameter's gradient for this mini-batch.
-    ///   - slots: this parameter's slots, in ``slotNames`` order, updated in place.
-    ///   - step: the 1-based number of this update.
+    ///   - gradient: the gradient the rule sees (after clipping and coupled weight decay).
+    ///   - parameter: the parameter's current value, same length.
+    ///   - slots: this parameter's slots in ``slotNames`` order, updated in place.
+    ///   - step: the 1-based number of this update of this parameter.
     ///   - direction: receives `d`, the same length as `gradient`.
-    func direction(gradient: UnsafeBufferPointer<Float>, slots: inout [Tensor], step: Int,
-                   into direction: UnsafeMutableBufferPointer<Float>)
+    func direction(gradient: UnsafeBufferPointer<Float>, parameter: UnsafeBufferPointer<Float>,
+                   slots: SlotBuffers, step: Int, into direction: UnsafeMutableBufferPointer<Float>)
 }
 
-/// Stochastic gradient descent with optional momentum and Nesterov momentum,
-/// in PyTorch's formulation (`torch.optim.SGD`, dampening 0):
-///
-///     v ← μ·v + g                         (when μ > 0)
-///     d = g + μ·v   (Nesterov)   or   d = v   (classical)   or   d = g   (μ = 0)
-///     θ ← θ − rate·d
-///
-/// Sutskever et al. 2013 for Nesterov momentum in this form.
-public struct StochasticGradientDescent: UpdateRule {
-    public let momentum: Float
-    public let nesterov: Bool
+extension UpdateRule {
+    public func initialSlotValue(_ index: Int) -> Float { 0 }
+}
 
-    /// - Parameters:
-    ///   - momentum: μ in [0, 1) (default 0).
-    ///   - nesterov: use Nesterov momentum; needs μ > 0 (default false).
-    public init(momentum: Float = 0, nesterov: Bool = false) throws {
-        guard momentum.isFinite, momentum >= 0, momentum < 1 else {
-            throw OptimizerError("invalid momentum \(momentum): use a value in [0, 1), e.g. 0.9")
-        }
-        guard !nesterov || momentum > 0 else {
-            throw OptimizerError("Nesterov momentum needs a momentum above 0, e.g. --momentum 0.9")
-        }
-        self.momentum = momentum
-        self.nesterov = nesterov
+/// One parameter's slots during a step: a mutable buffer per slot, each as long as the parameter.
+///
+/// Holds at most four slots without allocating.
+public struct SlotBuffers {
+    public static let capacity = 4
+    /// The number of slots.
+    public let count: Int
+    private let buffers: (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>,
+                          UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>)
+
+    /// Slots over existing buffers (at most ``capacity``).
+    public init(_ slots: [UnsafeMutableBufferPointer<Float>]) {
+        precondition(slots.count <= SlotBuffers.capacity, "at most \(SlotBuffers.capacity) slots")
+        let empty = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+        count = slots.count
+        buffers = (slots.count > 0 ? slots[0] : empty, slots.count > 1 ? slots[1] : empty,
+                   slots.count > 2 ? slots[2] : empty, slots.count > 3 ? slots[3] : empty)
     }
 
-    public var name: String { "sgd" }
-    public var slotNames: [String] { momentum > 0 ? ["momentum"] : [] }
-    public var config: JSONValue {
-        .object([("class_name", .string("SGD")), ("config", .object([
-            ("momentum", .number(Double(momentum))), ("nesterov", .bool(nesterov)),
-        ]))])
+    private init(count: Int, buffers: (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>,
+                                       UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>)) {
+        self.count = count
+        self.buffers = buffers
     }
 
-    public func direction(gradient: UnsafeBufferPointer<Float>, slots: inout [Tensor], step: Int,
-                          into direction: UnsafeMutableBufferPointer<Float>) {
-        guard momentum > 0 else {
-            _ = direction.update(fromContentsOf: gradient)
-            return
+    /// Slot `index`, in the rule's ``UpdateRule/slotNames`` order.
+    public subscript(index: Int) -> UnsafeMutableBufferPointer<Float> {
+        precondition(index >= 0 && index < count, "slot \(index) of \(count)")
+        switch index {
+        case 0: return buffers.0
+        case 1: return buffers.1
+        case 2: return buffers.2
+        default: return buffers.3
         }
-        let momentum = self.momentum
-        let nesterov = self.nesterov
-        slots[0].withUnsafeMutableBufferPointer { velocity in
-            for index in gradient.indices {
-                let updated = momentum * velocity[index] + gradient[index]
-                velocity[index] = updated
-                direction[index] = nesterov ? gradient[index] + momentum * updated : updated
+    }
+
+    /// Calls `body` with buffers over the storage of `tensors`, mutated in place.
+    static func with<Result>(_ tensors: inout [Tensor], _ body: (SlotBuffers) -> Result) -> Result {
+        precondition(tensors.count <= capacity, "at most \(capacity) slots")
+        return tensors.withUnsafeMutableBufferPointer { tensorBuffer in
+            collect(tensorBuffer, from: 0, into: SlotBuffers(count: 0, buffers: (.init(start: nil, count: 0),
+                    .init(start: nil, count: 0), .init(start: nil, count: 0), .init(start: nil, count: 0))), body)
+        }
+    }
+
+    private static func collect<Result>(_ tensors: UnsafeMutableBufferPointer<Tensor>, from index: Int,
+                                        into slots: SlotBuffers, _ body: (SlotBuffers) -> Result) -> Result {
+        if index == tensors.count { return body(slots) }
+        return tensors[index].withUnsafeMutableBufferPointer { buffer in
+            var buffers = slots.buffers
+            switch index {
+            case 0: buffers.0 = buffer
+            case 1: buffers.1 = buffer
+            case 2: buffers.2 = buffer
+            default: buffers.3 = buffer
             }
+            return collect(tensors, from: index + 1, into: SlotBuffers(count: index + 1, buffers: buffers), body)
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LRTFormat
+import LRTLayers
 
 /// Prints one line per epoch to a stream (stderr by default): epoch, loss,
 /// accuracy, validation metrics, images/s and elapsed time.
@@ -55,5 +56,54 @@ public final class CheckpointSaver: TrainingCallback {
         try Checkpoint.save(model: trainer.model, optimizer: trainer.optimizer, training: trainer.checkpointState,
                             to: path, compressWeights: compressWeights)
         savedEpoch = trainer.state.epoch
+    }
+}
+
+/// Appends one JSON object per line to a metrics log: `{"type": "epoch", …metrics}` after
+/// every epoch and `{"type": "telemetry", "step": …, "layers": [{"name", "gradient_norm",
+/// "weight_norm", "update_norm", "multiplier"}]}` at every telemetry record.
+public final class MetricsLogger: TrainingCallback {
+    private let handle: FileHandle
+    private var lastLoggedStep = -1
+
+    /// Opens `path` for appending (created if missing).
+    public init(path: String) throws {
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                throw TrainingError("cannot create metrics log \(path); check the folder exists and is writable")
+            }
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw TrainingError("cannot open metrics log \(path) for writing")
+        }
+        handle.seekToEndOfFile()
+        self.handle = handle
+    }
+
+    deinit { try? handle.close() }
+
+    private func write(_ value: JSONValue) {
+        handle.write(Data((value.serialized + "\n").utf8))
+    }
+
+    public func onBatchEnd(_ trainer: Trainer) throws {
+        let telemetry = trainer.state.telemetry
+        guard let step = telemetry.steps.last, step == trainer.state.globalStep, step != lastLoggedStep else { return }
+        lastLoggedStep = step
+        let row = telemetry.steps.count - 1
+        let layers = telemetry.names.indices.map { column -> JSONValue in
+            .object([("name", .string(telemetry.names[column])),
+                     ("gradient_norm", .number(telemetry.gradientNorms[row][column])),
+                     ("weight_norm", .number(telemetry.weightNorms[row][column])),
+                     ("update_norm", .number(telemetry.updateNorms[row][column])),
+                     ("multiplier", .number(telemetry.multipliers[row][column]))])
+        }
+        write(.object([("type", .string("telemetry")), ("epoch", .number(Double(trainer.state.epoch + 1))),
+                       ("step", .number(Double(step))), ("layers", .array(layers))]))
+    }
+
+    public func onEpochEnd(_ trainer: Trainer, metrics: [(name: String, value: Double)]) throws {
+        let header: [(key: String, value: JSONValue)] = [("type", .string("epoch")), ("epoch", .number(Double(trainer.state.epoch)))]
+        write(.object(header + metrics.map { (key: $0.name, value: JSONValue.number($0.value)) }))
     }
 }

@@ -13,13 +13,16 @@ public struct TrainingConfiguration: Sendable {
     public var modelConfig: String
     public var epochs = 10
     public var batchSize = 32
-    public var learningRate = 0.01
-    public var momentum = 0.9
-    public var nesterov = false
-    public var layerRates = LayerRates.paper
+    /// The optimizer, Keras-style (``LRTOptimizers/Optimizer/make(config:)``); default:
+    /// SGD with momentum 0.9, learning rate 0.01 and the paper's layer-wise rates.
+    public var optimizerConfig = TrainingConfiguration.defaultOptimizer
     public var seed: UInt64 = 0
     /// Where the checkpoint goes.
     public var outputPath = "lrt-checkpoint.h5"
+    public static let defaultOptimizer: JSONValue = .object([
+        ("class_name", .string("SGD")),
+        ("config", .object([("learning_rate", .number(0.01)), ("momentum", .number(0.9))])),
+    ])
 
     public init(dataRoot: String, modelConfig: String) {
         self.dataRoot = dataRoot
@@ -34,8 +37,9 @@ public struct TrainingConfiguration: Sendable {
     }
 
     func makeOptimizer() throws -> Optimizer {
-        Optimizer(rule: try StochasticGradientDescent(momentum: Float(momentum), nesterov: nesterov),
-                  layerRates: layerRates, schedule: try ConstantSchedule(learningRate: learningRate))
+        do { return try Optimizer.make(config: optimizerConfig) } catch {
+            throw TrainingError("\(error)")
+        }
     }
 }
 
@@ -57,6 +61,11 @@ public enum Runs {
         public var progress: ((String) -> Void)?
         /// Polled after every batch; returning true saves and stops (Ctrl-C).
         public var shouldStop: () -> Bool = { false }
+        /// Record per-layer telemetry (gradient, weight and update norms, rate multiplier)
+        /// every this many steps, into the checkpoint and the metrics log (0: never).
+        public var logEvery = 50
+        /// A JSON-lines file that receives every epoch's metrics and telemetry record, or nil.
+        public var metricsLogPath: String?
         public init() {}
     }
 
@@ -101,10 +110,14 @@ public enum Runs {
     ///   - epochs: the total to reach (default: one more epoch, or the end of an interrupted one).
     ///   - outputPath: where to save (default: back into `checkpointPath`).
     ///   - dataRoot: another location of the same dataset (default: the one recorded).
+    ///   - optimizerConfig: the optimizer to continue with; one that differs from the saved one is
+    ///     refused unless `resetOptimizer`, since its state would not fit (default: the saved one).
+    ///   - resetOptimizer: start the optimizer afresh (step 0, empty slots), keeping weights and data order.
     public static func resume(checkpointPath: String, epochs: Int?, outputPath: String?, dataRoot: String? = nil,
+                              optimizerConfig: JSONValue? = nil, resetOptimizer: Bool = false,
                               hooks: Hooks = Hooks()) throws -> RunSummary {
         let contents = try Checkpoint.load(from: checkpointPath)
-        guard let optimizer = contents.optimizer, let saved = contents.training else {
+        guard let savedOptimizer = contents.optimizer, let saved = contents.training else {
             throw TrainingError("\(checkpointPath) holds a model but no training state to resume; use `lrt finetune \(checkpointPath)` to train from its weights")
         }
         let target = epochs ?? saved.epoch + 1
@@ -112,6 +125,8 @@ public enum Runs {
         guard target > saved.epoch || !saved.epochOrder.isEmpty else {
             throw TrainingError("\(checkpointPath) has already trained \(saved.epoch) epochs; pass --epochs above \(saved.epoch) to train further")
         }
+        let optimizer = try resumedOptimizer(saved: savedOptimizer, requested: optimizerConfig, reset: resetOptimizer,
+                                             checkpointPath: checkpointPath)
         let output = outputPath ?? checkpointPath
         try Checkpoint.checkWritable(output)
         var state = saved
@@ -125,6 +140,29 @@ public enum Runs {
         let trainer = Trainer(model: contents.model, optimizer: optimizer, trainData: train, testData: test,
                               state: state, generator: SeededGenerator(seed: saved.generatorState))
         return try run(trainer, epochs: target, outputPath: output, hooks: hooks)
+    }
+
+    private static func resumedOptimizer(saved: Optimizer, requested: JSONValue?, reset: Bool,
+                                         checkpointPath: String) throws -> Optimizer {
+        let fresh: Optimizer
+        do { fresh = try Optimizer.make(config: requested ?? saved.config) } catch { throw TrainingError("\(error)") }
+        if reset { return fresh }
+        guard fresh.config == saved.config else {
+            let savedClass = saved.config["class_name"]?.stringValue ?? "?"
+            let freshClass = fresh.config["class_name"]?.stringValue ?? "?"
+            let difference: String
+            if savedClass != freshClass {
+                difference = "\(savedClass), not \(freshClass)"
+            } else {
+                let savedOptions = saved.config["config"] ?? .null, freshOptions = fresh.config["config"] ?? .null
+                let changed = savedOptions.keys.filter { savedOptions[$0] != freshOptions[$0] }.map {
+                    "\($0) \(savedOptions[$0]?.serialized ?? "null") → \(freshOptions[$0]?.serialized ?? "null")"
+                }
+                difference = "\(savedClass) with other settings (\(changed.joined(separator: ", ")))"
+            }
+            throw TrainingError("\(checkpointPath) was trained with \(difference); its optimizer state does not carry over: pass --reset-optimizer to start the new optimizer afresh")
+        }
+        return saved
     }
 
     /// Evaluates the model in `modelPath` on `dataRoot/test` (or on `dataRoot` itself
@@ -150,8 +188,11 @@ public enum Runs {
 
     private static func run(_ trainer: Trainer, epochs: Int, outputPath: String, hooks: Hooks) throws -> RunSummary {
         let saver = CheckpointSaver(path: outputPath)
-        let stopper = StopPoller(shouldStop: hooks.shouldStop)
-        trainer.callbacks = [stopper, ProgressPrinter(totalEpochs: epochs, write: hooks.progress ?? printError), saver]
+        trainer.logEvery = hooks.logEvery
+        trainer.callbacks = [StopPoller(shouldStop: hooks.shouldStop),
+                             ProgressPrinter(totalEpochs: epochs, write: hooks.progress ?? printError)]
+        if let metricsLogPath = hooks.metricsLogPath { trainer.callbacks.append(try MetricsLogger(path: metricsLogPath)) }
+        trainer.callbacks.append(saver)
         do {
             try trainer.fit(epochs: epochs)
         } catch let error as TrainingError {

@@ -36,6 +36,8 @@ public final class Trainer {
     public private(set) var state: TrainingState
     public private(set) var generator: SeededGenerator
     public var callbacks: [TrainingCallback] = []
+    /// Record optimizer telemetry every this many steps into ``state`` (0: never).
+    public var logEvery = 50
     /// Set by a callback (or a signal) to stop after the current batch.
     public var stopRequested = false
     /// The mean loss and accuracy of the current epoch so far.
@@ -96,12 +98,20 @@ public final class Trainer {
         }
         model.backward(result.gradient)
         optimizer.apply(to: model.parameterGroups, epoch: state.epoch)
+        if logEvery > 0, (state.globalStep + 1) % logEvery == 0 { recordTelemetry(step: state.globalStep + 1) }
         state.epochLossSum += result.loss * Double(labels.count)
         state.epochCorrect += result.correct
         state.epochSeen += labels.count
         state.position = end
         state.globalStep += 1
         epochSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    }
+
+    private func recordTelemetry(step: Int) {
+        let records = optimizer.lastTelemetry
+        state.telemetry.append(step: step, names: records.map(\.name),
+                               gradientNorms: records.map(\.gradientNorm), weightNorms: records.map(\.weightNorm),
+                               updateNorms: records.map(\.updateNorm), multipliers: records.map(\.effectiveMultiplier))
     }
 
     private func finishEpoch() throws {
@@ -116,6 +126,7 @@ public final class Trainer {
             ("seconds", epochSeconds), ("images_per_second", Double(state.epochSeen) / max(epochSeconds, 1e-9)),
         ]
         state.history.append(metrics)
+        do { try optimizer.onEpochEnd(metrics: metrics) } catch { throw TrainingError("\(error)") }
         state.epoch += 1
         state.epochOrder = []
         state.position = 0

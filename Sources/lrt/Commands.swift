@@ -26,7 +26,7 @@ struct Train: ParsableCommand {
             modelConfig = Samples.digitsModel
         }
         Interrupt.install()
-        try report(Runs.train(try options.configuration(modelConfig: modelConfig), hooks: hooks))
+        try report(Runs.train(try options.configuration(modelConfig: modelConfig), hooks: options.monitoring.hooks))
     }
 }
 
@@ -46,13 +46,29 @@ struct Resume: ParsableCommand {
     @Option(help: "The dataset, if it moved since the checkpoint was written.")
     var data: String?
 
+    @Option(help: ArgumentHelp("Continue with this optimizer (see `lrt train --help`); refused unless it matches the saved one or --reset-optimizer is given.", valueName: "name"))
+    var optimizer: OptimizerOptions.Name?
+
+    @Option(help: ArgumentHelp("Continue with this Keras-style optimizer config; same rule as --optimizer.", valueName: "file.json"))
+    var optimizerConfig: String?
+
+    @Flag(help: "Start the optimizer afresh (step 0, no momentum or moments), keeping weights, epoch and data order.")
+    var resetOptimizer = false
+
+    @OptionGroup var monitoring: MonitoringOptions
+
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
     }
 
     func run() throws {
         Interrupt.install()
-        try report(Runs.resume(checkpointPath: checkpoint, epochs: epochs, outputPath: out, dataRoot: data, hooks: hooks))
+        var arguments: [String] = []
+        if let optimizer { arguments += ["--optimizer", optimizer.rawValue] }
+        if let optimizerConfig { arguments += ["--optimizer-config", optimizerConfig] }
+        let requested = arguments.isEmpty ? nil : try OptimizerOptions.parse(arguments).config()
+        try report(Runs.resume(checkpointPath: checkpoint, epochs: epochs, outputPath: out, dataRoot: data,
+                               optimizerConfig: requested, resetOptimizer: resetOptimizer, hooks: monitoring.hooks))
     }
 }
 
@@ -67,7 +83,8 @@ struct Finetune: ParsableCommand {
 
     func run() throws {
         Interrupt.install()
-        try report(Runs.finetune(modelPath: model, configuration: try options.configuration(modelConfig: ""), hooks: hooks))
+        try report(Runs.finetune(modelPath: model, configuration: try options.configuration(modelConfig: ""),
+                                 hooks: options.monitoring.hooks))
     }
 }
 
@@ -159,12 +176,6 @@ struct Doctor: ParsableCommand {
 }
 
 // MARK: - Shared
-
-private var hooks: Runs.Hooks {
-    var hooks = Runs.Hooks()
-    hooks.shouldStop = { Interrupt.requested }
-    return hooks
-}
 
 private func report(_ summary: RunSummary) throws {
     let accuracy = summary.testAccuracy.map { String(format: ", test accuracy %.4f", $0) } ?? ""

@@ -16,34 +16,19 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Mini-batch size.")
     var batchSize = 32
 
-    @Option(parsing: .unconditional, help: "Global learning rate t (the paper's rule scales it per layer).")
-    var learningRate = 0.01
-
-    @Option(parsing: .unconditional, help: "SGD momentum in [0, 1); 0 for plain SGD.")
-    var momentum = 0.9
-
-    @Flag(help: "Use Nesterov momentum.")
-    var nesterov = false
-
-    @Option(help: "Layer-wise rate rule: paper (t·(1 + log(1 + 1/‖g_l‖)) per layer) or off.")
-    var layerRates = LayerRates.paper
-
     @Option(help: "Seed of the run's random generator (weights, shuffling).")
     var seed: UInt64 = 0
 
     @Option(help: "Checkpoint file to write.")
     var out = "lrt-checkpoint.h5"
 
+    @OptionGroup var optimizer: OptimizerOptions
+
+    @OptionGroup var monitoring: MonitoringOptions
+
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
-        guard learningRate.isFinite, learningRate > 0 else {
-            throw ValidationError("--learning-rate must be a finite number above 0, got \(learningRate)")
-        }
-        guard momentum.isFinite, momentum >= 0, momentum < 1 else {
-            throw ValidationError("--momentum must be in [0, 1), got \(momentum)")
-        }
-        guard !nesterov || momentum > 0 else { throw ValidationError("--nesterov needs --momentum above 0") }
     }
 
     /// The library configuration these options describe.
@@ -51,13 +36,32 @@ struct TrainingOptions: ParsableArguments {
         var configuration = TrainingConfiguration(dataRoot: try data ?? Samples.folder("digits"), modelConfig: modelConfig)
         configuration.epochs = epochs
         configuration.batchSize = batchSize
-        configuration.learningRate = learningRate
-        configuration.momentum = momentum
-        configuration.nesterov = nesterov
-        configuration.layerRates = layerRates
+        configuration.optimizerConfig = try optimizer.config()
         configuration.seed = seed
         configuration.outputPath = out
         return configuration
+    }
+}
+
+/// Telemetry and logging options of every command that trains.
+struct MonitoringOptions: ParsableArguments {
+    @Option(help: "Record each layer's gradient, weight and update norms and rate multiplier every N steps (0: off).")
+    var logEvery = 50
+
+    @Option(help: ArgumentHelp("Append epoch metrics and telemetry records to this JSON-lines file.", valueName: "file"))
+    var metricsLog: String?
+
+    func validate() throws {
+        guard logEvery >= 0 else { throw ValidationError("--log-every must be 0 (off) or a positive number of steps, got \(logEvery)") }
+    }
+
+    /// The run hooks: Ctrl-C stops after the current batch (saving first), plus these options.
+    var hooks: Runs.Hooks {
+        var hooks = Runs.Hooks()
+        hooks.shouldStop = { Interrupt.requested }
+        hooks.logEvery = logEvery
+        hooks.metricsLogPath = metricsLog
+        return hooks
     }
 }
 

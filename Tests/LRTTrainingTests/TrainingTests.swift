@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import LRTFormat
+import LRTLayers
 @testable import LRTTraining
 
 final class TrainingTests: XCTestCase {
@@ -30,10 +31,15 @@ final class TrainingTests: XCTestCase {
         var configuration = TrainingConfiguration(dataRoot: sampleRoot, modelConfig: modelConfig)
         configuration.epochs = epochs
         configuration.batchSize = 64
-        configuration.learningRate = 0.05
+        configuration.optimizerConfig = Self.sgd(learningRate: 0.05)
         configuration.seed = 11
         configuration.outputPath = out
         return configuration
+    }
+
+    static func sgd(learningRate: Double) -> JSONValue {
+        .object([("class_name", .string("SGD")),
+                 ("config", .object([("learning_rate", .number(learningRate)), ("momentum", .number(0.9))]))])
     }
 
     private var quiet: Runs.Hooks {
@@ -93,7 +99,7 @@ final class TrainingTests: XCTestCase {
     /// A diverging run stops with a clear error and writes nothing.
     func testNonFiniteLossStopsWithoutSaving() throws {
         var configuration = configuration(epochs: 3, out: path("nan.h5"))
-        configuration.learningRate = 1e30
+        configuration.optimizerConfig = Self.sgd(learningRate: 1e30)
         XCTAssertThrowsError(try Runs.train(configuration, hooks: quiet)) { error in
             XCTAssert("\(error)".contains("loss"), "\(error)")
             XCTAssert("\(error)".contains("--learning-rate"), "\(error)")
@@ -106,6 +112,28 @@ final class TrainingTests: XCTestCase {
         _ = try Runs.train(configuration(epochs: 1, out: path("one.h5")), hooks: quiet)
         XCTAssertThrowsError(try Runs.resume(checkpointPath: path("one.h5"), epochs: 1, outputPath: nil, hooks: quiet)) {
             XCTAssert("\($0)".contains("--epochs above 1"), "\($0)")
+        }
+    }
+
+    /// Every rule, with the paper's layer rates, learns the digits sample (real data), and the
+    /// metrics log receives epoch rows and telemetry records.
+    func testEveryOptimizerLearnsDigitsWithThePapersRule() throws {
+        let rules: [(String, Double)] = [("SGD", 0.05), ("Adagrad", 0.05), ("RMSprop", 0.001), ("Adam", 0.002),
+                                         ("AdamW", 0.002), ("LARS", 2), ("LAMB", 0.005)]
+        for (className, learningRate) in rules {
+            var configuration = configuration(epochs: 4, out: path("\(className).h5"))
+            configuration.optimizerConfig = .object([
+                ("class_name", .string(className)),
+                ("config", .object([("learning_rate", .number(learningRate)), ("layer_rates", .string("paper"))])),
+            ])
+            var hooks = quiet
+            hooks.logEvery = 10
+            hooks.metricsLogPath = path("\(className).jsonl")
+            let summary = try Runs.train(configuration, hooks: hooks)
+            XCTAssertGreaterThan(summary.testAccuracy ?? 0, 0.8, className)
+            let lines = try String(contentsOfFile: path("\(className).jsonl"), encoding: .utf8).split(separator: "\n")
+            XCTAssertEqual(lines.filter { $0.contains("\"type\": \"epoch\"") }.count, 4, className)
+            XCTAssertEqual(lines.filter { $0.contains("\"type\": \"telemetry\"") }.count, 4 * 23 / 10, className)
         }
     }
 
