@@ -157,7 +157,7 @@ final class ImageFolderTests: FixtureTestCase {
     }
 
     func testSharedDigitsTrainSplitLoads() throws {
-        let root = try XCTUnwrap(locate("shared/data/digits/train") ?? skip("shared/data/digits is not here"))
+        guard let root = locate("shared/data/digits/train") else { throw XCTSkip("shared/data/digits is not here") }
         let data = try ImageFolder.load(root: root, height: 8, width: 8, channels: 1)
         XCTAssertEqual(data.count, 1437)
         XCTAssertEqual(data.classNames, (0...9).map(String.init))
@@ -168,12 +168,10 @@ final class ImageFolderTests: FixtureTestCase {
     }
 
     func testSampleDigitsTestSplitLoadsWithTrainClasses() throws {
-        let root = try XCTUnwrap(locate("Samples/digits/test") ?? skip("Samples/digits is not here"))
+        guard let root = locate("Samples/digits/test") else { throw XCTSkip("Samples/digits is not here") }
         let data = try ImageFolder.load(root: root, height: 8, width: 8, channels: 1, classNames: (0...9).map(String.init))
         XCTAssertEqual(data.count, 360)
         XCTAssertEqual(data.labels.first, 0)
         XCTAssertEqual(data.labels.last, 9)
     }
-
-    private func skip(_ reason: String) throws -> String? { throw XCTSkip(reason) }
 }
