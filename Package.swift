@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "LRTFormat", dependencies: ["LRTTensor", "LRTLayers", "LRTOptimizers", "LRTHDF5"]),
         .target(name: "LRTTraining", dependencies: ["LRTTensor", "LRTLayers", "LRTOptimizers", "LRTData", "LRTFormat"]),
         .executableTarget(name: "lrt", dependencies: [
-            "LRTTraining", "LRTData", "LRTHDF5", "LRTTensor", "LRTLayers", "LRTOptimizers",
+            "LRTTraining", "LRTFormat", "LRTData", "LRTHDF5", "LRTTensor", "LRTLayers", "LRTOptimizers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

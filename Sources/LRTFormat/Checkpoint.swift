@@ -6,9 +6,15 @@ import LRTTensor
 
 /// A checkpoint or model file that cannot be read or written, naming the file,
 /// the path inside it and a fix.
+///
+/// `description` is always one line: line breaks in the text (from a file's own
+/// strings) are replaced by spaces.
 public struct CheckpointError: Error, CustomStringConvertible {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    public init(_ description: String) {
+        self.description = description.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+            .joined(separator: " ")
+    }
 }
 
 /// The lrt checkpoint: one HDF5 file that Keras reads as a legacy `.h5` model and
@@ -19,7 +25,8 @@ public struct CheckpointError: Error, CustomStringConvertible {
 /// - `model_weights/` exactly as Keras 3 writes it (`layer_names`, each layer's
 ///   `weight_names`, datasets `model_weights/<layer>/<model>/<layer>/<weight>`);
 /// - `lrt/`: `format`, `format_version`, the optimizer (`lrt/optimizer`), training state
-///   (`lrt/training`), dataset classes (`lrt/dataset`) and metrics (`lrt/history`).
+///   (`lrt/training`), dataset classes (`lrt/dataset`), metrics (`lrt/history`) and per-layer
+///   telemetry (`lrt/telemetry`).
 public enum Checkpoint {
     /// The value of the `lrt/format` attribute.
     public static let formatName = "lrt-checkpoint"
@@ -31,10 +38,33 @@ public enum Checkpoint {
     /// What a file holds. Optimizer and training state are nil in plain model files.
     public struct Contents {
         public var model: Sequential
+        /// The lrt optimizer with its state (`lrt/optimizer`); nil in Keras files and model-only files.
         public var optimizer: Optimizer?
         public var training: TrainingState?
         /// Non-fatal findings, e.g. non-finite weights.
         public var warnings: [String] = []
+        /// Who wrote the file: lrt (with its format version) or Keras.
+        public var origin: Origin = .keras
+        /// The root `keras_version` attribute (`"3.15.1"`, `"2.15.0"`), if present.
+        public var kerasVersion: String?
+        /// The root `backend` attribute (`"lrt"`, `"jax"`, `"tensorflow"`), if present.
+        public var backend: String?
+        /// The root `training_config` (loss, metrics, `optimizer_config`), if present.
+        public var trainingConfig: JSONValue?
+        /// In a Keras file (no `lrt/optimizer`): the optimizer named by `training_config` and the
+        /// state in `optimizer_weights`; ``KerasOptimizerState/makeOptimizer(for:layerRates:)``
+        /// turns it into an lrt optimizer that continues where Keras stopped.
+        public var kerasOptimizer: KerasOptimizerState?
+
+        public init(model: Sequential) { self.model = model }
+    }
+
+    /// Who wrote a file.
+    public enum Origin: Equatable, Sendable {
+        /// lrt, in the given `lrt/format_version`.
+        case lrt(formatVersion: Int64)
+        /// Keras (or another program writing Keras's legacy HDF5 layout): no `lrt/` group.
+        case keras
     }
 
     // MARK: - Writing
@@ -89,7 +119,7 @@ public enum Checkpoint {
         try root.setAttribute("model_config", string: model.config.serialized)
         try root.setAttribute("keras_version", string: kerasVersion)
         try root.setAttribute("backend", string: "lrt")
-        if let optimizer { try root.setAttribute("training_config", string: trainingConfig(optimizer).serialized) }
+        if let optimizer { try root.setAttribute("training_config", string: floatJSON(trainingConfig(optimizer))) }
         try writeWeights(of: model, into: try root.createGroup("model_weights"), gzipLevel: gzipLevel)
 
         let lrt = try root.createGroup("lrt")
@@ -120,25 +150,68 @@ public enum Checkpoint {
         }
     }
 
-    /// What Keras's `load_model` compiles the model with.
+    /// What Keras's `load_model` compiles the model with: the Keras optimizer closest to
+    /// lrt's, with only the options whose meaning is the same in both (see
+    /// ``kerasOptimizerConfig(_:)``).
     private static func trainingConfig(_ optimizer: Optimizer) -> JSONValue {
-        var optimizerConfig: [(key: String, value: JSONValue)] = [("name", .string("SGD"))]
-        if let sgd = optimizer.rule as? StochasticGradientDescent {
-            optimizerConfig += [
-                ("learning_rate", .number(optimizer.schedule.rate(step: optimizer.step, epoch: 0))),
-                ("momentum", .number(Double(sgd.momentum))), ("nesterov", .bool(sgd.nesterov)),
-            ]
-        }
-        return .object([
+        .object([
             ("loss", .string("sparse_categorical_crossentropy")), ("loss_weights", .null),
             ("metrics", .array([.string("accuracy")])), ("weighted_metrics", .null),
-            ("optimizer_config", .object([("class_name", .string("SGD")), ("config", .object(optimizerConfig))])),
+            ("optimizer_config", kerasOptimizerConfig(optimizer)),
         ])
+    }
+
+    /// The Keras optimizer config for an lrt optimizer, as Keras 3 deserializes it.
+    ///
+    /// The rate is the one of the last update (the schedule's first rate before any), as a
+    /// constant: Keras has no lrt schedules and no layer-wise rates. SGD, Adam, AdamW,
+    /// RMSprop and Adagrad map to the Keras classes of those names with their options; LARS
+    /// (which Keras lacks) to SGD with its momentum; LAMB to AdamW (Keras 3.15's `load_model`
+    /// cannot deserialize its own `Lamb`), without the trust ratio. lrt's coupled weight decay
+    /// (L2 added to the gradient) has no Keras option and is left out; AdamW's decoupled decay
+    /// is Keras's `weight_decay`. Gradient clipping carries over. A momentum of 0 is left out
+    /// (Keras's default).
+    static func kerasOptimizerConfig(_ optimizer: Optimizer) -> JSONValue {
+        let lrtConfig = optimizer.config
+        let className = lrtConfig["class_name"]?.stringValue ?? "SGD"
+        let options = lrtConfig["config"] ?? .object([])
+        let rate = optimizer.step > 0 ? optimizer.lastRate : optimizer.schedule.rate(step: 0, epoch: 0)
+        let kerasClass: String
+        let keys: [String]
+        switch className {
+        case "Adam": (kerasClass, keys) = ("Adam", ["beta_1", "beta_2", "epsilon", "amsgrad"])
+        case "AdamW": (kerasClass, keys) = ("AdamW", ["weight_decay", "beta_1", "beta_2", "epsilon", "amsgrad"])
+        case "LAMB": (kerasClass, keys) = ("AdamW", ["weight_decay", "beta_1", "beta_2", "epsilon"])
+        case "RMSprop": (kerasClass, keys) = ("RMSprop", ["rho", "momentum", "epsilon", "centered"])
+        case "Adagrad": (kerasClass, keys) = ("Adagrad", ["initial_accumulator_value", "epsilon"])
+        default: (kerasClass, keys) = ("SGD", ["momentum", "nesterov"])
+        }
+        var members: [(key: String, value: JSONValue)] = [("name", .string(kerasClass.lowercased())),
+                                                          ("learning_rate", .number(rate))]
+        for key in keys + ["global_clipnorm", "clipvalue"] {
+            guard let value = options[key], !value.isNull, !(key == "momentum" && value.numberValue == 0) else { continue }
+            members.append((key, value))
+        }
+        return .object([("class_name", .string(kerasClass)), ("config", .object(members))])
+    }
+
+    /// JSON text with every number written as a float (`1.0`, not `1`): Keras's optimizers
+    /// refuse an integer `learning_rate` or `momentum`.
+    static func floatJSON(_ value: JSONValue) -> String {
+        switch value {
+        case .number(let number): return number.isFinite ? "\(number)" : "null"
+        case .array(let items): return "[" + items.map(floatJSON).joined(separator: ", ") + "]"
+        case .object(let members):
+            return "{" + members.map { JSONValue.string($0.key).serialized + ": " + floatJSON($0.value) }.joined(separator: ", ") + "}"
+        default: return value.serialized
+        }
     }
 
     private static func writeOptimizer(_ optimizer: Optimizer, model: Sequential, into group: HDF5Group) throws {
         try group.setAttribute("config", string: optimizer.config.serialized)
         try group.setAttribute("step", int64: Int64(optimizer.step))
+        let scalarState = optimizer.scalarState
+        if !scalarState.isNull { try group.setAttribute("scalar_state", string: scalarState.serialized) }
         try group.setAttribute("slot_names", strings: optimizer.rule.slotNames)
         for (slotIndex, slotName) in optimizer.rule.slotNames.enumerated() {
             let slotGroup = try group.createGroup(slotName)
@@ -175,184 +248,16 @@ public enum Checkpoint {
             let values = state.history.columns[name] ?? []
             try history.writeFloats(name, values.map(Float.init), shape: [values.count])
         }
-    }
 
-    // MARK: - Reading
-
-    /// Reads a checkpoint lrt wrote, or a Keras legacy `.h5` model (weights only).
-    ///
-    /// Nothing in the file is trusted: the format and version are checked, the model
-    /// is rebuilt from its config, and every weight's shape is checked against it.
-    public static func load(from path: String) throws -> Contents {
-        let file: HDF5File
-        do { file = try HDF5File.openForReading(atPath: path) } catch {
-            throw CheckpointError("\(error)")
+        let telemetry = state.telemetry
+        guard !telemetry.names.isEmpty else { return }
+        let group = try lrt.createGroup("telemetry")
+        try group.setAttribute("names", strings: telemetry.names)
+        try group.writeInt64s("steps", telemetry.steps.map(Int64.init), shape: [telemetry.steps.count])
+        let shape = [telemetry.steps.count, telemetry.names.count]  // [records, rate groups]
+        for (name, table) in [("gradient_norms", telemetry.gradientNorms), ("weight_norms", telemetry.weightNorms),
+                              ("update_norms", telemetry.updateNorms), ("multipliers", telemetry.multipliers)] {
+            try group.writeFloats(name, table.flatMap { $0.map(Float.init) }, shape: shape)
         }
-        defer { try? file.close() }
-        let root = file.root
-        do {
-            if root.contains("lrt") { try checkFormat(of: try root.openGroup("lrt"), path: path) }
-            guard root.hasAttribute("model_config") else {
-                throw CheckpointError("\(path) is an HDF5 file but not an lrt checkpoint or Keras model: it has no model_config attribute at / (was it written by another program?)")
-            }
-            let configText = try root.stringAttribute("model_config")
-            var generator = SeededGenerator(seed: 0)
-            let model: Sequential
-            do { model = try ModelConfig.build(text: configText, generator: &generator) } catch {
-                throw CheckpointError("\(path): its model_config cannot be built: \(error)")
-            }
-            guard root.contains("model_weights") else {
-                throw CheckpointError("\(path) has no model_weights group; it holds no weights to load")
-            }
-            var contents = Contents(model: model)
-            contents.warnings = try readWeights(into: model, from: try root.openGroup("model_weights"), path: path)
-            if root.contains("lrt/optimizer") {
-                contents.optimizer = try readOptimizer(from: try root.openGroup("lrt/optimizer"), model: model, path: path)
-            }
-            if root.contains("lrt/training") {
-                contents.training = try readTraining(from: try root.openGroup("lrt"), path: path)
-            }
-            return contents
-        } catch let error as CheckpointError {
-            throw error
-        } catch {
-            throw CheckpointError("\(error)")
-        }
-    }
-
-    private static func checkFormat(of lrt: HDF5Group, path: String) throws {
-        let format = lrt.hasAttribute("format") ? try lrt.stringAttribute("format") : ""
-        guard format == formatName else {
-            throw CheckpointError("\(path): /lrt has format '\(format)', not '\(formatName)'; it was not written by lrt")
-        }
-        let version = try lrt.int64Attribute("format_version")
-        guard version <= formatVersion else {
-            throw CheckpointError("\(path) has lrt format version \(version); this lrt reads versions up to \(formatVersion): upgrade lrt")
-        }
-        guard version >= 1 else { throw CheckpointError("\(path): invalid lrt format_version \(version)") }
-    }
-
-    /// Loads every layer's weights by name, strictly: missing, unexpected or
-    /// mis-shaped weights are errors naming their path in the file.
-    private static func readWeights(into model: Sequential, from group: HDF5Group, path: String) throws -> [String] {
-        let fileLayers = try group.stringArrayAttribute("layer_names")
-        var warnings: [String] = []
-        let modelLayers = Dictionary(uniqueKeysWithValues: model.layers.map { ($0.name, $0) })
-        for layerName in fileLayers {
-            guard group.contains(layerName) else {
-                throw CheckpointError("\(path): layer_names lists '\(layerName)' but \(group.path)/\(layerName) is missing")
-            }
-            let layerGroup = try group.openGroup(layerName)
-            let weightNames = try layerGroup.stringArrayAttribute("weight_names")
-            let parameters = modelLayers[layerName]?.weights ?? []
-            guard weightNames.count == parameters.count else {
-                throw CheckpointError("\(path): \(layerGroup.path) has \(weightNames.count) weights but the model's layer '\(layerName)' has \(parameters.count)")
-            }
-            for weightName in weightNames {
-                // Keras 3: "mlp/dense/kernel"; Keras 2: "dense/kernel:0".
-                var shortName = String(weightName.split(separator: "/").last ?? "")
-                if let colon = shortName.firstIndex(of: ":") { shortName = String(shortName[..<colon]) }
-                guard let parameter = parameters.first(where: { $0.weightName == shortName }) else {
-                    throw CheckpointError("\(path): \(layerGroup.path) holds weight '\(weightName)', which layer '\(layerName)' does not have")
-                }
-                let datasetPath = "\(layerGroup.path)/\(weightName)"
-                guard layerGroup.contains(weightName) else {
-                    throw CheckpointError("\(path): weight dataset \(datasetPath) is missing")
-                }
-                let shape = try layerGroup.datasetShape(weightName)
-                guard shape == parameter.value.shape else {
-                    throw CheckpointError("\(path): \(datasetPath) has shape \(shape) but \(parameter.path) needs \(parameter.value.shape)")
-                }
-                let values = try layerGroup.readFloats(weightName).values
-                if !values.allSatisfy(\.isFinite) { warnings.append("\(path): \(datasetPath) contains NaN or infinite values") }
-                parameter.value = Tensor(shape: shape, storage: values)
-            }
-        }
-        if let missing = model.layers.first(where: { !$0.weights.isEmpty && !fileLayers.contains($0.name) }) {
-            throw CheckpointError("\(path): no weights for layer '\(missing.name)' in \(group.path) (layer_names: \(fileLayers))")
-        }
-        return warnings
-    }
-
-    private static func readOptimizer(from group: HDF5Group, model: Sequential, path: String) throws -> Optimizer {
-        let optimizer: Optimizer
-        do {
-            optimizer = try Optimizer.make(config: try JSONValue.parse(try group.stringAttribute("config")))
-        } catch let error as OptimizerError {
-            throw CheckpointError("\(path): \(group.path) config: \(error)")
-        }
-        let slotNames = optimizer.rule.slotNames
-        var slots: [String: [Tensor]] = [:]
-        for parameter in model.parameters {
-            var tensors: [Tensor] = []
-            for slotName in slotNames where group.contains("\(slotName)/\(parameter.path)") {
-                let slotGroup = try group.openGroup(slotName)
-                let (values, shape) = try slotGroup.readFloats(parameter.path)
-                guard shape == parameter.value.shape else {
-                    throw CheckpointError("\(path): \(slotGroup.path)/\(parameter.path) has shape \(shape) but \(parameter.path) is \(parameter.value.shape)")
-                }
-                tensors.append(Tensor(shape: shape, storage: values))
-            }
-            if tensors.isEmpty { continue }
-            guard tensors.count == slotNames.count else {
-                throw CheckpointError("\(path): \(group.path) lacks some of the slots \(slotNames) for \(parameter.path)")
-            }
-            slots[parameter.path] = tensors
-        }
-        let multipliers = try group.readFloats("layer_rate_multipliers").values
-        let layers = try group.stringArrayAttribute("layer_rate_layers")
-        guard multipliers.count == layers.count else {
-            throw CheckpointError("\(path): \(group.path)/layer_rate_multipliers has \(multipliers.count) values for \(layers.count) layers")
-        }
-        do {
-            try optimizer.restore(step: Int(try group.int64Attribute("step")), slots: slots,
-                                  multipliers: zip(layers, multipliers).map { ($0, Double($1)) },
-                                  parameters: model.parameters)
-        } catch let error as OptimizerError {
-            throw CheckpointError("\(path): \(error)")
-        }
-        return optimizer
-    }
-
-    private static func readTraining(from lrt: HDF5Group, path: String) throws -> TrainingState {
-        let training = try lrt.openGroup("training")
-        var state = TrainingState()
-        func count(_ name: String) throws -> Int {
-            let value = try training.int64Attribute(name)
-            guard value >= 0, value < Int64(Int32.max) * 1024 else {
-                throw CheckpointError("\(path): \(training.path) attribute \(name) = \(value) is out of range")
-            }
-            return Int(value)
-        }
-        state.epoch = try count("epoch")
-        state.globalStep = try count("global_step")
-        state.position = try count("position")
-        state.batchSize = try count("batch_size")
-        state.epochCorrect = try count("epoch_correct")
-        state.epochSeen = try count("epoch_seen")
-        state.seed = UInt64(bitPattern: try training.int64Attribute("seed"))
-        state.generatorState = UInt64(bitPattern: try training.int64Attribute("generator_state"))
-        state.epochLossSum = try training.doubleAttribute("epoch_loss_sum")
-        state.epochOrder = try training.readInt64s("epoch_order").values.map { Int($0) }
-        guard state.batchSize > 0, state.position <= state.epochOrder.count,
-              Set(state.epochOrder).count == state.epochOrder.count, state.epochOrder.allSatisfy({ $0 >= 0 })
-        else {
-            throw CheckpointError("\(path): \(training.path) is inconsistent (batch size, position or epoch order)")
-        }
-        let dataset = try lrt.openGroup("dataset")
-        state.dataRoot = try dataset.stringAttribute("root")
-        state.classNames = try dataset.stringArrayAttribute("class_names")
-        let history = try lrt.openGroup("history")
-        let names = try history.stringArrayAttribute("metric_names")
-        var columns: [String: [Double]] = [:]
-        for name in names {
-            let values = try history.readFloats(name).values.map(Double.init)
-            guard values.count == state.epoch else {
-                throw CheckpointError("\(path): \(history.path)/\(name) has \(values.count) entries for \(state.epoch) epochs")
-            }
-            columns[name] = values
-        }
-        state.history = MetricsHistory(names: names, columns: columns)
-        return state
     }
 }

@@ -1,7 +1,7 @@
 import LRTTensor
 
 /// A fully connected layer, `activation(input · kernel + bias)` (Keras `Dense`).
-public final class Dense: SoftmaxEndingLayer {
+public final class Dense: SoftmaxEndingLayer, InputGradientSkipping {
     public let name: String
     public let className = "Dense"
     /// The width of the input (no batch axis).
@@ -21,8 +21,10 @@ public final class Dense: SoftmaxEndingLayer {
     public let kernelInitializer: Initializer
     public let biasInitializer: Initializer
 
-    private var input = Tensor(shape: [0])   // [batch, inputUnits]
-    private var output = Tensor(shape: [0])  // [batch, units], after the activation
+    private var input = Tensor(shape: [0])          // [batch, inputUnits], kept for backward
+    private var output = Tensor(shape: [0])         // [batch, units], after the activation
+    private var inputGradient = Tensor(shape: [0])  // [batch, inputUnits]
+    private let preActivationGradient = ScratchBuffer<Float>()  // [batch, units]
 
     /// - Parameters:
     ///   - name: the Keras layer name.
@@ -54,7 +56,7 @@ public final class Dense: SoftmaxEndingLayer {
         .object([
             ("name", .string(name)), ("trainable", .bool(true)), ("dtype", .string("float32")),
             ("units", .number(Double(units))),
-            ("activation", .string(activation.rawValue)),
+            ("activation", .string(activation.kerasName)),
             ("use_bias", .bool(bias != nil)),
             ("kernel_initializer", kernelInitializer.config),
             ("bias_initializer", biasInitializer.config),
@@ -63,63 +65,91 @@ public final class Dense: SoftmaxEndingLayer {
         ])
     }
 
+    /// The fewest rows worth a shard: about a million multiply-adds.
+    private func minimumShardRows(work: Int) -> Int { max(1, (1 << 20) / max(work, 1)) }
+
     public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
+        let inputUnits = inputUnits, units = units, activation = appliedActivation
         let batch = input.count / inputUnits
         precondition(input.count == batch * inputUnits, "Dense '\(name)' expects \(inputUnits) inputs per example")
         if output.count != batch * units { output = Tensor(shape: [batch, units]) }
         input.withUnsafeBufferPointer { inputs in
             kernel.value.withUnsafeBufferPointer { weights in
                 output.withUnsafeMutableBufferPointer { outputs in
-                    MatrixMultiply.gemm(inputs.baseAddress!, weights.baseAddress!, into: outputs.baseAddress!,
-                                        rows: batch, columns: units, inner: inputUnits)
-                    if let bias {
-                        bias.value.withUnsafeBufferPointer { biases in
-                            for row in 0..<batch {
-                                let offset = row * units
-                                for unit in 0..<units { outputs[offset + unit] += biases[unit] }
+                    let inputs = inputs.baseAddress!, weights = weights.baseAddress!, outputs = outputs.baseAddress!
+                    withOptionalPointer(to: bias?.value) { biases in
+                        // Each shard: its rows of input · kernel + bias, then the activation.
+                        Parallel.forEachShard(count: batch, minimumSize: minimumShardRows(work: inputUnits * units)) { _, rows in
+                            let result = outputs + rows.lowerBound * units  // [rows, units]
+                            MatrixMultiply.gemm(inputs + rows.lowerBound * inputUnits, weights, into: result,
+                                                rows: rows.count, columns: units, inner: inputUnits)
+                            addBiasAndActivate(result, rows: rows.count, width: units, bias: biases, activation: activation)
+                        }
+                    }
+                }
+            }
+        }
+        if context.training { self.input = input }
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        let inputUnits = inputUnits, units = units, activation = appliedActivation
+        let computesInputGradient = computesInputGradient
+        let batch = outputGradient.count / units
+        precondition(outputGradient.count == batch * units && input.count == batch * inputUnits,
+                     "Dense '\(name)': backward needs the training forward of the same batch")
+        if computesInputGradient && inputGradient.count != batch * inputUnits { inputGradient = Tensor(shape: [batch, inputUnits]) }
+        if !computesInputGradient { inputGradient = .empty }
+        let preActivation = activation == .linear ? nil : preActivationGradient.pointer(count: batch * units)
+        input.withUnsafeBufferPointer { inputs in
+            output.withUnsafeBufferPointer { outputs in
+                outputGradient.withUnsafeBufferPointer { outputGradients in
+                    kernel.value.withUnsafeBufferPointer { weights in
+                        inputGradient.withUnsafeMutableBufferPointer { inputGradients in
+                            let inputs = inputs.baseAddress!, outputs = outputs.baseAddress!, weights = weights.baseAddress!
+                            // dZ = activation'(output) ⊙ dY: [batch, units]
+                            let gradients = preActivation.map { UnsafePointer($0) } ?? outputGradients.baseAddress!
+                            // Empty arrays may still have a base address: test the flag, not the pointer.
+                            let inputGradients = computesInputGradient ? inputGradients.baseAddress : nil
+                            // Shards of rows: dZ, then dInput = dZ · kernelᵀ: [batch, inputUnits]
+                            Parallel.forEachShard(count: batch, minimumSize: minimumShardRows(work: inputUnits * units)) { _, rows in
+                                let start = rows.lowerBound * units, count = rows.count * units
+                                if let preActivation {
+                                    activation.backward(UnsafeBufferPointer(start: outputGradients.baseAddress! + start, count: count),
+                                                        output: UnsafeBufferPointer(start: outputs + start, count: count),
+                                                        into: UnsafeMutableBufferPointer(start: preActivation + start, count: count),
+                                                        width: units)
+                                }
+                                guard let inputGradients else { return }
+                                MatrixMultiply.gemm(gradients + start, weights, transposeB: true,
+                                                    into: inputGradients + rows.lowerBound * inputUnits,
+                                                    rows: rows.count, columns: inputUnits, inner: units)
+                            }
+                            // Shards of kernel rows: dKernel = inputᵀ · dZ: [inputUnits, units]
+                            kernel.gradient.withUnsafeMutableBufferPointer { kernelGradients in
+                                let kernelGradients = kernelGradients.baseAddress!
+                                Parallel.forEachShard(count: inputUnits, minimumSize: minimumShardRows(work: batch * units)) { _, band in
+                                    MatrixMultiply.gemm(inputs + band.lowerBound, leadingA: inputUnits, transposeA: true,
+                                                        gradients, leadingB: units,
+                                                        into: kernelGradients + band.lowerBound * units, leadingC: units,
+                                                        rows: band.count, columns: units, inner: batch)
+                                }
+                            }
+                            // dBias = Σ over the batch of dZ: [units]
+                            bias?.gradient.withUnsafeMutableBufferPointer { biasGradients in
+                                biasGradients.update(repeating: 0)
+                                for row in 0..<batch {
+                                    let rowGradient = gradients + row * units
+                                    for unit in 0..<units { biasGradients[unit] += rowGradient[unit] }
+                                }
                             }
                         }
                     }
                 }
             }
         }
-        appliedActivation.apply(&output, width: units)
-        if context.training { self.input = input }
-        return output
-    }
-
-    public func backward(_ outputGradient: Tensor) -> Tensor {
-        let batch = outputGradient.count / units
-        var gradient = outputGradient  // [batch, units]
-        appliedActivation.backward(&gradient, output: output, width: units)
-        var inputGradient = Tensor(shape: computesInputGradient ? [batch, inputUnits] : [0])
-        gradient.withUnsafeBufferPointer { gradients in
-            input.withUnsafeBufferPointer { inputs in
-                // dKernel = inputᵀ · gradient: [inputUnits, units]
-                kernel.gradient.withUnsafeMutableBufferPointer { kernelGradients in
-                    MatrixMultiply.gemm(inputs.baseAddress!, transposeA: true, gradients.baseAddress!,
-                                        into: kernelGradients.baseAddress!,
-                                        rows: inputUnits, columns: units, inner: batch)
-                }
-            }
-            // dBias = Σ over the batch of gradient: [units]
-            bias?.gradient.withUnsafeMutableBufferPointer { biasGradients in
-                biasGradients.update(repeating: 0)
-                for row in 0..<batch {
-                    let offset = row * units
-                    for unit in 0..<units { biasGradients[unit] += gradients[offset + unit] }
-                }
-            }
-            // dInput = gradient · kernelᵀ: [batch, inputUnits]
-            guard computesInputGradient else { return }
-            kernel.value.withUnsafeBufferPointer { weights in
-                inputGradient.withUnsafeMutableBufferPointer { inputGradients in
-                    MatrixMultiply.gemm(gradients.baseAddress!, weights.baseAddress!, transposeB: true,
-                                        into: inputGradients.baseAddress!,
-                                        rows: batch, columns: inputUnits, inner: units)
-                }
-            }
-        }
+        input = .empty  // let the previous layer reuse its output buffer
         return inputGradient
     }
 }

@@ -59,11 +59,13 @@ public enum Initializer: Equatable, Sendable {
                         ("config", .object(config)), ("registered_name", .null)])
     }
 
-    /// A new tensor of `shape`; fans as Keras computes them (last axis = fan out,
-    /// product of the others = fan in; receptive field included for convolutions).
+    /// A new tensor of `shape`; fans as Keras's `compute_fans`: for a kernel
+    /// `[…receptive field, inputs, outputs]`, fan in = inputs · receptive field
+    /// and fan out = outputs · receptive field (a vector's fans are its length).
     public func make(shape: [Int], generator: inout SeededGenerator) -> Tensor {
-        let fanOut = Float(shape.last ?? 1)
-        let fanIn = Float(shape.count > 1 ? shape.dropLast().reduce(1, *) : shape.first ?? 1)
+        let receptiveField = Float(shape.dropLast(2).reduce(1, *))
+        let fanIn = Float(shape.count >= 2 ? shape[shape.count - 2] : shape.first ?? 1) * receptiveField
+        let fanOut = Float(shape.last ?? 1) * receptiveField
         func uniform(_ limit: Float) -> Tensor { uniformBetween(-limit, limit) }
         func uniformBetween(_ low: Float, _ high: Float) -> Tensor {
             var tensor = Tensor(shape: shape)

@@ -15,7 +15,10 @@ public struct ModelConfigError: Error, CustomStringConvertible {
 /// unknown option) is an error naming it, never silently ignored.
 public enum ModelConfig {
     /// The layer classes that can be built.
-    public static let supportedClasses = ["InputLayer", "Dense", "Flatten", "ReLU", "Activation"]
+    public static let supportedClasses = [
+        "InputLayer", "Dense", "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+        "BatchNormalization", "Dropout", "Flatten", "ReLU", "LeakyReLU", "Activation",
+    ]
 
     /// Parses `text` and builds the model, drawing initial weights from `generator`.
     public static func build(text: String, generator: inout SeededGenerator) throws -> Sequential {
@@ -109,19 +112,150 @@ public enum ModelConfig {
                 throw ModelConfigError("Flatten layer '\(name)': data_format '\(format)' is not supported; lrt is channels_last (NHWC)")
             }
             return Flatten(name: name, inputShape: inputShape)
-        case "ReLU":
-            guard try options.optionalNumber("max_value") == nil,
-                  try options.number("negative_slope", default: 0) == 0,
-                  try options.number("threshold", default: 0) == 0
-            else {
-                throw ModelConfigError("ReLU layer '\(name)': only max_value null, negative_slope 0 and threshold 0 are supported")
+        case "Conv2D":
+            let image = try imageShape(inputShape, layer: "Conv2D layer '\(name)'")
+            let filters = try options.integer("filters", default: nil, range: 1...(1 << 16))
+            let kernelSize = try options.pair("kernel_size", default: nil, range: 1...(1 << 10))
+            let strides = try options.pair("strides", default: (1, 1), range: 1...(1 << 10))
+            let padding = try options.padding()
+            try options.channelsLast()
+            guard try options.pair("dilation_rate", default: (1, 1), range: 1...(1 << 10)) == (1, 1) else {
+                throw ModelConfigError("Conv2D layer '\(name)': dilation_rate other than 1 is not supported")
             }
-            return ActivationLayer(name: name, className: "ReLU", activation: .relu, shape: inputShape)
+            let groups = try options.integer("groups", default: 1, range: 1...(1 << 16))
+            guard groups == 1 else {
+                throw ModelConfigError("Conv2D layer '\(name)': groups \(groups) is not supported; only groups 1")
+            }
+            let activation = try options.activation("activation", default: .linear)
+            let useBias = try options.bool("use_bias", default: true)
+            let kernelInitializer = try options.initializer("kernel_initializer", default: .glorotUniform)
+            let biasInitializer = try options.initializer("bias_initializer", default: .zeros)
+            try options.requireNull(["kernel_regularizer", "bias_regularizer", "activity_regularizer",
+                                     "kernel_constraint", "bias_constraint", "quantization_config", "lora_rank"])
+            options.ignore(["lora_alpha"])
+            try checkWindow(image, window: kernelSize, strides: strides, padding: padding,
+                            layer: "Conv2D layer '\(name)'", what: "kernel_size")
+            let kernelShape = [kernelSize.0, kernelSize.1, image[2], filters]
+            return Conv2D(name: name, inputShape: image, filters: filters, kernelSize: kernelSize, strides: strides,
+                          padding: padding, activation: activation,
+                          kernel: kernelInitializer.make(shape: kernelShape, generator: &generator),
+                          bias: useBias ? biasInitializer.make(shape: [filters], generator: &generator) : nil,
+                          kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
+        case "MaxPooling2D", "AveragePooling2D":
+            let layer = "\(options.className) layer '\(name)'"
+            let image = try imageShape(inputShape, layer: layer)
+            let poolSize = try options.pair("pool_size", default: (2, 2), range: 1...(1 << 10))
+            let strides = try options.pair("strides", default: poolSize, range: 1...(1 << 10))
+            let padding = try options.padding()
+            try options.channelsLast()
+            try checkWindow(image, window: poolSize, strides: strides, padding: padding, layer: layer, what: "pool_size")
+            return options.className == "MaxPooling2D"
+                ? MaxPooling2D(name: name, inputShape: image, poolSize: poolSize, strides: strides, padding: padding)
+                : AveragePooling2D(name: name, inputShape: image, poolSize: poolSize, strides: strides, padding: padding)
+        case "GlobalAveragePooling2D":
+            let image = try imageShape(inputShape, layer: "GlobalAveragePooling2D layer '\(name)'")
+            try options.channelsLast()
+            guard try !options.bool("keepdims", default: false) else {
+                throw ModelConfigError("GlobalAveragePooling2D layer '\(name)': keepdims true is not supported")
+            }
+            return GlobalAveragePooling2D(name: name, inputShape: image)
+        case "BatchNormalization":
+            return try makeBatchNormalization(&options, inputShape: inputShape, generator: &generator)
+        case "Dropout":
+            let rate = try options.number("rate", default: .nan)
+            guard rate >= 0 && rate < 1 else {
+                throw ModelConfigError(rate.isNaN ? "Dropout layer '\(name)' needs \"rate\""
+                                       : "Dropout layer '\(name)': \"rate\" must be in [0, 1), got \(rate)")
+            }
+            try options.requireNull(["noise_shape"])
+            options.ignore(["seed"])  // masks come from the run's generator
+            return Dropout(name: name, shape: inputShape, rate: Float(rate))
+        case "ReLU":
+            let slope = try options.number("negative_slope", default: 0)
+            guard try options.optionalNumber("max_value") == nil,
+                  try options.number("threshold", default: 0) == 0,
+                  slope >= 0
+            else {
+                throw ModelConfigError("ReLU layer '\(name)': only max_value null, threshold 0 and a negative_slope ≥ 0 are supported")
+            }
+            return ActivationLayer(name: name, className: "ReLU",
+                                   activation: slope == 0 ? .relu : .leakyRelu(negativeSlope: Float(slope)), shape: inputShape)
+        case "LeakyReLU":
+            // Keras 3 calls it negative_slope, Keras 2 alpha; both default to 0.3.
+            let keras3Slope = try options.optionalNumber("negative_slope")
+            let keras2Slope = try options.optionalNumber("alpha")
+            if keras3Slope != nil && keras2Slope != nil {
+                throw ModelConfigError("LeakyReLU layer '\(name)': give negative_slope or alpha, not both")
+            }
+            let slope = keras3Slope ?? keras2Slope ?? 0.3
+            guard slope >= 0 else {
+                throw ModelConfigError("LeakyReLU layer '\(name)': negative_slope must be ≥ 0, got \(slope)")
+            }
+            return ActivationLayer(name: name, className: "LeakyReLU",
+                                   activation: .leakyRelu(negativeSlope: Float(slope)), shape: inputShape)
         case "Activation":
             let activation = try options.activation("activation", default: nil)
             return ActivationLayer(name: name, className: "Activation", activation: activation, shape: inputShape)
         default:
             throw ModelConfigError("layer class '\(options.className)' (layer '\(name)') is not supported; supported classes: \(supportedClasses.joined(separator: ", "))")
+        }
+    }
+    /// BatchNormalization over the last axis, with Keras 2's extra options accepted at their defaults.
+    private static func makeBatchNormalization(_ options: inout LayerOptions, inputShape: [Int],
+                                               generator: inout SeededGenerator) throws -> Layer {
+        let name = options.name
+        let layer = "BatchNormalization layer '\(name)'"
+        // Keras writes -1, or the positive index counting the batch axis, sometimes as a one-element list.
+        let axisValue = options.raw("axis") ?? .number(-1)
+        let axis = axisValue.intValue ?? (axisValue.arrayValue?.count == 1 ? axisValue.arrayValue?[0].intValue : nil)
+        guard let axis, axis == -1 || axis == inputShape.count else {
+            throw ModelConfigError("\(layer): axis \(axisValue.serialized) is not supported; only the last axis (-1 or \(inputShape.count))")
+        }
+        let momentum = try options.number("momentum", default: 0.99)
+        let epsilon = try options.number("epsilon", default: 1e-3)
+        guard momentum >= 0 && momentum <= 1 else {
+            throw ModelConfigError("\(layer): momentum must be in [0, 1], got \(momentum)")
+        }
+        guard epsilon > 0 else { throw ModelConfigError("\(layer): epsilon must be positive, got \(epsilon)") }
+        let center = try options.bool("center", default: true)
+        let scale = try options.bool("scale", default: true)
+        let betaInitializer = try options.initializer("beta_initializer", default: .zeros)
+        let gammaInitializer = try options.initializer("gamma_initializer", default: .ones)
+        let movingMeanInitializer = try options.initializer("moving_mean_initializer", default: .zeros)
+        let movingVarianceInitializer = try options.initializer("moving_variance_initializer", default: .ones)
+        try options.requireNull(["beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint",
+                                 "virtual_batch_size", "adjustment", "renorm_clipping"])
+        guard try !options.bool("synchronized", default: false), try !options.bool("renorm", default: false) else {
+            throw ModelConfigError("\(layer): synchronized and renorm are not supported")
+        }
+        options.ignore(["fused", "renorm_momentum"])  // Keras 2: an implementation choice; unused without renorm
+        let features = [inputShape.last!]
+        return BatchNormalization(
+            name: name, inputShape: inputShape, momentum: Float(momentum), epsilon: Float(epsilon),
+            gamma: scale ? gammaInitializer.make(shape: features, generator: &generator) : nil,
+            beta: center ? betaInitializer.make(shape: features, generator: &generator) : nil,
+            movingMean: movingMeanInitializer.make(shape: features, generator: &generator),
+            movingVariance: movingVarianceInitializer.make(shape: features, generator: &generator),
+            gammaInitializer: gammaInitializer, betaInitializer: betaInitializer,
+            movingMeanInitializer: movingMeanInitializer, movingVarianceInitializer: movingVarianceInitializer)
+    }
+
+    /// The input as `[height, width, channels]`, or an error naming the layer.
+    private static func imageShape(_ inputShape: [Int], layer: String) throws -> [Int] {
+        guard inputShape.count == 3 else {
+            throw ModelConfigError("\(layer) gets input of shape \(inputShape); it needs images [height, width, channels] (channels_last)")
+        }
+        return inputShape
+    }
+
+    /// Refuses a window that does not fit the image under valid padding.
+    private static func checkWindow(_ image: [Int], window: (Int, Int), strides: (Int, Int), padding: Padding,
+                                    layer: String, what: String) throws {
+        guard WindowGeometry(inputHeight: image[0], inputWidth: image[1], channels: image[2],
+                             windowHeight: window.0, windowWidth: window.1,
+                             strideHeight: strides.0, strideWidth: strides.1, padding: padding) != nil
+        else {
+            throw ModelConfigError("\(layer): \(what) [\(window.0), \(window.1)] does not fit its \(image[0])×\(image[1]) input with padding \"valid\"; use a smaller window or padding \"same\"")
         }
     }
 }
@@ -219,13 +353,46 @@ struct LayerOptions {
         return text
     }
 
+    /// The raw value of `key` (nil when absent or null), marked as used.
+    mutating func raw(_ key: String) -> JSONValue? { value(key) }
+
+    /// An integer or a pair of integers (`3` means `[3, 3]`), as Keras's `kernel_size`, `strides`, `pool_size`.
+    mutating func pair(_ key: String, default fallback: (Int, Int)?, range: ClosedRange<Int>) throws -> (Int, Int) {
+        guard let value = value(key) else {
+            guard let fallback else { throw ModelConfigError("\(layer) needs \"\(key)\"") }
+            return fallback
+        }
+        let numbers = value.intValue.map { [$0, $0] } ?? value.arrayValue?.compactMap(\.intValue) ?? []
+        guard numbers.count == 2, (value.arrayValue?.count ?? 2) == 2, numbers.allSatisfy(range.contains) else {
+            throw ModelConfigError("\(layer): \"\(key)\" must be an integer or a pair of integers in \(range.lowerBound)...\(range.upperBound), got \(value.serialized)")
+        }
+        return (numbers[0], numbers[1])
+    }
+
+    /// Keras's `padding`: "valid" (default) or "same", in any case.
+    mutating func padding() throws -> Padding {
+        let text = try string("padding", default: "valid")
+        guard let padding = Padding(rawValue: text.lowercased()) else {
+            throw ModelConfigError("\(layer): padding \"\(text)\" is not supported; use \"valid\" or \"same\"")
+        }
+        return padding
+    }
+
+    /// Refuses any `data_format` but channels_last (null means Keras's default, channels_last).
+    mutating func channelsLast() throws {
+        let format = try string("data_format", default: "channels_last")
+        guard format == "channels_last" else {
+            throw ModelConfigError("\(layer): data_format '\(format)' is not supported; lrt is channels_last (NHWC)")
+        }
+    }
+
     mutating func activation(_ key: String, default fallback: Activation?) throws -> Activation {
         guard let value = value(key) else {
             guard let fallback else { throw ModelConfigError("\(layer) needs \"\(key)\"") }
             return fallback
         }
         guard let text = value.stringValue, let activation = Activation(kerasName: text) else {
-            throw ModelConfigError("\(layer): activation \(value.serialized) is not supported; use one of \(Activation.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ModelConfigError("\(layer): activation \(value.serialized) is not supported; use one of \(Activation.allCases.map(\.kerasName).joined(separator: ", "))")
         }
         return activation
     }

@@ -27,17 +27,19 @@ public final class Flatten: Layer {
     }
 }
 
-/// An activation as its own layer: Keras `Activation(name)` and `ReLU()`.
+/// An activation as its own layer: Keras `Activation(name)`, `ReLU()` and `LeakyReLU()`.
 public final class ActivationLayer: SoftmaxEndingLayer {
     public let name: String
     public let className: String
     public let activation: Activation
     public let outputShape: [Int]
     public var emitsLogits = false
-    private var output = Tensor(shape: [0])
+    private var output = Tensor(shape: [0])         // [batch, …shape]
+    private var inputGradient = Tensor(shape: [0])  // [batch, …shape]
 
     /// - Parameters:
-    ///   - className: `Activation` or `ReLU` (the Keras class it was read from).
+    ///   - className: `Activation`, `ReLU` or `LeakyReLU` (the Keras class it was read from).
+    ///   - activation: for `ReLU`, `.relu` or `.leakyRelu`; for `LeakyReLU`, `.leakyRelu`.
     public init(name: String, className: String, activation: Activation, shape: [Int]) {
         self.name = name
         self.className = className
@@ -49,27 +51,60 @@ public final class ActivationLayer: SoftmaxEndingLayer {
     public var endsInSoftmax: Bool { activation == .softmax }
     private var appliedActivation: Activation { emitsLogits && activation == .softmax ? .linear : activation }
     private var width: Int { outputShape.last ?? 1 }
+    private var negativeSlope: Float {
+        if case .leakyRelu(let slope) = activation { return slope }
+        return 0
+    }
 
     public var config: JSONValue {
         var members: [(key: String, value: JSONValue)] = [
             ("name", .string(name)), ("trainable", .bool(true)), ("dtype", .string("float32"))]
-        if className == "ReLU" {
-            members += [("max_value", .null), ("negative_slope", .number(0)), ("threshold", .number(0))]
-        } else {
-            members.append(("activation", .string(activation.rawValue)))
+        switch className {
+        case "ReLU":
+            members += [("max_value", .null), ("negative_slope", jsonNumber(negativeSlope)), ("threshold", .number(0))]
+        case "LeakyReLU":
+            members.append(("negative_slope", jsonNumber(negativeSlope)))
+        default:
+            members.append(("activation", .string(activation.kerasName)))
         }
         return .object(members)
     }
 
     public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
-        output = input
-        appliedActivation.apply(&output, width: width)
+        let activation = appliedActivation, width = width
+        if output.count != input.count { output = Tensor(shape: input.shape) }
+        input.withUnsafeBufferPointer { inputs in
+            output.withUnsafeMutableBufferPointer { outputs in
+                let inputs = inputs.baseAddress!, outputs = outputs.baseAddress!
+                Parallel.forEachShard(count: input.count / width, minimumSize: Parallel.minimumShardSize(workPerItem: width)) { _, rows in
+                    let values = UnsafeMutableBufferPointer(start: outputs + rows.lowerBound * width, count: rows.count * width)
+                    _ = values.update(fromContentsOf: UnsafeBufferPointer(start: inputs + rows.lowerBound * width, count: values.count))
+                    activation.apply(values, width: width)
+                }
+            }
+        }
         return output
     }
 
     public func backward(_ outputGradient: Tensor) -> Tensor {
-        var gradient = outputGradient
-        appliedActivation.backward(&gradient, output: output, width: width)
-        return gradient
+        let activation = appliedActivation, width = width
+        precondition(outputGradient.count == output.count, "\(className) '\(name)': backward needs the forward of the same batch")
+        if inputGradient.count != outputGradient.count { inputGradient = Tensor(shape: outputGradient.shape) }
+        outputGradient.withUnsafeBufferPointer { outputGradients in
+            output.withUnsafeBufferPointer { outputs in
+                inputGradient.withUnsafeMutableBufferPointer { inputGradients in
+                    let outputGradients = outputGradients.baseAddress!, outputs = outputs.baseAddress!
+                    let inputGradients = inputGradients.baseAddress!
+                    Parallel.forEachShard(count: outputGradient.count / width, minimumSize: Parallel.minimumShardSize(workPerItem: width)) { _, rows in
+                        let start = rows.lowerBound * width, count = rows.count * width
+                        activation.backward(UnsafeBufferPointer(start: outputGradients + start, count: count),
+                                            output: UnsafeBufferPointer(start: outputs + start, count: count),
+                                            into: UnsafeMutableBufferPointer(start: inputGradients + start, count: count),
+                                            width: width)
+                    }
+                }
+            }
+        }
+        return inputGradient
     }
 }

@@ -66,6 +66,8 @@ public enum Runs {
         public var logEvery = 50
         /// A JSON-lines file that receives every epoch's metrics and telemetry record, or nil.
         public var metricsLogPath: String?
+        /// Gzip the weight datasets of the checkpoints written (h5py and Keras read them).
+        public var compressWeights = false
         public init() {}
     }
 
@@ -81,17 +83,31 @@ public enum Runs {
     }
 
     /// Trains from the weights in `modelPath` (an lrt checkpoint or Keras `.h5`) with a
-    /// fresh optimizer and training state; the model config comes from the file.
-    public static func finetune(modelPath: String, configuration: TrainingConfiguration, hooks: Hooks = Hooks()) throws -> RunSummary {
+    /// fresh training state; the model config comes from the file.
+    /// - Parameter keepOptimizer: continue with the file's optimizer and its state (an lrt
+    ///   checkpoint's, or the slots Keras saved in `optimizer_weights`) instead of the one
+    ///   `configuration` describes.
+    public static func finetune(modelPath: String, configuration: TrainingConfiguration, keepOptimizer: Bool = false,
+                                hooks: Hooks = Hooks()) throws -> RunSummary {
         try configuration.validate()
         let contents = try Checkpoint.load(from: modelPath)
         contents.warnings.forEach { (hooks.progress ?? printError)("warning: \($0)") }
+        var optimizer: Optimizer?
+        if keepOptimizer {
+            if let saved = contents.optimizer {
+                optimizer = saved
+            } else if let keras = contents.kerasOptimizer {
+                optimizer = try keras.makeOptimizer(for: contents.model)
+            } else {
+                throw TrainingError("\(modelPath) holds no optimizer state to keep; leave out --keep-optimizer")
+            }
+        }
         return try start(model: contents.model, generator: SeededGenerator(seed: configuration.seed),
-                         configuration: configuration, hooks: hooks)
+                         configuration: configuration, optimizer: optimizer, hooks: hooks)
     }
 
     private static func start(model: Sequential, generator: SeededGenerator, configuration: TrainingConfiguration,
-                              hooks: Hooks) throws -> RunSummary {
+                              optimizer: Optimizer? = nil, hooks: Hooks) throws -> RunSummary {
         try Checkpoint.checkWritable(configuration.outputPath)
         let root = absolutePath(configuration.dataRoot)
         let (train, test) = try loadSplits(root: root, model: model, classNames: nil)
@@ -100,8 +116,8 @@ public enum Runs {
         state.batchSize = configuration.batchSize
         state.dataRoot = root
         state.classNames = train.classNames
-        let trainer = Trainer(model: model, optimizer: try configuration.makeOptimizer(), trainData: train, testData: test,
-                              state: state, generator: generator)
+        let trainer = Trainer(model: model, optimizer: try optimizer ?? configuration.makeOptimizer(),
+                              trainData: train, testData: test, state: state, generator: generator)
         return try run(trainer, epochs: configuration.epochs, outputPath: configuration.outputPath, hooks: hooks)
     }
 
@@ -118,7 +134,7 @@ public enum Runs {
                               hooks: Hooks = Hooks()) throws -> RunSummary {
         let contents = try Checkpoint.load(from: checkpointPath)
         guard let savedOptimizer = contents.optimizer, let saved = contents.training else {
-            throw TrainingError("\(checkpointPath) holds a model but no training state to resume; use `lrt finetune \(checkpointPath)` to train from its weights")
+            throw TrainingError("\(checkpointPath) holds a model but no training state to resume; use `lrt finetune \(checkpointPath) --data DIR` to train from its weights (add --keep-optimizer to keep its optimizer state)")
         }
         let target = epochs ?? saved.epoch + 1
         guard target >= 1 else { throw TrainingError("invalid epochs \(target): use at least 1") }
@@ -187,7 +203,7 @@ public enum Runs {
     }
 
     private static func run(_ trainer: Trainer, epochs: Int, outputPath: String, hooks: Hooks) throws -> RunSummary {
-        let saver = CheckpointSaver(path: outputPath)
+        let saver = CheckpointSaver(path: outputPath, compressWeights: hooks.compressWeights)
         trainer.logEvery = hooks.logEvery
         trainer.callbacks = [StopPoller(shouldStop: hooks.shouldStop),
                              ProgressPrinter(totalEpochs: epochs, write: hooks.progress ?? printError)]

@@ -62,6 +62,7 @@ struct Resume: ParsableCommand {
     }
 
     func run() throws {
+        try Isolation.preflight(checkpoint)
         Interrupt.install()
         var arguments: [String] = []
         if let optimizer { arguments += ["--optimizer", optimizer.rawValue] }
@@ -79,12 +80,16 @@ struct Finetune: ParsableCommand {
     @Argument(help: "An lrt checkpoint or Keras legacy .h5 model.")
     var model: String
 
+    @Flag(help: "Continue with the file's optimizer and its state (an lrt checkpoint's, or Keras's optimizer_weights) instead of the optimizer flags.")
+    var keepOptimizer = false
+
     @OptionGroup var options: TrainingOptions
 
     func run() throws {
+        try Isolation.preflight(model)
         Interrupt.install()
         try report(Runs.finetune(modelPath: model, configuration: try options.configuration(modelConfig: ""),
-                                 hooks: options.monitoring.hooks))
+                                 keepOptimizer: keepOptimizer, hooks: options.monitoring.hooks))
     }
 }
 
@@ -109,6 +114,7 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
+        try Isolation.preflight(checkpoint)
         let report = try Runs.evaluate(modelPath: checkpoint, dataRoot: data, batchSize: batchSize)
         if json {
             let perClass = report.perClass.map { entry -> JSONValue in

@@ -51,6 +51,9 @@ struct MonitoringOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Append epoch metrics and telemetry records to this JSON-lines file.", valueName: "file"))
     var metricsLog: String?
 
+    @Flag(help: "Gzip the weights in the checkpoint (h5py and Keras read it).")
+    var compress = false
+
     func validate() throws {
         guard logEvery >= 0 else { throw ValidationError("--log-every must be 0 (off) or a positive number of steps, got \(logEvery)") }
     }
@@ -61,6 +64,7 @@ struct MonitoringOptions: ParsableArguments {
         hooks.shouldStop = { Interrupt.requested }
         hooks.logEvery = logEvery
         hooks.metricsLogPath = metricsLog
+        hooks.compressWeights = compress
         return hooks
     }
 }

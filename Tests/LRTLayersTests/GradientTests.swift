@@ -5,21 +5,32 @@ import LRTTensor
 /// Every backward pass against central finite differences of a scalar objective.
 final class GradientTests: XCTestCase {
     /// Objective `L = Σ weights ⊙ layer(input)`, so the output gradient is `weights`.
-    private func checkLayer(_ layer: Layer, inputShape: [Int], batch: Int = 3, seed: UInt64 = 1,
-                            file: StaticString = #filePath, line: UInt = #line) {
+    ///
+    /// - Parameters:
+    ///   - input: the input to check at (default: uniform in [−1, 1) of `[batch] + inputShape`).
+    ///   - trainingObjective: evaluate the objective in training mode, with the same
+    ///     generator state every time (BatchNormalization's batch statistics, Dropout's fixed
+    ///     mask); by default it is evaluated in inference mode.
+    func checkLayer(_ layer: Layer, inputShape: [Int], batch: Int = 3, seed: UInt64 = 1,
+                    input explicitInput: Tensor? = nil, trainingObjective: Bool = false,
+                    file: StaticString = #filePath, line: UInt = #line) {
         var generator = SeededGenerator(seed: seed)
         var input = Tensor(shape: [batch] + inputShape)
         for index in 0..<input.count { input.storage[index] = generator.nextFloat(in: -1, 1) }
-        var training = ForwardContext(training: true)
+        if let explicitInput { input = explicitInput }
+        func context() -> ForwardContext { ForwardContext(training: true, generator: SeededGenerator(seed: 42)) }
+        var training = context()
         let output = layer.forward(input, context: &training)
         var weights = Tensor(shape: output.shape)
         for index in 0..<weights.count { weights.storage[index] = generator.nextFloat(in: -1, 1) }
         let inputGradient = layer.backward(weights)
         XCTAssertEqual(inputGradient.shape, input.shape, file: file, line: line)
+        // Copied now: evaluating the objective below runs forward again.
+        let parameterGradients = layer.parameters.map(\.gradient)
 
         func objective() -> Double {
-            var inference = ForwardContext.inference
-            let result = layer.forward(input, context: &inference)
+            var pass = trainingObjective ? context() : .inference
+            let result = layer.forward(input, context: &pass)
             return zip(result.storage, weights.storage).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         }
         let step: Float = 1e-3
@@ -35,8 +46,8 @@ final class GradientTests: XCTestCase {
             XCTAssertEqual(Double(inputGradient.storage[index]), expected, accuracy: 2e-3 + 2e-3 * abs(expected),
                            "\(layer.name) \(layer.className) input[\(index)]", file: file, line: line)
         }
-        for parameter in layer.parameters {
-            let analytic = parameter.gradient
+        for (parameter, analytic) in zip(layer.parameters, parameterGradients) {
+            XCTAssertEqual(analytic.shape, parameter.value.shape, parameter.path, file: file, line: line)
             for index in 0..<parameter.value.count {
                 let expected = numeric(parameter.value.storage[index]) { parameter.value.storage[index] = $0 }
                 XCTAssertEqual(Double(analytic.storage[index]), expected, accuracy: 2e-3 + 2e-3 * abs(expected),
@@ -63,7 +74,39 @@ final class GradientTests: XCTestCase {
 
     func testActivationLayersBackward() {
         checkLayer(ActivationLayer(name: "re_lu", className: "ReLU", activation: .relu, shape: [6]), inputShape: [6])
-        checkLayer(ActivationLayer(name: "activation", className: "Activation", activation: .softmax, shape: [6]), inputShape: [6])
+        for activation in Activation.allCases {
+            checkLayer(ActivationLayer(name: "activation", className: "Activation", activation: activation, shape: [6]),
+                       inputShape: [6])
+        }
+        checkLayer(ActivationLayer(name: "leaky_re_lu", className: "LeakyReLU", activation: .leakyRelu(negativeSlope: 0.3),
+                                   shape: [2, 3]), inputShape: [2, 3])
+        // Elementwise activations on images: rows of `channels`, not of the whole example.
+        checkLayer(ActivationLayer(name: "activation", className: "Activation", activation: .softmax, shape: [2, 2, 3]),
+                   inputShape: [2, 2, 3])
+    }
+
+    /// Values and slopes of each activation at a few points, against their definitions.
+    func testActivationValues() {
+        let inputs: [Float] = [-2, -0.5, 0.5, 2]
+        func applied(_ activation: Activation) -> [Float] {
+            var tensor = Tensor(shape: [1, 4], storage: inputs)
+            activation.apply(&tensor, width: 4)
+            return tensor.storage
+        }
+        XCTAssertEqual(applied(.relu), [0, 0, 0.5, 2])
+        XCTAssertEqual(applied(.leakyRelu(negativeSlope: 0.2)), [-0.4, -0.1, 0.5, 2])
+        for (value, input) in zip(applied(.sigmoid), inputs) { XCTAssertEqual(value, 1 / (1 + exp(-input)), accuracy: 1e-6) }
+        for (value, input) in zip(applied(.tanh), inputs) { XCTAssertEqual(value, tanh(input), accuracy: 1e-6) }
+        for (value, input) in zip(applied(.elu), inputs) { XCTAssertEqual(value, input > 0 ? input : exp(input) - 1, accuracy: 1e-6) }
+        XCTAssertEqual(applied(.sigmoid).first!, 0.11920292, accuracy: 1e-6)
+        // Saturation stays finite.
+        var extreme = Tensor(shape: [1, 2], storage: [-200, 200])
+        Activation.sigmoid.apply(&extreme, width: 2)
+        XCTAssertEqual(extreme.storage, [0, 1])
+        XCTAssertEqual(Activation(kerasName: "leaky_relu"), .leakyRelu(negativeSlope: 0.2))
+        XCTAssertEqual(Activation(kerasName: nil), .linear)
+        XCTAssertNil(Activation(kerasName: "gelu"))
+        XCTAssertEqual(Activation.allCases.map(\.kerasName), ["linear", "relu", "sigmoid", "tanh", "elu", "leaky_relu", "softmax"])
     }
 
     /// The fused loss's gradient against finite differences of its own mean loss.

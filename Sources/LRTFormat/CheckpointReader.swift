@@ -1,0 +1,504 @@
+import Foundation
+import LRTHDF5
+import LRTLayers
+import LRTOptimizers
+import LRTTensor
+
+/// What a file may declare, checked before anything is allocated: files are never trusted.
+public enum CheckpointLimits {
+    /// Bytes of the `model_config` text (16 MiB; Keras configs of large models stay far below 1 MiB).
+    public static let modelConfigBytes = 16 << 20
+    /// Bytes of `training_config` and `lrt/optimizer@config` (1 MiB).
+    public static let configBytes = 1 << 20
+    /// Elements of one weight (2^28, 1 GiB of float32).
+    public static let weightElements = 1 << 28
+    /// Elements of all weights of a model together (2^30, 4 GiB of float32).
+    public static let modelElements = 1 << 30
+    /// Length of `lrt/training/epoch_order`, i.e. training examples (2^27).
+    public static let epochOrderLength = 1 << 27
+    /// Completed epochs (2^24).
+    public static let epochs = 1 << 24
+    /// Updates (`global_step`, optimizer `step`; 2^48).
+    public static let steps = 1 << 48
+    /// Mini-batch size (2^20, as the command line accepts).
+    public static let batchSize = 1 << 20
+    /// Telemetry records in `lrt/telemetry` (2^24), and values per table (2^26).
+    public static let telemetryRecords = 1 << 24
+    public static let telemetryValues = 1 << 26
+}
+
+extension Checkpoint {
+    /// Reads a checkpoint lrt wrote, or a Keras legacy `.h5` model (Keras 3 or Keras 2 layout).
+    ///
+    /// Nothing in the file is trusted: the format and version are checked, the model is
+    /// rebuilt from its config (after a size check), every dataset's shape is checked
+    /// before it is read, and every count, index and name is checked against the model.
+    /// Non-finite weights or optimizer slots load with a warning.
+    ///
+    /// - Throws: ``CheckpointError``, one line naming the file and the object inside it.
+    public static func load(from path: String) throws -> Contents {
+        let file: HDF5File
+        do { file = try HDF5File.openForReading(atPath: path) } catch {
+            throw CheckpointError("\(error)")
+        }
+        defer { try? file.close() }
+        do {
+            return try CheckpointReader(root: file.root, path: path).read()
+        } catch let error as CheckpointError {
+            throw error
+        } catch {
+            // HDF5Error: names the file, the object inside it and what is wrong with it.
+            throw CheckpointError("\(error)")
+        }
+    }
+}
+
+/// Reads one open file into ``Checkpoint/Contents``.
+struct CheckpointReader {
+    let root: HDF5Group
+    /// The file on disk, for messages.
+    let path: String
+
+    func read() throws -> Checkpoint.Contents {
+        var origin = Checkpoint.Origin.keras
+        if root.contains("lrt") { origin = .lrt(formatVersion: try checkFormat(of: try root.openGroup("lrt"))) }
+        guard root.hasAttribute("model_config") else {
+            throw CheckpointError("\(path) is an HDF5 file but not an lrt checkpoint or Keras model: it has no model_config attribute at / (was it written by another program?)")
+        }
+        let modelConfig = try jsonAttribute(root, "model_config", limit: CheckpointLimits.modelConfigBytes)
+        try ModelSizeCheck.check(modelConfig, path: "\(path): /@model_config")
+        var generator = SeededGenerator(seed: 0)
+        let model: Sequential
+        do { model = try ModelConfig.build(json: modelConfig, generator: &generator) } catch {
+            throw CheckpointError("\(path): its model_config (/@model_config) cannot be built: \(error)")
+        }
+        guard root.contains("model_weights") else {
+            throw CheckpointError("\(path) has no model_weights group; it holds no weights to load")
+        }
+        var contents = Checkpoint.Contents(model: model)
+        contents.origin = origin
+        contents.kerasVersion = try optionalString(root, "keras_version")
+        contents.backend = try optionalString(root, "backend")
+        if root.hasAttribute("training_config") {
+            contents.trainingConfig = try jsonAttribute(root, "training_config", limit: CheckpointLimits.configBytes)
+        }
+        contents.warnings = try readWeights(into: model, from: try root.openGroup("model_weights"))
+        if root.contains("lrt/optimizer") {
+            contents.optimizer = try readOptimizer(from: try root.openGroup("lrt/optimizer"), model: model,
+                                                   warnings: &contents.warnings)
+        } else if origin == .keras, let trainingConfig = contents.trainingConfig {
+            contents.kerasOptimizer = KerasOptimizerState.read(trainingConfig: trainingConfig, root: root, model: model,
+                                                               path: path, warnings: &contents.warnings)
+        }
+        if root.contains("lrt/training") {
+            contents.training = try readTraining(from: try root.openGroup("lrt"), model: model)
+        }
+        return contents
+    }
+
+    // MARK: Format
+
+    /// Checks `lrt@format` and `lrt@format_version`; returns the version.
+    private func checkFormat(of lrt: HDF5Group) throws -> Int64 {
+        let format = lrt.hasAttribute("format") ? try lrt.stringAttribute("format") : ""
+        guard format == Checkpoint.formatName else {
+            throw CheckpointError("\(path): /lrt@format is '\(format.prefix(80))', not '\(Checkpoint.formatName)'; the /lrt group was not written by lrt")
+        }
+        guard lrt.hasAttribute("format_version") else {
+            throw CheckpointError("\(path): /lrt@format_version is missing; the file is damaged or was not written by lrt")
+        }
+        let version = try lrt.int64Attribute("format_version")
+        guard version <= Checkpoint.formatVersion else {
+            throw CheckpointError("\(path) has lrt format version \(version); this lrt reads versions up to \(Checkpoint.formatVersion): upgrade lrt")
+        }
+        guard version >= 1 else {
+            throw CheckpointError("\(path): /lrt@format_version is \(version); valid versions start at 1 (the file is damaged)")
+        }
+        return version
+    }
+
+    // MARK: Weights
+
+    /// Loads every layer's weights by name, strictly: missing, unexpected, duplicate or
+    /// mis-shaped weights are errors naming their path in the file.
+    private func readWeights(into model: Sequential, from group: HDF5Group) throws -> [String] {
+        let fileLayers = try group.stringArrayAttribute("layer_names")
+        if let duplicate = firstDuplicate(fileLayers) {
+            throw CheckpointError("\(path): \(group.path)@layer_names lists layer '\(duplicate)' twice")
+        }
+        var warnings: [String] = []
+        let modelLayers = Dictionary(uniqueKeysWithValues: model.layers.map { ($0.name, $0) })
+        for layerName in fileLayers {
+            guard !layerName.isEmpty, group.contains(layerName) else {
+                throw CheckpointError("\(path): layer_names lists '\(layerName)' but \(group.path)/\(layerName) is missing")
+            }
+            let layerGroup = try group.openGroup(layerName)
+            let weightNames = try layerGroup.stringArrayAttribute("weight_names")
+            let parameters = modelLayers[layerName]?.weights ?? []
+            guard weightNames.count == parameters.count else {
+                let owner = modelLayers[layerName] == nil ? "the model has no layer '\(layerName)'" : "the model's layer '\(layerName)' has \(parameters.count)"
+                throw CheckpointError("\(path): \(layerGroup.path) has \(weightNames.count) weights but \(owner)")
+            }
+            var loaded = Set<String>()
+            for weightName in weightNames {
+                // Keras 3: "mlp/dense/kernel"; Keras 2: "dense/kernel:0".
+                let shortName = Self.shortWeightName(weightName)
+                guard let parameter = parameters.first(where: { $0.weightName == shortName }) else {
+                    throw CheckpointError("\(path): \(layerGroup.path) holds weight '\(weightName)', which layer '\(layerName)' does not have (it has \(parameters.map(\.weightName)))")
+                }
+                guard loaded.insert(shortName).inserted else {
+                    throw CheckpointError("\(path): \(layerGroup.path)@weight_names names weight '\(shortName)' twice")
+                }
+                let datasetPath = "\(layerGroup.path)/\(weightName)"
+                guard layerGroup.contains(weightName) else {
+                    throw CheckpointError("\(path): weight dataset \(datasetPath) is missing")
+                }
+                let shape = try layerGroup.datasetShape(weightName)
+                guard shape == parameter.value.shape else {
+                    throw CheckpointError("\(path): \(datasetPath) has shape \(shape) but \(parameter.path) needs \(parameter.value.shape)")
+                }
+                let values = try layerGroup.readFloats(weightName).values
+                if !values.allSatisfy(\.isFinite) { warnings.append("\(path): \(datasetPath) contains NaN or infinite values") }
+                parameter.value = Tensor(shape: shape, storage: values)
+            }
+        }
+        if let missing = model.layers.first(where: { !$0.weights.isEmpty && !fileLayers.contains($0.name) }) {
+            throw CheckpointError("\(path): no weights for layer '\(missing.name)' in \(group.path) (layer_names: \(fileLayers))")
+        }
+        return warnings
+    }
+
+    /// The weight's own name: the last path component without Keras 2's `:0` suffix.
+    static func shortWeightName(_ weightName: String) -> String {
+        var shortName = String(weightName.split(separator: "/").last ?? "")
+        if let colon = shortName.firstIndex(of: ":") { shortName = String(shortName[..<colon]) }
+        return shortName
+    }
+
+    // MARK: lrt optimizer
+
+    private func readOptimizer(from group: HDF5Group, model: Sequential, warnings: inout [String]) throws -> Optimizer {
+        let config = try jsonAttribute(group, "config", limit: CheckpointLimits.configBytes)
+        let optimizer: Optimizer
+        do { optimizer = try Optimizer.make(config: config) } catch {
+            throw CheckpointError("\(path): \(group.path)@config cannot be used: \(error)")
+        }
+        let slotNames = optimizer.rule.slotNames
+        let fileSlotNames = try group.stringArrayAttribute("slot_names")
+        guard fileSlotNames == slotNames else {
+            throw CheckpointError("\(path): \(group.path)@slot_names is \(fileSlotNames) but its optimizer (\(optimizer.rule.name)) keeps \(slotNames)")
+        }
+        let scalarState = group.hasAttribute("scalar_state")
+            ? try jsonAttribute(group, "scalar_state", limit: CheckpointLimits.configBytes) : .null
+        let expectedMembers = Set(slotNames + ["layer_rate_multipliers"])
+        if let unexpected = try group.memberNames().first(where: { !expectedMembers.contains($0) }) {
+            throw CheckpointError("\(path): \(group.path)/\(unexpected) is not part of the lrt format (expected \(expectedMembers.sorted()))")
+        }
+        let step = try integerAttribute(group, "step", in: 0...CheckpointLimits.steps)
+
+        let parameterPaths = Set(model.parameters.map(\.path))
+        var slotMembers: [String: Set<String>] = [:]
+        for slotName in slotNames {
+            guard group.contains(slotName) else {
+                throw CheckpointError("\(path): \(group.path)/\(slotName) is missing (the \(optimizer.rule.name) optimizer keeps a '\(slotName)' slot per parameter)")
+            }
+            let members = try group.openGroup(slotName).memberNames()
+            if let unknown = members.first(where: { !parameterPaths.contains($0) }) {
+                throw CheckpointError("\(path): \(group.path)/\(slotName)/\(unknown) names a parameter the model does not have (it has \(model.parameters.map(\.path)))")
+            }
+            slotMembers[slotName] = Set(members)
+        }
+        var slots: [String: [Tensor]] = [:]
+        for parameter in model.parameters {
+            var tensors: [Tensor] = []
+            for slotName in slotNames where slotMembers[slotName]?.contains(parameter.path) == true {
+                let slotGroup = try group.openGroup(slotName)
+                let datasetPath = "\(slotGroup.path)/\(parameter.path)"
+                let shape = try slotGroup.datasetShape(parameter.path)
+                guard shape == parameter.value.shape else {
+                    throw CheckpointError("\(path): \(datasetPath) has shape \(shape) but \(parameter.path) is \(parameter.value.shape)")
+                }
+                let values = try slotGroup.readFloats(parameter.path).values
+                if !values.allSatisfy(\.isFinite) { warnings.append("\(path): \(datasetPath) contains NaN or infinite values") }
+                tensors.append(Tensor(shape: shape, storage: values))
+            }
+            if tensors.isEmpty { continue }
+            guard tensors.count == slotNames.count else {
+                throw CheckpointError("\(path): \(group.path) lacks some of the slots \(slotNames) for \(parameter.path)")
+            }
+            slots[parameter.path] = tensors
+        }
+
+        // Rate groups: layers with parameters, or single parameters (per-tensor rates).
+        let layers = try group.stringArrayAttribute("layer_rate_layers")
+        let rateGroups = Set(model.parameterGroups.map(\.layerName) + model.parameters.map(\.path))
+        if let unknown = layers.first(where: { !rateGroups.contains($0) }) {
+            throw CheckpointError("\(path): \(group.path)@layer_rate_layers names '\(unknown)', which is neither a layer with parameters nor a parameter of the model")
+        }
+        if let duplicate = firstDuplicate(layers) {
+            throw CheckpointError("\(path): \(group.path)@layer_rate_layers lists '\(duplicate)' twice")
+        }
+        let multiplierShape = try group.datasetShape("layer_rate_multipliers")
+        guard multiplierShape == [layers.count] else {
+            throw CheckpointError("\(path): \(group.path)/layer_rate_multipliers has shape \(multiplierShape) for \(layers.count) layers in layer_rate_layers")
+        }
+        let multipliers = try group.readFloats("layer_rate_multipliers").values
+        if let bad = multipliers.first(where: { !$0.isFinite || $0 < 0 }) {
+            throw CheckpointError("\(path): \(group.path)/layer_rate_multipliers holds \(bad); multipliers are finite and at least 0 (the file is damaged)")
+        }
+        do {
+            try optimizer.restore(step: step, slots: slots, multipliers: zip(layers, multipliers).map { ($0, Double($1)) },
+                                  scalarState: scalarState, parameters: model.parameters)
+        } catch {
+            throw CheckpointError("\(path): \(group.path) cannot be restored: \(error)")
+        }
+        return optimizer
+    }
+
+    // MARK: Training state
+
+    private func readTraining(from lrt: HDF5Group, model: Sequential) throws -> TrainingState {
+        let training = try lrt.openGroup("training")
+        var state = TrainingState()
+        state.epoch = try integerAttribute(training, "epoch", in: 0...CheckpointLimits.epochs)
+        state.globalStep = try integerAttribute(training, "global_step", in: 0...CheckpointLimits.steps)
+        state.batchSize = try integerAttribute(training, "batch_size", in: 1...CheckpointLimits.batchSize)
+        state.position = try integerAttribute(training, "position", in: 0...CheckpointLimits.epochOrderLength)
+        state.epochSeen = try integerAttribute(training, "epoch_seen", in: 0...CheckpointLimits.epochOrderLength)
+        state.epochCorrect = try integerAttribute(training, "epoch_correct", in: 0...CheckpointLimits.epochOrderLength)
+        state.seed = UInt64(bitPattern: try training.int64Attribute("seed"))
+        state.generatorState = UInt64(bitPattern: try training.int64Attribute("generator_state"))
+        state.epochLossSum = try training.doubleAttribute("epoch_loss_sum")
+        guard state.epochLossSum.isFinite, state.epochLossSum >= 0 else {
+            throw CheckpointError("\(path): \(training.path)@epoch_loss_sum is \(state.epochLossSum); a sum of cross-entropy losses is finite and at least 0")
+        }
+
+        let orderShape = try training.datasetShape("epoch_order")
+        guard orderShape.count == 1, orderShape[0] <= CheckpointLimits.epochOrderLength else {
+            throw CheckpointError("\(path): \(training.path)/epoch_order has shape \(orderShape); expected one axis of at most \(CheckpointLimits.epochOrderLength) indices")
+        }
+        let order = try training.readInt64s("epoch_order").values
+        var seen = [Bool](repeating: false, count: order.count)
+        for index in order {
+            guard index >= 0, index < Int64(order.count), !seen[Int(index)] else {
+                throw CheckpointError("\(path): \(training.path)/epoch_order is not a permutation of 0..<\(order.count) (it holds \(index) \(index >= 0 && index < Int64(order.count) ? "twice" : "out of range"))")
+            }
+            seen[Int(index)] = true
+        }
+        state.epochOrder = order.map { Int($0) }
+        guard state.position <= order.count, state.epochSeen <= order.count, state.epochCorrect <= state.epochSeen else {
+            throw CheckpointError("\(path): \(training.path) is inconsistent: position \(state.position), epoch_seen \(state.epochSeen), epoch_correct \(state.epochCorrect) for an epoch order of \(order.count) examples")
+        }
+
+        let dataset = try lrt.openGroup("dataset")
+        state.dataRoot = try dataset.stringAttribute("root")
+        state.classNames = try dataset.stringArrayAttribute("class_names")
+        if let duplicate = firstDuplicate(state.classNames) {
+            throw CheckpointError("\(path): \(dataset.path)@class_names lists '\(duplicate)' twice")
+        }
+        let outputs = model.outputShape.reduce(1, *)
+        guard state.classNames.count == outputs else {
+            throw CheckpointError("\(path): \(dataset.path)@class_names has \(state.classNames.count) classes but the model outputs \(outputs) values")
+        }
+
+        let history = try lrt.openGroup("history")
+        let names = try history.stringArrayAttribute("metric_names")
+        if let duplicate = firstDuplicate(names) {
+            throw CheckpointError("\(path): \(history.path)@metric_names lists '\(duplicate)' twice")
+        }
+        if let unexpected = try history.memberNames().first(where: { !names.contains($0) }) {
+            throw CheckpointError("\(path): \(history.path)/\(unexpected) is not listed in \(history.path)@metric_names \(names)")
+        }
+        var columns: [String: [Double]] = [:]
+        for name in names {
+            guard !name.isEmpty, history.contains(name) else {
+                throw CheckpointError("\(path): \(history.path)@metric_names lists '\(name)' but \(history.path)/\(name) is missing")
+            }
+            let shape = try history.datasetShape(name)
+            guard shape == [state.epoch] else {
+                throw CheckpointError("\(path): \(history.path)/\(name) has shape \(shape) for \(state.epoch) epochs (expected [\(state.epoch)])")
+            }
+            columns[name] = try history.readFloats(name).values.map(Double.init)
+        }
+        state.history = MetricsHistory(names: names, columns: columns)
+        if lrt.contains("telemetry") { state.telemetry = try readTelemetry(try lrt.openGroup("telemetry"), globalStep: state.globalStep) }
+        return state
+    }
+
+    /// `lrt/telemetry`: `@names` (rate groups), `steps` int64 [records], and four float32
+    /// tables [records, names]: gradient, weight and update norms, and multipliers.
+    private func readTelemetry(_ group: HDF5Group, globalStep: Int) throws -> TelemetryHistory {
+        let names = try group.stringArrayAttribute("names")
+        if let duplicate = firstDuplicate(names) {
+            throw CheckpointError("\(path): \(group.path)@names lists '\(duplicate)' twice")
+        }
+        let tableNames = ["gradient_norms", "weight_norms", "update_norms", "multipliers"]
+        if let unexpected = try group.memberNames().first(where: { !(["steps"] + tableNames).contains($0) }) {
+            throw CheckpointError("\(path): \(group.path)/\(unexpected) is not part of the lrt format (expected steps, \(tableNames.joined(separator: ", ")))")
+        }
+        let stepsShape = try group.datasetShape("steps")
+        guard stepsShape.count == 1, stepsShape[0] <= CheckpointLimits.telemetryRecords else {
+            throw CheckpointError("\(path): \(group.path)/steps has shape \(stepsShape); expected one axis of at most \(CheckpointLimits.telemetryRecords) records")
+        }
+        guard stepsShape[0] * max(names.count, 1) <= CheckpointLimits.telemetryValues else {
+            throw CheckpointError("\(path): \(group.path) holds \(stepsShape[0]) records of \(names.count) values, more than the \(CheckpointLimits.telemetryValues) lrt reads")
+        }
+        let steps = try group.readInt64s("steps").values
+        if let bad = steps.first(where: { $0 < 0 || $0 > Int64(globalStep) }) {
+            throw CheckpointError("\(path): \(group.path)/steps holds step \(bad), outside 0...\(globalStep) (the global step)")
+        }
+        var tables: [[[Double]]] = []
+        for name in tableNames {
+            let shape = try group.datasetShape(name)
+            guard shape == [steps.count, names.count] else {
+                throw CheckpointError("\(path): \(group.path)/\(name) has shape \(shape); expected [\(steps.count), \(names.count)] (records, names)")
+            }
+            let values = try group.readFloats(name).values.map(Double.init)
+            tables.append((0..<steps.count).map { row in Array(values[row * names.count ..< (row + 1) * names.count]) })
+        }
+        guard let telemetry = TelemetryHistory(names: names, steps: steps.map { Int($0) }, gradientNorms: tables[0],
+                                               weightNorms: tables[1], updateNorms: tables[2], multipliers: tables[3])
+        else {
+            throw CheckpointError("\(path): \(group.path) is inconsistent")
+        }
+        return telemetry
+    }
+
+    // MARK: Attributes
+
+    /// `object@name` as the HDF5 layer writes it in messages.
+    private func attributePath(_ object: HDF5Object, _ name: String) -> String { "\(object.path)@\(name)" }
+
+    /// A JSON string attribute, at most `limit` bytes.
+    private func jsonAttribute(_ object: HDF5Object, _ name: String, limit: Int) throws -> JSONValue {
+        let text = try object.stringAttribute(name)
+        guard text.utf8.count <= limit else {
+            throw CheckpointError("\(path): \(attributePath(object, name)) holds \(text.utf8.count) bytes, more than the \(limit) lrt reads (the file is damaged or not a model)")
+        }
+        do { return try JSONValue.parse(text) } catch {
+            throw CheckpointError("\(path): \(attributePath(object, name)) is not valid JSON: \(error) (the file is damaged)")
+        }
+    }
+
+    private func optionalString(_ object: HDF5Object, _ name: String) throws -> String? {
+        object.hasAttribute(name) ? try object.stringAttribute(name) : nil
+    }
+
+    /// An integer attribute within `range`, naming it when it is not.
+    private func integerAttribute(_ object: HDF5Object, _ name: String, in range: ClosedRange<Int>) throws -> Int {
+        let value = try object.int64Attribute(name)
+        guard value >= Int64(range.lowerBound), value <= Int64(range.upperBound) else {
+            throw CheckpointError("\(path): \(attributePath(object, name)) = \(value) is out of range \(range.lowerBound)...\(range.upperBound) (the file is damaged)")
+        }
+        return Int(value)
+    }
+}
+
+/// The first element that occurs twice, if any.
+func firstDuplicate(_ names: [String]) -> String? {
+    var seen = Set<String>()
+    return names.first { !seen.insert($0).inserted }
+}
+
+/// Refuses a model config whose weights would exceed ``CheckpointLimits`` before
+/// ``ModelConfig`` allocates them (a 20-line config can ask for a terabyte).
+///
+/// Follows one example's shape through the layers with Keras's shape rules (InputLayer,
+/// Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten,
+/// BatchNormalization, and the shape-keeping ReLU, LeakyReLU, Activation, Dropout) and stops
+/// at the first layer it cannot follow, which ``ModelConfig`` then checks itself.
+enum ModelSizeCheck {
+    static func check(_ config: JSONValue, path: String) throws {
+        let sequential = config["config"] ?? .object([])
+        guard let layers = sequential.arrayValue ?? sequential["layers"]?.arrayValue, let first = layers.first else { return }
+        let firstConfig = first["config"] ?? .object([])
+        let declared = firstConfig["batch_shape"]?.arrayValue.map { Array($0.dropFirst()) }
+            ?? firstConfig["batch_input_shape"]?.arrayValue.map { Array($0.dropFirst()) }
+            ?? firstConfig["input_shape"]?.arrayValue
+            ?? sequential["build_input_shape"]?.arrayValue.map { Array($0.dropFirst()) }
+        guard let dimensions = declared?.compactMap(\.intValue), dimensions.count == declared?.count,
+              !dimensions.isEmpty, dimensions.allSatisfy({ $0 > 0 })
+        else { return }
+        guard let inputCount = product(dimensions), inputCount <= CheckpointLimits.modelElements else {
+            throw CheckpointError("\(path): the input shape \(dimensions) is larger than lrt accepts")
+        }
+        var shape = dimensions  // one example, no batch axis
+        var total = 0
+        for (index, layer) in layers.enumerated() {
+            let options = layer["config"] ?? .object([])
+            let className = layer["class_name"]?.stringValue ?? ""
+            let name = options["name"]?.stringValue.map { "'\($0)'" } ?? "number \(index)"
+            func requireWeight(_ factors: [Int]) throws -> Int {
+                guard let count = product(factors), count <= CheckpointLimits.weightElements else {
+                    throw CheckpointError("\(path): \(className) layer \(name) would need a kernel of \(factors.map(String.init).joined(separator: " × ")) weights, more than the \(CheckpointLimits.weightElements) lrt loads per weight")
+                }
+                return count
+            }
+            switch className {
+            case "InputLayer", "ReLU", "LeakyReLU", "Activation", "Dropout":
+                continue
+            case "Flatten":
+                shape = [product(shape) ?? 0]
+            case "BatchNormalization":
+                total += 4 * (shape.last ?? 0)
+            case "Dense":
+                guard let units = options["units"]?.intValue, units > 0, let inputs = shape.last else { return }
+                total += try requireWeight([inputs, units]) + units
+                shape = shape.dropLast() + [units]
+            case "Conv2D":
+                let strides = pair(options["strides"]) ?? (1, 1)
+                guard shape.count == 3, let filters = options["filters"]?.intValue, filters > 0,
+                      let kernel = pair(options["kernel_size"]),
+                      let height = outputSize(shape[0], kernel.0, strides.0, options["padding"]),
+                      let width = outputSize(shape[1], kernel.1, strides.1, options["padding"])
+                else { return }
+                total += try requireWeight([kernel.0, kernel.1, shape[2], filters]) + filters
+                shape = [height, width, filters]
+            case "MaxPooling2D", "AveragePooling2D":
+                let pool = pair(options["pool_size"]) ?? (2, 2)
+                let strides = pair(options["strides"]) ?? pool
+                guard shape.count == 3,
+                      let height = outputSize(shape[0], pool.0, strides.0, options["padding"]),
+                      let width = outputSize(shape[1], pool.1, strides.1, options["padding"])
+                else { return }
+                shape = [height, width, shape[2]]
+            case "GlobalAveragePooling2D":
+                guard shape.count == 3 else { return }
+                shape = [shape[2]]
+            default:
+                return
+            }
+            guard total <= CheckpointLimits.modelElements else {
+                throw CheckpointError("\(path): the model would need more than \(CheckpointLimits.modelElements) weights (at layer \(name)), more than lrt loads")
+            }
+        }
+    }
+
+    /// The product of `factors`, or nil when it overflows.
+    private static func product(_ factors: [Int]) -> Int? {
+        var result = 1
+        for factor in factors {
+            let (next, overflow) = result.multipliedReportingOverflow(by: factor)
+            if overflow { return nil }
+            result = next
+        }
+        return result
+    }
+
+    /// Keras's `n` or `[a, b]` for a two-dimensional size; nil when absent or malformed.
+    private static func pair(_ value: JSONValue?) -> (Int, Int)? {
+        guard let value, !value.isNull else { return nil }
+        if let size = value.intValue { return size > 0 ? (size, size) : nil }
+        guard let items = value.arrayValue, items.count == 2, let first = items[0].intValue, let second = items[1].intValue,
+              first > 0, second > 0
+        else { return nil }
+        return (first, second)
+    }
+
+    /// Keras's output size of a window sliding over `size` (`valid`, the default, or `same`).
+    private static func outputSize(_ size: Int, _ window: Int, _ stride: Int, _ padding: JSONValue?) -> Int? {
+        let same = padding?.stringValue?.lowercased() == "same"
+        let output = same ? (size + stride - 1) / stride : (size - window) / stride + 1
+        return size >= (same ? 1 : window) && output > 0 ? output : nil
+    }
+}

@@ -1,0 +1,274 @@
+import LRTTensor
+
+/// A 2-D convolution over NHWC images, `activation(convolve(input, kernel) + bias)` (Keras `Conv2D`).
+///
+/// Computed as one matrix product per chunk of images: im2col turns every
+/// receptive field into a row, and `columns · kernel` is the output (Chellapilla
+/// et al. 2006); with fewer than four input channels the receptive fields become
+/// columns instead, which are faster to gather (``PatchLayout``). The batch is
+/// split across cores (``Parallel``); each shard works through its images a chunk
+/// at a time so that its columns stay in cache. The backward pass recomputes the
+/// columns instead of storing them for the whole batch.
+public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
+    public let name: String
+    public let className = "Conv2D"
+    /// One input image, `[height, width, channels]`.
+    public let inputShape: [Int]
+    /// The number of output channels.
+    public let filters: Int
+    /// Kernel size, padding and strides, with the sizes they give.
+    public let geometry: WindowGeometry
+    public let padding: Padding
+    public let activation: Activation
+    /// `[kernelHeight, kernelWidth, inputChannels, filters]`, Keras's kernel layout.
+    public let kernel: Parameter
+    /// `[filters]`, or nil when `use_bias` is false.
+    public let bias: Parameter?
+    public var emitsLogits = false
+    public var computesInputGradient = true
+    /// Recorded in the config so that Keras re-creates the layer as it was described.
+    public let kernelInitializer: Initializer
+    public let biasInitializer: Initializer
+
+    /// The most im2col (or output) elements a shard works on at once (1 MiB of floats, a core's L2).
+    static let columnChunkElements = 1 << 18
+
+    private var input = Tensor(shape: [0])          // [batch, height, width, channels], kept for backward
+    private var output = Tensor(shape: [0])         // [batch, outputHeight, outputWidth, filters], after the activation
+    private var inputGradient = Tensor(shape: [0])  // [batch, height, width, channels]
+    private let preActivationGradient = ScratchBuffer<Float>()  // [batch, outputHeight, outputWidth, filters]
+    private let columns = ScratchBuffer<Float>()                // per shard, one chunk's patches in `patchLayout`
+    private let kernelGradientPartials = ScratchBuffer<Float>() // [shards, patchSize, filters]
+    private let biasGradientPartials = ScratchBuffer<Float>()   // [shards, filters]
+
+    /// - Parameters:
+    ///   - name: the Keras layer name.
+    ///   - inputShape: one image, `[height, width, channels]`.
+    ///   - filters: output channels.
+    ///   - kernelSize: `(height, width)` of the kernel.
+    ///   - strides: `(height, width)` steps between windows (default 1, 1).
+    ///   - padding: `valid` (default) or TensorFlow's `same`.
+    ///   - activation: applied to the output (default linear).
+    ///   - kernel: initial `[kernelHeight, kernelWidth, channels, filters]` kernel.
+    ///   - bias: initial `[filters]` bias, or nil for no bias.
+    ///   - kernelInitializer, biasInitializer: how the weights were drawn, kept for the config.
+    /// - Precondition: the kernel fits the padded input (``ModelConfig`` checks it and names the layer).
+    public init(name: String, inputShape: [Int], filters: Int, kernelSize: (height: Int, width: Int),
+                strides: (height: Int, width: Int) = (1, 1), padding: Padding = .valid,
+                activation: Activation = .linear, kernel: Tensor, bias: Tensor?,
+                kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros) {
+        precondition(inputShape.count == 3, "Conv2D '\(name)' needs [height, width, channels] input, got \(inputShape)")
+        guard let geometry = WindowGeometry(
+            inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
+            windowHeight: kernelSize.height, windowWidth: kernelSize.width,
+            strideHeight: strides.height, strideWidth: strides.width, padding: padding)
+        else { preconditionFailure("Conv2D '\(name)': kernel \(kernelSize) does not fit input \(inputShape)") }
+        precondition(kernel.shape == [kernelSize.height, kernelSize.width, inputShape[2], filters]
+                     && (bias == nil || bias!.shape == [filters]))
+        self.name = name
+        self.inputShape = inputShape
+        self.filters = filters
+        self.geometry = geometry
+        self.padding = padding
+        self.activation = activation
+        self.kernelInitializer = kernelInitializer
+        self.biasInitializer = biasInitializer
+        self.kernel = Parameter(layerName: name, weightName: "kernel", value: kernel)
+        self.bias = bias.map { Parameter(layerName: name, weightName: "bias", value: $0) }
+    }
+
+    public var parameters: [Parameter] { [kernel] + (bias.map { [$0] } ?? []) }
+    public var outputShape: [Int] { [geometry.outputHeight, geometry.outputWidth, filters] }
+    public var endsInSoftmax: Bool { activation == .softmax }
+    private var appliedActivation: Activation { emitsLogits && activation == .softmax ? .linear : activation }
+    /// Output elements of one image.
+    private var outputSize: Int { geometry.outputPositions * filters }
+    /// Images per chunk: its columns and its output both within ``columnChunkElements``,
+    /// so that backward reads back from cache what it just wrote.
+    private var imagesPerChunk: Int {
+        max(1, Conv2D.columnChunkElements / (geometry.outputPositions * max(geometry.patchSize, filters)))
+    }
+    /// The fewest images worth a shard: about a million multiply-adds.
+    private var minimumShardImages: Int {
+        max(1, (1 << 20) / max(geometry.outputPositions * geometry.patchSize * filters, 1))
+    }
+
+    public var config: JSONValue {
+        func pair(_ first: Int, _ second: Int) -> JSONValue { .array([.number(Double(first)), .number(Double(second))]) }
+        return .object([
+            ("name", .string(name)), ("trainable", .bool(true)), ("dtype", .string("float32")),
+            ("filters", .number(Double(filters))),
+            ("kernel_size", pair(geometry.windowHeight, geometry.windowWidth)),
+            ("strides", pair(geometry.strideHeight, geometry.strideWidth)),
+            ("padding", .string(padding.rawValue)),
+            ("data_format", .string("channels_last")),
+            ("dilation_rate", pair(1, 1)),
+            ("groups", .number(1)),
+            ("activation", .string(activation.kerasName)),
+            ("use_bias", .bool(bias != nil)),
+            ("kernel_initializer", kernelInitializer.config),
+            ("bias_initializer", biasInitializer.config),
+            ("kernel_regularizer", .null), ("bias_regularizer", .null), ("activity_regularizer", .null),
+            ("kernel_constraint", .null), ("bias_constraint", .null),
+        ])
+    }
+
+    /// How a chunk's receptive fields are laid out for the matrix product.
+    enum PatchLayout {
+        /// A 1×1 kernel with stride 1: the input is its own im2col matrix, `[rows, channels]`.
+        case input
+        /// im2col, `[rows, patchSize]`: long contiguous copies when there are many channels.
+        case rows
+        /// Transposed im2col, `[patchSize, rows]`: whole output rows at a time, for few channels.
+        case transposed
+    }
+
+    /// Below this many input channels the transposed layout is used.
+    static let transposedLayoutChannels = 4
+
+    var patchLayout: PatchLayout {
+        if geometry.isPointwise { return .input }
+        return geometry.channels < Conv2D.transposedLayoutChannels ? .transposed : .rows
+    }
+
+    /// The patches of images `first..<first + images` in the layout of ``patchLayout``:
+    /// built in `buffer`, or the input itself.
+    private func patches(_ inputs: UnsafePointer<Float>, first: Int, images: Int,
+                         buffer: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        let source = inputs + first * geometry.inputSize
+        switch patchLayout {
+        case .input: return source
+        case .rows: geometry.im2col(source, images: images, into: buffer)
+        case .transposed: geometry.im2colTransposed(source, images: images, into: buffer)
+        }
+        return UnsafePointer(buffer)
+    }
+
+    public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
+        let geometry = geometry, filters = filters, activation = appliedActivation, outputSize = outputSize
+        let batch = input.count / geometry.inputSize
+        precondition(input.count == batch * geometry.inputSize, "Conv2D '\(name)' expects \(inputShape) inputs per example")
+        if output.count != batch * outputSize { output = Tensor(shape: [batch] + outputShape) }
+        let imagesPerChunk = imagesPerChunk, transposed = patchLayout == .transposed
+        let chunkElements = patchLayout == .input ? 0 : imagesPerChunk * geometry.outputPositions * geometry.patchSize
+        let columns = columns.pointer(count: Parallel.shardCount * chunkElements)
+        input.withUnsafeBufferPointer { inputs in
+            kernel.value.withUnsafeBufferPointer { kernelValues in
+                output.withUnsafeMutableBufferPointer { outputs in
+                    withOptionalPointer(to: bias?.value) { biases in
+                        let inputs = inputs.baseAddress!, kernelValues = kernelValues.baseAddress!, outputs = outputs.baseAddress!
+                        Parallel.forEachShard(count: batch, minimumSize: minimumShardImages) { shard, items in
+                            for first in stride(from: items.lowerBound, to: items.upperBound, by: imagesPerChunk) {
+                                let images = min(imagesPerChunk, items.upperBound - first)
+                                let rows = images * geometry.outputPositions
+                                let patches = patches(inputs, first: first, images: images, buffer: columns + shard * chunkElements)
+                                // [rows, filters] = patches · kernel
+                                let result = outputs + first * outputSize
+                                MatrixMultiply.gemm(patches, transposeA: transposed, kernelValues, into: result,
+                                                    rows: rows, columns: filters, inner: geometry.patchSize)
+                                addBiasAndActivate(result, rows: rows, width: filters, bias: biases, activation: activation)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if context.training { self.input = input }
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        let geometry = geometry, filters = filters, activation = appliedActivation, outputSize = outputSize
+        let computesInputGradient = computesInputGradient
+        let batch = outputGradient.count / outputSize
+        precondition(outputGradient.count == batch * outputSize && input.count == batch * geometry.inputSize,
+                     "Conv2D '\(name)': backward needs the training forward of the same batch")
+        if computesInputGradient && inputGradient.count != input.count { inputGradient = Tensor(shape: input.shape) }
+        if !computesInputGradient { inputGradient = .empty }
+        let imagesPerChunk = imagesPerChunk, layout = patchLayout
+        let chunkElements = layout == .input ? 0 : imagesPerChunk * geometry.outputPositions * geometry.patchSize
+        let columns = columns.pointer(count: Parallel.shardCount * chunkElements)
+        let kernelCount = geometry.patchSize * filters
+        let kernelPartials = kernelGradientPartials.pointer(count: Parallel.shardCount * kernelCount)
+        let biasPartials = biasGradientPartials.pointer(count: Parallel.shardCount * filters)
+        let preActivation = activation == .linear ? nil : preActivationGradient.pointer(count: outputGradient.count)
+        let shards = Parallel.shardCount(for: batch, minimumSize: minimumShardImages)
+
+        input.withUnsafeBufferPointer { inputs in
+            output.withUnsafeBufferPointer { outputs in
+                outputGradient.withUnsafeBufferPointer { outputGradients in
+                    kernel.value.withUnsafeBufferPointer { kernelValues in
+                        inputGradient.withUnsafeMutableBufferPointer { inputGradients in
+                            let inputs = inputs.baseAddress!, outputs = outputs.baseAddress!
+                            let outputGradients = outputGradients.baseAddress!, kernelValues = kernelValues.baseAddress!
+                            // Empty arrays may still have a base address: test the flag, not the pointer.
+                            let inputGradients = computesInputGradient ? inputGradients.baseAddress : nil
+                            Parallel.forEachShard(count: batch, minimumSize: minimumShardImages) { shard, items in
+                                let kernelPartial = kernelPartials + shard * kernelCount  // [patchSize, filters]
+                                let biasPartial = biasPartials + shard * filters          // [filters]
+                                let buffer = columns + shard * chunkElements
+                                biasPartial.update(repeating: 0, count: filters)
+                                for first in stride(from: items.lowerBound, to: items.upperBound, by: imagesPerChunk) {
+                                    let images = min(imagesPerChunk, items.upperBound - first)
+                                    let rows = images * geometry.outputPositions
+                                    let count = rows * filters
+                                    // dZ = activation'(output) ⊙ dY: [rows, filters]
+                                    var gradient = outputGradients + first * outputSize
+                                    if let preActivation {
+                                        let target = preActivation + first * outputSize
+                                        activation.backward(UnsafeBufferPointer(start: gradient, count: count),
+                                                            output: UnsafeBufferPointer(start: outputs + first * outputSize, count: count),
+                                                            into: UnsafeMutableBufferPointer(start: target, count: count), width: filters)
+                                        gradient = UnsafePointer(target)
+                                    }
+                                    // dBias += Σ over rows of dZ
+                                    for row in 0..<rows {
+                                        let rowGradient = gradient + row * filters  // a row pointer keeps the inner loop simple enough to vectorize
+                                        for filter in 0..<filters { biasPartial[filter] += rowGradient[filter] }
+                                    }
+                                    // dKernel += patchesᵀ · dZ: [patchSize, filters]
+                                    let patches = patches(inputs, first: first, images: images, buffer: buffer)
+                                    MatrixMultiply.gemm(patches, transposeA: layout != .transposed, gradient, into: kernelPartial,
+                                                        rows: geometry.patchSize, columns: filters, inner: rows,
+                                                        beta: first == items.lowerBound ? 0 : 1)
+                                    // dInput = col2im(dZ · kernelᵀ)
+                                    guard let inputGradients else { continue }
+                                    let target = inputGradients + first * geometry.inputSize
+                                    switch layout {
+                                    case .input:
+                                        MatrixMultiply.gemm(gradient, kernelValues, transposeB: true, into: target,
+                                                            rows: rows, columns: geometry.channels, inner: filters)
+                                    case .rows:
+                                        MatrixMultiply.gemm(gradient, kernelValues, transposeB: true, into: buffer,
+                                                            rows: rows, columns: geometry.patchSize, inner: filters)
+                                        geometry.col2im(buffer, images: images, into: target)
+                                    case .transposed:
+                                        MatrixMultiply.gemm(kernelValues, gradient, transposeB: true, into: buffer,
+                                                            rows: geometry.patchSize, columns: rows, inner: filters)
+                                        geometry.col2imTransposed(buffer, images: images, into: target)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Sum the shards' partial gradients.
+        kernel.gradient.withUnsafeMutableBufferPointer { kernelGradients in
+            _ = kernelGradients.update(fromContentsOf: UnsafeBufferPointer(start: kernelPartials, count: kernelCount))
+            for shard in 1..<max(shards, 1) {
+                let partial = kernelPartials + shard * kernelCount
+                for index in 0..<kernelCount { kernelGradients[index] += partial[index] }
+            }
+        }
+        bias?.gradient.withUnsafeMutableBufferPointer { biasGradients in
+            _ = biasGradients.update(fromContentsOf: UnsafeBufferPointer(start: biasPartials, count: filters))
+            for shard in 1..<max(shards, 1) {
+                for filter in 0..<filters { biasGradients[filter] += biasPartials[shard * filters + filter] }
+            }
+        }
+        input = .empty  // let the previous layer reuse its output buffer
+        return inputGradient
+    }
+}

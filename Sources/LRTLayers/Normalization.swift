@@ -1,0 +1,282 @@
+import Foundation
+import LRTTensor
+
+/// Batch normalization over the last axis (Keras `BatchNormalization`, axis −1;
+/// Ioffe & Szegedy 2015).
+///
+/// Training normalizes each feature (each channel, after a convolution: over
+/// batch · height · width) by the batch's mean and biased variance, then scales by
+/// `gamma` and shifts by `beta`; it also moves the moving statistics,
+/// `moving = moving · momentum + batch · (1 − momentum)` (Keras 3's rule).
+/// Inference normalizes by the moving statistics instead.
+///
+/// `gamma` and `beta` are trainable; `moving_mean` and `moving_variance` are
+/// weights that are saved but not trained.
+public final class BatchNormalization: Layer {
+    public let name: String
+    public let className = "BatchNormalization"
+    /// One example's shape; the last axis holds the features.
+    public let inputShape: [Int]
+    public let momentum: Float
+    public let epsilon: Float
+    /// `[features]`, or nil when `scale` is false.
+    public let gamma: Parameter?
+    /// `[features]`, or nil when `center` is false.
+    public let beta: Parameter?
+    /// `[features]`, not trainable.
+    public let movingMean: Parameter
+    /// `[features]`, not trainable.
+    public let movingVariance: Parameter
+    /// Recorded in the config so that Keras re-creates the layer as it was described.
+    public let gammaInitializer: Initializer
+    public let betaInitializer: Initializer
+    public let movingMeanInitializer: Initializer
+    public let movingVarianceInitializer: Initializer
+
+    private var output = Tensor(shape: [0])          // [rows, features]
+    private var inputGradient = Tensor(shape: [0])   // [rows, features]
+    private let normalized = ScratchBuffer<Float>()  // [rows, features], (x − mean) / √(variance + ε), training only
+    private var normalizedRows = 0                   // the rows `normalized` holds, from the last training forward
+    private let statistics = ScratchBuffer<Float>()  // [8, features], see ``FeatureValues``
+    private let partialSums = ScratchBuffer<Double>()  // [shards, 2, features]
+
+    /// - Parameters:
+    ///   - name: the Keras layer name.
+    ///   - inputShape: one example's shape; features are its last axis.
+    ///   - momentum: of the moving statistics (Keras default 0.99).
+    ///   - epsilon: added to the variance (Keras default 1e-3).
+    ///   - gamma: initial `[features]` scale, or nil for none (`scale: false`).
+    ///   - beta: initial `[features]` offset, or nil for none (`center: false`).
+    ///   - movingMean, movingVariance: initial `[features]` statistics (Keras: zeros and ones).
+    ///   - gammaInitializer, betaInitializer, movingMeanInitializer, movingVarianceInitializer: kept for the config.
+    public init(name: String, inputShape: [Int], momentum: Float = 0.99, epsilon: Float = 1e-3,
+                gamma: Tensor?, beta: Tensor?, movingMean: Tensor, movingVariance: Tensor,
+                gammaInitializer: Initializer = .ones, betaInitializer: Initializer = .zeros,
+                movingMeanInitializer: Initializer = .zeros, movingVarianceInitializer: Initializer = .ones) {
+        let features = inputShape.last ?? 0
+        precondition(features > 0 && [gamma, beta, movingMean, movingVariance].allSatisfy { $0 == nil || $0!.shape == [features] })
+        self.name = name
+        self.inputShape = inputShape
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.gamma = gamma.map { Parameter(layerName: name, weightName: "gamma", value: $0) }
+        self.beta = beta.map { Parameter(layerName: name, weightName: "beta", value: $0) }
+        self.movingMean = Parameter(layerName: name, weightName: "moving_mean", value: movingMean, trainable: false)
+        self.movingVariance = Parameter(layerName: name, weightName: "moving_variance", value: movingVariance, trainable: false)
+        self.gammaInitializer = gammaInitializer
+        self.betaInitializer = betaInitializer
+        self.movingMeanInitializer = movingMeanInitializer
+        self.movingVarianceInitializer = movingVarianceInitializer
+    }
+
+    /// The number of features (the size of the last axis).
+    public var features: Int { inputShape.last! }
+    public var parameters: [Parameter] { (gamma.map { [$0] } ?? []) + (beta.map { [$0] } ?? []) }
+    public var weights: [Parameter] { parameters + [movingMean, movingVariance] }
+    public var outputShape: [Int] { inputShape }
+
+    public var config: JSONValue {
+        .object([
+            ("name", .string(name)), ("trainable", .bool(true)), ("dtype", .string("float32")),
+            ("axis", .number(-1)),
+            ("momentum", jsonNumber(momentum)),
+            ("epsilon", jsonNumber(epsilon)),
+            ("center", .bool(beta != nil)),
+            ("scale", .bool(gamma != nil)),
+            ("beta_initializer", betaInitializer.config),
+            ("gamma_initializer", gammaInitializer.config),
+            ("moving_mean_initializer", movingMeanInitializer.config),
+            ("moving_variance_initializer", movingVarianceInitializer.config),
+            ("beta_regularizer", .null), ("gamma_regularizer", .null),
+            ("beta_constraint", .null), ("gamma_constraint", .null),
+            ("synchronized", .bool(false)),
+        ])
+    }
+
+    /// The fewest rows worth a shard of their own.
+    private var minimumShardRows: Int { Parallel.minimumShardSize(workPerItem: features) }
+
+    public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
+        let features = features
+        let rows = input.count / features
+        precondition(input.count == rows * features && input.count % max(inputShape.reduce(1, *), 1) == 0,
+                     "BatchNormalization '\(name)' expects \(inputShape) inputs per example")
+        if output.count != input.count { output = Tensor(shape: [input.count / inputShape.reduce(1, *)] + inputShape) }
+        if context.training {
+            trainingForward(input, rows: rows)
+        } else {
+            inferenceForward(input, rows: rows)
+        }
+        return output
+    }
+
+    /// Per-feature working values, each `[features]`, in ``statistics``.
+    private struct FeatureValues {
+        var mean, variance, inverseDeviation: UnsafeMutablePointer<Float>
+        /// Training: gamma and beta; inference: the moving statistics folded in.
+        var scale, shift: UnsafeMutablePointer<Float>
+        var gammaGradient, betaGradient: UnsafeMutablePointer<Float>
+        /// γ / (N · √(variance + ε)).
+        var coefficient: UnsafeMutablePointer<Float>
+    }
+
+    private var featureValues: FeatureValues {
+        let base = statistics.pointer(count: 8 * features)
+        return FeatureValues(mean: base, variance: base + features, inverseDeviation: base + 2 * features,
+                             scale: base + 3 * features, shift: base + 4 * features,
+                             gammaGradient: base + 5 * features, betaGradient: base + 6 * features,
+                             coefficient: base + 7 * features)
+    }
+
+    /// `y = x · scale + shift`, the moving statistics folded into scale and shift.
+    private func inferenceForward(_ input: Tensor, rows: Int) {
+        let features = features
+        let values = featureValues
+        let scale = values.scale, shift = values.shift
+        for feature in 0..<features {
+            let inverseDeviation = 1 / (movingVariance.value.storage[feature] + epsilon).squareRoot()
+            scale[feature] = (gamma?.value.storage[feature] ?? 1) * inverseDeviation
+            shift[feature] = (beta?.value.storage[feature] ?? 0) - movingMean.value.storage[feature] * scale[feature]
+        }
+        input.withUnsafeBufferPointer { inputs in
+            output.withUnsafeMutableBufferPointer { outputs in
+                let inputs = inputs.baseAddress!, outputs = outputs.baseAddress!
+                Parallel.forEachShard(count: rows, minimumSize: minimumShardRows) { _, items in
+                    for row in items {
+                        let rowInputs = inputs + row * features, rowOutputs = outputs + row * features
+                        for feature in 0..<features {
+                            rowOutputs[feature] = rowInputs[feature] * scale[feature] + shift[feature]
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Normalizes by the batch statistics, keeps the normalized values for backward, and moves the moving statistics.
+    private func trainingForward(_ input: Tensor, rows: Int) {
+        let features = features
+        let normalized = normalized.pointer(count: rows * features)
+        normalizedRows = rows
+        let values = featureValues
+        let mean = values.mean, variance = values.variance, inverseDeviation = values.inverseDeviation
+        let scale = values.scale, shift = values.shift
+        let shards = Parallel.shardCount(for: rows, minimumSize: minimumShardRows)
+        let sums = partialSums.pointer(count: Parallel.shardCount * 2 * features)
+        /// The per-shard sums of `sums[shard, 0, feature]` over the shards.
+        func combined(_ feature: Int) -> Double {
+            (0..<shards).reduce(0.0) { $0 + sums[$1 * 2 * features + feature] }
+        }
+        input.withUnsafeBufferPointer { inputs in
+            output.withUnsafeMutableBufferPointer { outputs in
+                let inputs = inputs.baseAddress!, outputs = outputs.baseAddress!
+                // Mean: per-shard sums in Double, then combined.
+                Parallel.forEachShard(count: rows, minimumSize: minimumShardRows) { shard, items in
+                    let sum = sums + shard * 2 * features
+                    sum.update(repeating: 0, count: features)
+                    for row in items {
+                        let rowInputs = inputs + row * features
+                        for feature in 0..<features { sum[feature] += Double(rowInputs[feature]) }
+                    }
+                }
+                for feature in 0..<features { mean[feature] = Float(combined(feature) / Double(rows)) }
+                // Biased variance, from the centred values (two passes are stable where E[x²] − E[x]² is not).
+                Parallel.forEachShard(count: rows, minimumSize: minimumShardRows) { shard, items in
+                    let sum = sums + shard * 2 * features
+                    sum.update(repeating: 0, count: features)
+                    for row in items {
+                        let rowInputs = inputs + row * features
+                        for feature in 0..<features {
+                            let centred = Double(rowInputs[feature] - mean[feature])
+                            sum[feature] += centred * centred
+                        }
+                    }
+                }
+                for feature in 0..<features {
+                    variance[feature] = Float(combined(feature) / Double(rows))
+                    inverseDeviation[feature] = 1 / (variance[feature] + epsilon).squareRoot()
+                    scale[feature] = gamma?.value.storage[feature] ?? 1
+                    shift[feature] = beta?.value.storage[feature] ?? 0
+                }
+                // x̂ = (x − mean) / √(variance + ε); y = gamma · x̂ + beta
+                Parallel.forEachShard(count: rows, minimumSize: minimumShardRows) { _, items in
+                    for row in items {
+                        let offset = row * features
+                        let rowInputs = inputs + offset, rowNormalized = normalized + offset, rowOutputs = outputs + offset
+                        for feature in 0..<features {
+                            let value = (rowInputs[feature] - mean[feature]) * inverseDeviation[feature]
+                            rowNormalized[feature] = value
+                            rowOutputs[feature] = value * scale[feature] + shift[feature]
+                        }
+                    }
+                }
+            }
+        }
+        for feature in 0..<features {
+            movingMean.value.storage[feature] = movingMean.value.storage[feature] * momentum + mean[feature] * (1 - momentum)
+            movingVariance.value.storage[feature] = movingVariance.value.storage[feature] * momentum + variance[feature] * (1 - momentum)
+        }
+    }
+
+    /// With `g = dy`: dβ = Σ g, dγ = Σ g · x̂, and
+    /// dx = γ / (N · √(variance + ε)) · (N · g − dβ − x̂ · dγ), sums over the N rows.
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        let features = features
+        let rows = outputGradient.count / features
+        precondition(rows == normalizedRows && outputGradient.count == rows * features,
+                     "BatchNormalization '\(name)': backward needs the training forward of the same batch")
+        if inputGradient.count != outputGradient.count { inputGradient = Tensor(shape: output.shape) }
+        let normalized = normalized.pointer(count: rows * features)
+        let values = featureValues
+        let gammaGradient = values.gammaGradient, betaGradient = values.betaGradient, coefficient = values.coefficient
+        let shards = Parallel.shardCount(for: rows, minimumSize: minimumShardRows)
+        let sums = partialSums.pointer(count: Parallel.shardCount * 2 * features)
+        outputGradient.withUnsafeBufferPointer { outputGradients in
+            let outputGradients = outputGradients.baseAddress!
+            // Per shard: Σ g and Σ g · x̂.
+            Parallel.forEachShard(count: rows, minimumSize: minimumShardRows) { shard, items in
+                let sum = sums + shard * 2 * features
+                let product = sum + features
+                sum.update(repeating: 0, count: 2 * features)
+                for row in items {
+                    let rowGradients = outputGradients + row * features, rowNormalized = normalized + row * features
+                    for feature in 0..<features {
+                        let gradient = Double(rowGradients[feature])
+                        sum[feature] += gradient
+                        product[feature] += gradient * Double(rowNormalized[feature])
+                    }
+                }
+            }
+        }
+        for feature in 0..<features {
+            var sum = 0.0, product = 0.0
+            for shard in 0..<shards {
+                sum += sums[shard * 2 * features + feature]
+                product += sums[shard * 2 * features + features + feature]
+            }
+            betaGradient[feature] = Float(sum)
+            gammaGradient[feature] = Float(product)
+            coefficient[feature] = (gamma?.value.storage[feature] ?? 1) * values.inverseDeviation[feature] / Float(rows)
+        }
+        outputGradient.withUnsafeBufferPointer { outputGradients in
+            inputGradient.withUnsafeMutableBufferPointer { inputGradients in
+                let outputGradients = outputGradients.baseAddress!, inputGradients = inputGradients.baseAddress!
+                let count = Float(rows)
+                Parallel.forEachShard(count: rows, minimumSize: minimumShardRows) { _, items in
+                    for row in items {
+                        let offset = row * features
+                        let rowInputGradients = inputGradients + offset
+                        let rowGradients = outputGradients + offset, rowNormalized = normalized + offset
+                        for feature in 0..<features {
+                            rowInputGradients[feature] = coefficient[feature]
+                                * (count * rowGradients[feature] - betaGradient[feature] - rowNormalized[feature] * gammaGradient[feature])
+                        }
+                    }
+                }
+            }
+        }
+        gamma?.gradient.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: UnsafeBufferPointer(start: gammaGradient, count: features)) }
+        beta?.gradient.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: UnsafeBufferPointer(start: betaGradient, count: features)) }
+        return inputGradient
+    }
+}

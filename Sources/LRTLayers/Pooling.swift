@@ -1,0 +1,368 @@
+import LRTTensor
+
+/// The Keras config shared by `MaxPooling2D` and `AveragePooling2D`.
+private func poolingConfig(name: String, geometry: WindowGeometry, padding: Padding) -> JSONValue {
+    func pair(_ first: Int, _ second: Int) -> JSONValue { .array([.number(Double(first)), .number(Double(second))]) }
+    return .object([
+        ("name", .string(name)), ("trainable", .bool(true)), ("dtype", .string("float32")),
+        ("pool_size", pair(geometry.windowHeight, geometry.windowWidth)),
+        ("padding", .string(padding.rawValue)),
+        ("strides", pair(geometry.strideHeight, geometry.strideWidth)),
+        ("data_format", .string("channels_last")),
+    ])
+}
+
+/// The valid rows (or columns) of the window at `output`: the window clipped to the image.
+@inline(__always)
+private func windowRange(_ output: Int, stride: Int, padBefore: Int, window: Int, input: Int) -> Range<Int> {
+    let start = output * stride - padBefore
+    return max(start, 0)..<min(start + window, input)
+}
+
+/// The largest value of each channel in a window and the offset (within the image) of
+/// the first input that holds it.
+///
+/// Four channels at a time in SIMD registers: a compare-and-select on two arrays
+/// does not vectorize as a scalar loop.
+/// - Parameters:
+///   - source: one image, `[height, inputWidth, channels]`.
+///   - rows, columns: the window, clipped to the image.
+///   - maximum: `[channels]`, written.
+///   - positions: `[channels]`, written.
+private func windowMaximum(_ source: UnsafePointer<Float>, rows: Range<Int>, columns: Range<Int>, inputWidth: Int,
+                           channels: Int, into maximum: UnsafeMutablePointer<Float>, positions: UnsafeMutablePointer<Int32>) {
+    let firstOffset = (rows.lowerBound * inputWidth + columns.lowerBound) * channels
+    let lanes = SIMD4<Int32>(0, 1, 2, 3)
+    var channel = 0
+    while channel + 4 <= channels {
+        var best = UnsafeRawPointer(source + firstOffset + channel).loadUnaligned(as: SIMD4<Float>.self)
+        var bestOffset = SIMD4(repeating: Int32(truncatingIfNeeded: firstOffset + channel)) &+ lanes
+        for y in rows {
+            for x in columns {
+                let offset = (y * inputWidth + x) * channels + channel
+                let value = UnsafeRawPointer(source + offset).loadUnaligned(as: SIMD4<Float>.self)
+                let larger = value .> best  // strict: the first of equal maxima stays
+                best.replace(with: value, where: larger)
+                bestOffset.replace(with: SIMD4(repeating: Int32(truncatingIfNeeded: offset)) &+ lanes, where: larger)
+            }
+        }
+        UnsafeMutableRawPointer(maximum + channel).storeBytes(of: best, as: SIMD4<Float>.self)
+        UnsafeMutableRawPointer(positions + channel).storeBytes(of: bestOffset, as: SIMD4<Int32>.self)
+        channel += 4
+    }
+    for channel in channel..<channels {
+        var best = source[firstOffset + channel], bestOffset = firstOffset + channel
+        for y in rows {
+            for x in columns {
+                let offset = (y * inputWidth + x) * channels + channel
+                if source[offset] > best { (best, bestOffset) = (source[offset], offset) }
+            }
+        }
+        maximum[channel] = best
+        positions[channel] = Int32(truncatingIfNeeded: bestOffset)
+    }
+}
+
+/// The largest value of each channel in each window (Keras `MaxPooling2D`).
+///
+/// With `same` padding the window ignores positions outside the image. The
+/// gradient goes to the first largest input of each window, as in TensorFlow.
+public final class MaxPooling2D: Layer {
+    public let name: String
+    public let className = "MaxPooling2D"
+    /// One input image, `[height, width, channels]`.
+    public let inputShape: [Int]
+    public let geometry: WindowGeometry
+    public let padding: Padding
+
+    private var output = Tensor(shape: [0])         // [batch, outputHeight, outputWidth, channels]
+    private var inputGradient = Tensor(shape: [0])  // [batch, height, width, channels]
+    /// For each output, the offset within its image of the input it came from (training only).
+    private let argmax = ScratchBuffer<Int32>()     // [batch, outputHeight, outputWidth, channels]
+    /// The batch size ``argmax`` was recorded for by the last training forward.
+    private var recordedBatch = 0
+
+    /// - Parameters:
+    ///   - name: the Keras layer name.
+    ///   - inputShape: one image, `[height, width, channels]`.
+    ///   - poolSize: `(height, width)` of the window.
+    ///   - strides: steps between windows (Keras's default is the pool size).
+    ///   - padding: `valid` (default) or TensorFlow's `same`.
+    /// - Precondition: the window fits (``ModelConfig`` checks it and names the layer).
+    public init(name: String, inputShape: [Int], poolSize: (height: Int, width: Int),
+                strides: (height: Int, width: Int)? = nil, padding: Padding = .valid) {
+        precondition(inputShape.count == 3, "MaxPooling2D '\(name)' needs [height, width, channels] input, got \(inputShape)")
+        let strides = strides ?? poolSize
+        guard let geometry = WindowGeometry(
+            inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
+            windowHeight: poolSize.height, windowWidth: poolSize.width,
+            strideHeight: strides.height, strideWidth: strides.width, padding: padding)
+        else { preconditionFailure("MaxPooling2D '\(name)': pool \(poolSize) does not fit input \(inputShape)") }
+        self.name = name
+        self.inputShape = inputShape
+        self.geometry = geometry
+        self.padding = padding
+    }
+
+    public var parameters: [Parameter] { [] }
+    public var outputShape: [Int] { [geometry.outputHeight, geometry.outputWidth, geometry.channels] }
+    public var config: JSONValue { poolingConfig(name: name, geometry: geometry, padding: padding) }
+    private var outputSize: Int { geometry.outputPositions * geometry.channels }
+
+    public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
+        let geometry = geometry, outputSize = outputSize, channels = geometry.channels
+        let batch = input.count / geometry.inputSize
+        precondition(input.count == batch * geometry.inputSize, "MaxPooling2D '\(name)' expects \(inputShape) inputs per example")
+        if output.count != batch * outputSize { output = Tensor(shape: [batch] + outputShape) }
+        let positions = context.training ? argmax.pointer(count: batch * outputSize) : nil
+        if context.training { recordedBatch = batch }
+        input.withUnsafeBufferPointer { inputs in
+            output.withUnsafeMutableBufferPointer { outputs in
+                let inputs = inputs.baseAddress!, outputs = outputs.baseAddress!
+                Parallel.forEachShard(count: batch, minimumSize: Parallel.minimumShardSize(workPerItem: geometry.inputSize)) { _, items in
+                    for image in items {
+                        let source = inputs + image * geometry.inputSize
+                        for outputY in 0..<geometry.outputHeight {
+                            let rows = windowRange(outputY, stride: geometry.strideHeight, padBefore: geometry.padTop,
+                                                   window: geometry.windowHeight, input: geometry.inputHeight)
+                            for outputX in 0..<geometry.outputWidth {
+                                let columns = windowRange(outputX, stride: geometry.strideWidth, padBefore: geometry.padLeft,
+                                                          window: geometry.windowWidth, input: geometry.inputWidth)
+                                let index = image * outputSize + (outputY * geometry.outputWidth + outputX) * channels
+                                let target = outputs + index  // [channels]
+                                if let positions {
+                                    windowMaximum(source, rows: rows, columns: columns, inputWidth: geometry.inputWidth,
+                                                  channels: channels, into: target, positions: positions + index)
+                                } else {
+                                    let firstOffset = (rows.lowerBound * geometry.inputWidth + columns.lowerBound) * channels
+                                    target.update(from: source + firstOffset, count: channels)
+                                    for y in rows {
+                                        for x in columns {
+                                            let window = source + (y * geometry.inputWidth + x) * channels
+                                            for channel in 0..<channels {
+                                                let value = window[channel], current = target[channel]
+                                                target[channel] = value > current ? value : current
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        let geometry = geometry, outputSize = outputSize
+        let batch = outputGradient.count / outputSize
+        precondition(outputGradient.count == batch * outputSize && recordedBatch == batch,
+                     "MaxPooling2D '\(name)': backward needs the training forward of the same batch")
+        if inputGradient.count != batch * geometry.inputSize { inputGradient = Tensor(shape: [batch] + inputShape) }
+        let positions = argmax.pointer(count: batch * outputSize)
+        outputGradient.withUnsafeBufferPointer { outputGradients in
+            inputGradient.withUnsafeMutableBufferPointer { inputGradients in
+                let outputGradients = outputGradients.baseAddress!, inputGradients = inputGradients.baseAddress!
+                Parallel.forEachShard(count: batch, minimumSize: Parallel.minimumShardSize(workPerItem: geometry.inputSize)) { _, items in
+                    for image in items {
+                        let target = inputGradients + image * geometry.inputSize
+                        target.update(repeating: 0, count: geometry.inputSize)
+                        let start = image * outputSize
+                        for index in start..<start + outputSize {
+                            target[Int(positions[index])] += outputGradients[index]
+                        }
+                    }
+                }
+            }
+        }
+        return inputGradient
+    }
+}
+
+/// The mean of each channel in each window (Keras `AveragePooling2D`).
+///
+/// With `same` padding a window averages only the positions inside the image,
+/// as TensorFlow and Keras do.
+public final class AveragePooling2D: Layer {
+    public let name: String
+    public let className = "AveragePooling2D"
+    /// One input image, `[height, width, channels]`.
+    public let inputShape: [Int]
+    public let geometry: WindowGeometry
+    public let padding: Padding
+
+    private var output = Tensor(shape: [0])         // [batch, outputHeight, outputWidth, channels]
+    private var inputGradient = Tensor(shape: [0])  // [batch, height, width, channels]
+
+    /// - Parameters:
+    ///   - name: the Keras layer name.
+    ///   - inputShape: one image, `[height, width, channels]`.
+    ///   - poolSize: `(height, width)` of the window.
+    ///   - strides: steps between windows (Keras's default is the pool size).
+    ///   - padding: `valid` (default) or TensorFlow's `same`.
+    /// - Precondition: the window fits (``ModelConfig`` checks it and names the layer).
+    public init(name: String, inputShape: [Int], poolSize: (height: Int, width: Int),
+                strides: (height: Int, width: Int)? = nil, padding: Padding = .valid) {
+        precondition(inputShape.count == 3, "AveragePooling2D '\(name)' needs [height, width, channels] input, got \(inputShape)")
+        let strides = strides ?? poolSize
+        guard let geometry = WindowGeometry(
+            inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
+            windowHeight: poolSize.height, windowWidth: poolSize.width,
+            strideHeight: strides.height, strideWidth: strides.width, padding: padding)
+        else { preconditionFailure("AveragePooling2D '\(name)': pool \(poolSize) does not fit input \(inputShape)") }
+        self.name = name
+        self.inputShape = inputShape
+        self.geometry = geometry
+        self.padding = padding
+    }
+
+    public var parameters: [Parameter] { [] }
+    public var outputShape: [Int] { [geometry.outputHeight, geometry.outputWidth, geometry.channels] }
+    public var config: JSONValue { poolingConfig(name: name, geometry: geometry, padding: padding) }
+    private var outputSize: Int { geometry.outputPositions * geometry.channels }
+
+    public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
+        let geometry = geometry, outputSize = outputSize, channels = geometry.channels
+        let batch = input.count / geometry.inputSize
+        precondition(input.count == batch * geometry.inputSize, "AveragePooling2D '\(name)' expects \(inputShape) inputs per example")
+        if output.count != batch * outputSize { output = Tensor(shape: [batch] + outputShape) }
+        input.withUnsafeBufferPointer { inputs in
+            output.withUnsafeMutableBufferPointer { outputs in
+                let inputs = inputs.baseAddress!, outputs = outputs.baseAddress!
+                Parallel.forEachShard(count: batch, minimumSize: Parallel.minimumShardSize(workPerItem: geometry.inputSize)) { _, items in
+                    for image in items {
+                        let source = inputs + image * geometry.inputSize
+                        for outputY in 0..<geometry.outputHeight {
+                            let rows = windowRange(outputY, stride: geometry.strideHeight, padBefore: geometry.padTop,
+                                                   window: geometry.windowHeight, input: geometry.inputHeight)
+                            for outputX in 0..<geometry.outputWidth {
+                                let columns = windowRange(outputX, stride: geometry.strideWidth, padBefore: geometry.padLeft,
+                                                          window: geometry.windowWidth, input: geometry.inputWidth)
+                                let target = outputs + image * outputSize + (outputY * geometry.outputWidth + outputX) * channels
+                                target.update(repeating: 0, count: channels)
+                                for y in rows {
+                                    for x in columns {
+                                        let window = source + (y * geometry.inputWidth + x) * channels
+                                        for channel in 0..<channels { target[channel] += window[channel] }
+                                    }
+                                }
+                                let scale = 1 / Float(rows.count * columns.count)
+                                for channel in 0..<channels { target[channel] *= scale }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        let geometry = geometry, outputSize = outputSize, channels = geometry.channels
+        let batch = outputGradient.count / outputSize
+        precondition(outputGradient.count == batch * outputSize, "AveragePooling2D '\(name)': gradient of the wrong size")
+        if inputGradient.count != batch * geometry.inputSize { inputGradient = Tensor(shape: [batch] + inputShape) }
+        outputGradient.withUnsafeBufferPointer { outputGradients in
+            inputGradient.withUnsafeMutableBufferPointer { inputGradients in
+                let outputGradients = outputGradients.baseAddress!, inputGradients = inputGradients.baseAddress!
+                Parallel.forEachShard(count: batch, minimumSize: Parallel.minimumShardSize(workPerItem: geometry.inputSize)) { _, items in
+                    for image in items {
+                        let target = inputGradients + image * geometry.inputSize
+                        target.update(repeating: 0, count: geometry.inputSize)
+                        for outputY in 0..<geometry.outputHeight {
+                            let rows = windowRange(outputY, stride: geometry.strideHeight, padBefore: geometry.padTop,
+                                                   window: geometry.windowHeight, input: geometry.inputHeight)
+                            for outputX in 0..<geometry.outputWidth {
+                                let columns = windowRange(outputX, stride: geometry.strideWidth, padBefore: geometry.padLeft,
+                                                          window: geometry.windowWidth, input: geometry.inputWidth)
+                                let gradient = outputGradients + image * outputSize + (outputY * geometry.outputWidth + outputX) * channels
+                                let scale = 1 / Float(rows.count * columns.count)
+                                for y in rows {
+                                    for x in columns {
+                                        let window = target + (y * geometry.inputWidth + x) * channels
+                                        for channel in 0..<channels { window[channel] += gradient[channel] * scale }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return inputGradient
+    }
+}
+
+/// The mean of each channel over the whole image (Keras `GlobalAveragePooling2D`):
+/// `[batch, height, width, channels]` → `[batch, channels]`.
+public final class GlobalAveragePooling2D: Layer {
+    public let name: String
+    public let className = "GlobalAveragePooling2D"
+    /// One input image, `[height, width, channels]`.
+    public let inputShape: [Int]
+
+    private var output = Tensor(shape: [0])         // [batch, channels]
+    private var inputGradient = Tensor(shape: [0])  // [batch, height, width, channels]
+
+    public init(name: String, inputShape: [Int]) {
+        precondition(inputShape.count == 3, "GlobalAveragePooling2D '\(name)' needs [height, width, channels] input, got \(inputShape)")
+        self.name = name
+        self.inputShape = inputShape
+    }
+
+    public var parameters: [Parameter] { [] }
+    public var outputShape: [Int] { [inputShape[2]] }
+    public var config: JSONValue {
+        .object([("name", .string(name)), ("trainable", .bool(true)), ("dtype", .string("float32")),
+                 ("data_format", .string("channels_last")), ("keepdims", .bool(false))])
+    }
+
+    public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
+        let positions = inputShape[0] * inputShape[1], channels = inputShape[2]
+        let batch = input.count / (positions * channels)
+        precondition(input.count == batch * positions * channels, "GlobalAveragePooling2D '\(name)' expects \(inputShape) inputs per example")
+        if output.count != batch * channels { output = Tensor(shape: [batch, channels]) }
+        input.withUnsafeBufferPointer { inputs in
+            output.withUnsafeMutableBufferPointer { outputs in
+                let inputs = inputs.baseAddress!, outputs = outputs.baseAddress!
+                Parallel.forEachShard(count: batch, minimumSize: Parallel.minimumShardSize(workPerItem: positions * channels)) { _, items in
+                    for image in items {
+                        let target = outputs + image * channels
+                        target.update(repeating: 0, count: channels)
+                        for position in 0..<positions {
+                            let source = inputs + (image * positions + position) * channels
+                            for channel in 0..<channels { target[channel] += source[channel] }
+                        }
+                        let scale = 1 / Float(positions)
+                        for channel in 0..<channels { target[channel] *= scale }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        let positions = inputShape[0] * inputShape[1], channels = inputShape[2]
+        let batch = outputGradient.count / channels
+        if inputGradient.count != batch * positions * channels { inputGradient = Tensor(shape: [batch] + inputShape) }
+        outputGradient.withUnsafeBufferPointer { outputGradients in
+            inputGradient.withUnsafeMutableBufferPointer { inputGradients in
+                let outputGradients = outputGradients.baseAddress!, inputGradients = inputGradients.baseAddress!
+                let scale = 1 / Float(positions)
+                Parallel.forEachShard(count: batch, minimumSize: Parallel.minimumShardSize(workPerItem: positions * channels)) { _, items in
+                    for image in items {
+                        let gradient = outputGradients + image * channels
+                        for position in 0..<positions {
+                            let target = inputGradients + (image * positions + position) * channels
+                            for channel in 0..<channels { target[channel] = gradient[channel] * scale }
+                        }
+                    }
+                }
+            }
+        }
+        return inputGradient
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import LRTFormat
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Predict inputs stored in an HDF5 file and write the predictions to another.",
+        discussion: """
+            INPUTS holds a dataset (default `x`) of shape [count, …model input shape]; OUT receives `y_pred`
+            [count, …model output shape], probabilities when the model ends in softmax: the layout of
+            Keras reference files, so predictions can be compared with Keras's (Tools/keras_check.py).
+            """)
+
+    @Argument(help: "An lrt checkpoint or Keras legacy .h5 model.")
+    var model: String
+
+    @Option(help: "HDF5 file with the inputs.")
+    var inputs: String
+
+    @Option(help: "The dataset in INPUTS holding the inputs.")
+    var inputName = "x"
+
+    @Option(help: "HDF5 file to write (dataset y_pred).")
+    var out: String
+
+    @Option(help: "Examples per forward pass.")
+    var batchSize = 256
+
+    func validate() throws {
+        guard (1...(1 << 20)).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...1048576, got \(batchSize)") }
+    }
+
+    func run() throws {
+        try Isolation.preflight(model)
+        try Isolation.superviseUnlessChild(files: [model, inputs])
+        let summary = try Prediction.run(modelPath: model, inputsPath: inputs, outputPath: out, inputName: inputName,
+                                         batchSize: batchSize)
+        summary.warnings.forEach { printError("warning: \($0)") }
+        print("wrote \(out) (y_pred \(summary.outputShape))")
+    }
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""The benchmark's synthetic dataset: 60,000 train and 10,000 test 8-bit grayscale 28x28 images in 10 classes.
+
+Writes, under OUT (default data/bench-synthetic):
+  train/<class>/NNNNN.png, test/<class>/NNNNN.png   for lrt (`--data OUT`)
+  arrays.npz                                        the same pixels for the peers: uint8 train_images [60000, 28, 28],
+                                                    train_labels [60000], test_images [10000, 28, 28], test_labels [10000]
+  stamp.json                                        what was generated; a folder with the same stamp is reused
+
+Each class has a fixed 7x7 random template, upscaled to 28x28, so the classes are learnable; every image is its
+class's template at a random contrast, shifted by up to 3 pixels, plus uniform noise. Deterministic from --seed.
+The PNGs are written with Tools/make_mnist.py's encoder.
+
+  python3 Tools/bench_data.py [--out data/bench-synthetic] [--seed 5]
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_mnist import png_bytes, write_split  # noqa: E402
+
+VERSION = 1
+CLASSES = 10
+SIDE = 28
+
+
+def generate(generator, count, templates):
+    """(uint8 images [count, 28, 28], uint8 labels [count]) drawn from the class templates."""
+    labels = generator.integers(0, CLASSES, count).astype(np.uint8)
+    contrast = generator.uniform(0.1, 0.35, (count, 1, 1)).astype(np.float32)
+    noise = generator.uniform(0, 170, (count, SIDE, SIDE)).astype(np.float32)
+    images = np.empty((count, SIDE, SIDE), np.uint8)
+    shifts = generator.integers(-3, 4, (count, 2))
+    for index in range(count):
+        template = np.roll(templates[labels[index]], tuple(shifts[index]), axis=(0, 1))  # [28, 28] in [0, 255]
+        images[index] = np.clip(template * contrast[index] + noise[index], 0, 255).astype(np.uint8)
+    return images, labels
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="data/bench-synthetic", help="folder to create or reuse")
+    parser.add_argument("--seed", type=int, default=5, help="seed of the generator (default: 5)")
+    parser.add_argument("--train", type=int, default=60000, help="training images (default: 60000)")
+    parser.add_argument("--test", type=int, default=10000, help="test images (default: 10000)")
+    arguments = parser.parse_args()
+    for option, count in (("--train", arguments.train), ("--test", arguments.test)):
+        if count < CLASSES:
+            parser.error(f"{option} {count} must be at least {CLASSES}")
+    out = arguments.out.rstrip("/") or "/"
+    stamp = {"version": VERSION, "seed": arguments.seed, "train": arguments.train, "test": arguments.test}
+    try:
+        with open(os.path.join(out, "stamp.json")) as file:
+            if json.load(file) == stamp:
+                print(f"reusing {out} ({arguments.train} train, {arguments.test} test images, seed {arguments.seed})")
+                return
+    except (OSError, ValueError):
+        pass
+
+    start = time.monotonic()
+    generator = np.random.default_rng(arguments.seed)
+    coarse = generator.random((CLASSES, 7, 7)) > 0.5
+    templates = np.kron(coarse, np.ones((4, 4))).astype(np.float32) * 255  # [class, 28, 28]
+    train_images, train_labels = generate(generator, arguments.train, templates)
+    test_images, test_labels = generate(generator, arguments.test, templates)
+    # Build beside OUT, then move into place, so an interrupted run leaves nothing half-written under OUT.
+    partial = out + ".partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    os.makedirs(partial)
+    for split, images, labels in (("train", train_images, train_labels), ("test", test_images, test_labels)):
+        counts = write_split(os.path.join(partial, split), images, labels)
+        if (counts == 0).any():
+            sys.exit(f"bench_data.py: the {split} split has an empty class; use more images")
+    np.savez(os.path.join(partial, "arrays.npz"), train_images=train_images, train_labels=train_labels,
+             test_images=test_images, test_labels=test_labels)
+    with open(os.path.join(partial, "stamp.json"), "w") as file:
+        json.dump(stamp, file)
+    if os.path.lexists(out):
+        shutil.rmtree(out) if os.path.isdir(out) and not os.path.islink(out) else os.remove(out)
+    os.replace(partial, out)
+    print(f"wrote {out} ({arguments.train} train, {arguments.test} test images) in {time.monotonic() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
