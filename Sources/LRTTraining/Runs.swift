@@ -11,7 +11,7 @@ public struct TrainingConfiguration: Sendable {
     public var dataRoot: String
     /// The Keras model config (JSON text).
     public var modelConfig: String
-    public var epochs = 10
+    public var epochs = 20
     public var batchSize = 32
     /// The optimizer, Keras-style (``LRTOptimizers/Optimizer/make(config:)``); default:
     /// SGD with momentum 0.9, learning rate 0.01 and the paper's layer-wise rates.

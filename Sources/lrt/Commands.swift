@@ -9,21 +9,18 @@ import LRTTraining
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a new model and write its checkpoint.",
-        discussion: "With no arguments: the sample MLP on the bundled digits, paper SGD, into lrt-checkpoint.h5.")
+        discussion: "With no arguments: the sample CNN (Samples/models/digits-cnn.json) on the bundled digits, paper SGD, into lrt-checkpoint.h5.")
 
-    @Option(help: "Keras model config (JSON file, as model.to_json() writes); default: the sample digits MLP.")
+    @Option(help: "Keras model config (JSON file, as model.to_json() writes); default: Samples/models/digits-cnn.json.")
     var model: String?
 
     @OptionGroup var options: TrainingOptions
 
     func run() throws {
+        let path = try model ?? Samples.folder("models/digits-cnn.json")
         let modelConfig: String
-        if let model {
-            do { modelConfig = try String(contentsOfFile: model, encoding: .utf8) } catch {
-                throw CommandError("cannot read model config \(model): \((error as NSError).localizedDescription)")
-            }
-        } else {
-            modelConfig = Samples.digitsModel
+        do { modelConfig = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw CommandError("cannot read model config \(path): \((error as NSError).localizedDescription)")
         }
         Interrupt.install()
         try report(Runs.train(try options.configuration(modelConfig: modelConfig), hooks: options.monitoring.hooks))

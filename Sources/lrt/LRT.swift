@@ -10,7 +10,7 @@ struct LRT: ParsableCommand {
         discussion: """
             Datasets are folders of PNG images, DIR/train/<class>/*.png and DIR/test/<class>/*.png.
             Models are Keras model configs (JSON); checkpoints are HDF5 files that Keras and h5py can open.
-            With no arguments, `lrt train` trains the sample MLP on the bundled 8x8 digits.
+            With no arguments, `lrt train` trains the sample CNN on the bundled 8x8 digits.
             """,
         version: "0.1.0",
         subcommands: [Train.self, Resume.self, Finetune.self, Eval.self, Doctor.self, Inspect.self, Predict.self])

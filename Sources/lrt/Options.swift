@@ -7,11 +7,11 @@ extension LayerRates: ExpressibleByArgument {}
 
 /// Options of every command that trains.
 struct TrainingOptions: ParsableArguments {
-    @Option(help: "Dataset folder with train/ and test/ subfolders of <class>/*.png (default: the bundled sample, Samples/digits).")
+    @Option(help: "Dataset folder with train/ and test/ subfolders of <class>/*.png (default: the bundled 8x8 digits, Samples/digits).")
     var data: String?
 
     @Option(help: "Total number of epochs to train.")
-    var epochs = 10
+    var epochs = 20
 
     @Option(help: "Mini-batch size.")
     var batchSize = 32
@@ -71,17 +71,7 @@ struct MonitoringOptions: ParsableArguments {
 
 /// The bundled samples (`Samples/`), found from the working directory or beside the executable.
 enum Samples {
-    /// The sample MLP for the 8×8 digits, also in `Samples/models/digits-mlp.json`.
-    static let digitsModel = """
-        {"class_name": "Sequential", "config": {"name": "digits_mlp", "layers": [
-          {"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 8, 1]}},
-          {"class_name": "Flatten", "config": {}},
-          {"class_name": "Dense", "config": {"units": 64, "activation": "relu"}},
-          {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}}
-        ]}}
-
-        """
-
+    /// `Samples/<name>`, from the working directory or beside the executable.
     static func folder(_ name: String) throws -> String {
         var candidates = [FileManager.default.currentDirectoryPath]
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()

@@ -72,6 +72,19 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(report.perClass.reduce(0) { $0 + $1.count }, 360)
     }
 
+    /// The product's default run (`lrt train` with no arguments): the sample CNN with the
+    /// default optimizer (paper SGD, momentum 0.9) reaches 95% on the real digits test split.
+    func testDefaultSampleRunReaches95PercentOnDigits() throws {
+        let modelPath = URL(fileURLWithPath: sampleRoot).deletingLastPathComponent()
+            .appendingPathComponent("models/digits-cnn.json").path
+        var configuration = TrainingConfiguration(dataRoot: sampleRoot,
+                                                  modelConfig: try String(contentsOfFile: modelPath, encoding: .utf8))
+        configuration.outputPath = path("sample.h5")
+        let summary = try Runs.train(configuration, hooks: quiet)
+        XCTAssertEqual(summary.epochs, 20)
+        XCTAssertGreaterThanOrEqual(summary.testAccuracy ?? 0, 0.95)
+    }
+
     /// `train --epochs 4` equals `train --epochs 2` + `resume --epochs 4`, bit for bit.
     func testResumeAtEpochBoundaryIsBitIdentical() throws {
         _ = try Runs.train(configuration(epochs: 4, out: path("straight.h5")), hooks: quiet)
