@@ -51,6 +51,13 @@ final class SpeedBenchmarkTests: XCTestCase {
             }
             return best
         }
+        if ProcessInfo.processInfo.environment["LRT_BENCHMARK_INFERENCE_ONLY"] != nil {  // for profiling inference alone
+            var test = Tensor(shape: [inferenceBatch] + model.inputShape)
+            for index in 0..<test.count { test.storage[index] = generator.nextFloat(in: 0, 1) }
+            let inference = seconds(repeats: 10) { _ = model.infer(test) }
+            print(String(format: "%@: inference %.0f img/s", file, Double(inferenceBatch) / inference.wall))
+            return
+        }
         for _ in 0..<3 { step() }
         let train = seconds(repeats: 20, step)
         var test = Tensor(shape: [inferenceBatch] + model.inputShape)
