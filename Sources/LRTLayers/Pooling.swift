@@ -91,16 +91,10 @@ public final class MaxPooling2D: Layer {
     /// - Precondition: the window fits (``ModelConfig`` checks it and names the layer).
     public init(name: String, inputShape: [Int], poolSize: (height: Int, width: Int),
                 strides: (height: Int, width: Int)? = nil, padding: Padding = .valid) {
-        precondition(inputShape.count == 3, "MaxPooling2D '\(name)' needs [height, width, channels] input, got \(inputShape)")
-        let strides = strides ?? poolSize
-        guard let geometry = WindowGeometry(
-            inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
-            windowHeight: poolSize.height, windowWidth: poolSize.width,
-            strideHeight: strides.height, strideWidth: strides.width, padding: padding)
-        else { preconditionFailure("MaxPooling2D '\(name)': pool \(poolSize) does not fit input \(inputShape)") }
         self.name = name
         self.inputShape = inputShape
-        self.geometry = geometry
+        self.geometry = poolingGeometry("MaxPooling2D", name: name, inputShape: inputShape, poolSize: poolSize,
+                                        strides: strides, padding: padding)
         self.padding = padding
     }
 
@@ -205,16 +199,10 @@ public final class AveragePooling2D: Layer {
     /// - Precondition: the window fits (``ModelConfig`` checks it and names the layer).
     public init(name: String, inputShape: [Int], poolSize: (height: Int, width: Int),
                 strides: (height: Int, width: Int)? = nil, padding: Padding = .valid) {
-        precondition(inputShape.count == 3, "AveragePooling2D '\(name)' needs [height, width, channels] input, got \(inputShape)")
-        let strides = strides ?? poolSize
-        guard let geometry = WindowGeometry(
-            inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
-            windowHeight: poolSize.height, windowWidth: poolSize.width,
-            strideHeight: strides.height, strideWidth: strides.width, padding: padding)
-        else { preconditionFailure("AveragePooling2D '\(name)': pool \(poolSize) does not fit input \(inputShape)") }
         self.name = name
         self.inputShape = inputShape
-        self.geometry = geometry
+        self.geometry = poolingGeometry("AveragePooling2D", name: name, inputShape: inputShape, poolSize: poolSize,
+                                        strides: strides, padding: padding)
         self.padding = padding
     }
 
@@ -365,4 +353,18 @@ public final class GlobalAveragePooling2D: Layer {
         }
         return inputGradient
     }
+}
+
+/// The window geometry of a pooling layer; `strides` default to the pool size (Keras).
+/// - Precondition: `inputShape` is `[height, width, channels]` and the window fits (``ModelConfig`` checks both).
+private func poolingGeometry(_ className: String, name: String, inputShape: [Int], poolSize: (height: Int, width: Int),
+                             strides: (height: Int, width: Int)?, padding: Padding) -> WindowGeometry {
+    precondition(inputShape.count == 3, "\(className) '\(name)' needs [height, width, channels] input, got \(inputShape)")
+    let strides = strides ?? poolSize
+    guard let geometry = WindowGeometry(
+        inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
+        windowHeight: poolSize.height, windowWidth: poolSize.width,
+        strideHeight: strides.height, strideWidth: strides.width, padding: padding)
+    else { preconditionFailure("\(className) '\(name)': pool \(poolSize) does not fit input \(inputShape)") }
+    return geometry
 }
