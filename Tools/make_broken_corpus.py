@@ -52,7 +52,7 @@ class Corpus:
             self.parameter = f"{first}.{self.weight_names[0].split('/')[-1]}"
             self.metrics = list(file["lrt/history"].attrs["metric_names"])
             self.epoch = int(file["lrt/training"].attrs["epoch"])
-            self.has_telemetry = "lrt/telemetry" in file
+            self.has_telemetry = "lrt/history/telemetry" in file
         assert self.slot, "the checkpoint's optimizer must keep a slot (use --momentum above 0)"
 
     def add(self, name, expect, data=None):
@@ -288,7 +288,7 @@ def metadata_cases(corpus):
     edit("history_extra_member.h5", "error", lambda f: f[history].create_dataset("unlisted", data=numpy.zeros(c.epoch, numpy.float32)))
 
     if c.has_telemetry:
-        telemetry = "lrt/telemetry"
+        telemetry = "lrt/history/telemetry"
         edit("telemetry_table_wrong_shape.h5", "error", lambda f: replace(f[telemetry], "multipliers", numpy.ones((2, 99), numpy.float32)))
         edit("telemetry_table_missing.h5", "error", lambda f: f[telemetry].__delitem__("weight_norms"))
         edit("telemetry_step_beyond_global_step.h5", "error",

@@ -26,7 +26,7 @@ public struct CheckpointError: Error, CustomStringConvertible {
 ///   `weight_names`, datasets `model_weights/<layer>/<model>/<layer>/<weight>`);
 /// - `lrt/`: `format`, `format_version`, the optimizer (`lrt/optimizer`), training state
 ///   (`lrt/training`), dataset classes (`lrt/dataset`), metrics (`lrt/history`) and per-layer
-///   telemetry (`lrt/telemetry`).
+///   telemetry (`lrt/history/telemetry`).
 public enum Checkpoint {
     /// The value of the `lrt/format` attribute.
     public static let formatName = "lrt-checkpoint"
@@ -251,7 +251,7 @@ public enum Checkpoint {
 
         let telemetry = state.telemetry
         guard !telemetry.names.isEmpty else { return }
-        let group = try lrt.createGroup("telemetry")
+        let group = try history.createGroup("telemetry")
         try group.setAttribute("names", strings: telemetry.names)
         try group.writeInt64s("steps", telemetry.steps.map(Int64.init), shape: [telemetry.steps.count])
         let shape = [telemetry.steps.count, telemetry.names.count]  // [records, rate groups]

@@ -22,7 +22,7 @@ public enum CheckpointLimits {
     public static let steps = 1 << 48
     /// Mini-batch size (2^20, as the command line accepts).
     public static let batchSize = 1 << 20
-    /// Telemetry records in `lrt/telemetry` (2^24), and values per table (2^26).
+    /// Telemetry records in `lrt/history/telemetry` (2^24), and values per table (2^26).
     public static let telemetryRecords = 1 << 24
     public static let telemetryValues = 1 << 26
 }
@@ -306,7 +306,10 @@ struct CheckpointReader {
         if let duplicate = firstDuplicate(names) {
             throw CheckpointError("\(path): \(history.path)@metric_names lists '\(duplicate)' twice")
         }
-        if let unexpected = try history.memberNames().first(where: { !names.contains($0) }) {
+        guard !names.contains("telemetry") else {
+            throw CheckpointError("\(path): \(history.path)@metric_names lists 'telemetry', the name of the telemetry group")
+        }
+        if let unexpected = try history.memberNames().first(where: { !names.contains($0) && $0 != "telemetry" }) {
             throw CheckpointError("\(path): \(history.path)/\(unexpected) is not listed in \(history.path)@metric_names \(names)")
         }
         var columns: [String: [Double]] = [:]
@@ -321,11 +324,11 @@ struct CheckpointReader {
             columns[name] = try history.readFloats(name).values.map(Double.init)
         }
         state.history = MetricsHistory(names: names, columns: columns)
-        if lrt.contains("telemetry") { state.telemetry = try readTelemetry(try lrt.openGroup("telemetry"), globalStep: state.globalStep) }
+        if lrt.contains("history/telemetry") { state.telemetry = try readTelemetry(try lrt.openGroup("history/telemetry"), globalStep: state.globalStep) }
         return state
     }
 
-    /// `lrt/telemetry`: `@names` (rate groups), `steps` int64 [records], and four float32
+    /// `lrt/history/telemetry`: `@names` (rate groups), `steps` int64 [records], and four float32
     /// tables [records, names]: gradient, weight and update norms, and multipliers.
     private func readTelemetry(_ group: HDF5Group, globalStep: Int) throws -> TelemetryHistory {
         let names = try group.stringArrayAttribute("names")
