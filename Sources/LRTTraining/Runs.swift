@@ -134,7 +134,16 @@ public enum Runs {
                               hooks: Hooks = Hooks()) throws -> RunSummary {
         let contents = try Checkpoint.load(from: checkpointPath)
         guard let savedOptimizer = contents.optimizer, let saved = contents.training else {
-            throw TrainingError("\(checkpointPath) holds a model but no training state to resume; use `lrt finetune \(checkpointPath) --data DIR` to train from its weights (add --keep-optimizer to keep its optimizer state)")
+            // A Keras file has weights and, when compiled, optimizer slots but no data or epoch:
+            // continue both on `dataRoot`, for `epochs` more epochs (default 1).
+            if contents.kerasOptimizer != nil, let dataRoot {
+                var configuration = TrainingConfiguration(dataRoot: dataRoot, modelConfig: "")
+                configuration.epochs = epochs ?? 1
+                configuration.outputPath = outputPath ?? checkpointPath
+                return try finetune(modelPath: checkpointPath, configuration: configuration, keepOptimizer: true, hooks: hooks)
+            }
+            let keras = contents.kerasOptimizer != nil ? "pass --data DIR to continue its weights and Keras optimizer state, or " : ""
+            throw TrainingError("\(checkpointPath) holds a model but no training state to resume; \(keras)use `lrt finetune \(checkpointPath) --data DIR` to train from its weights (add --keep-optimizer to keep its optimizer state)")
         }
         let target = epochs ?? saved.epoch + 1
         guard target >= 1 else { throw TrainingError("invalid epochs \(target): use at least 1") }

@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import LRTFormat
 import LRTLayers
+import LRTData
 @testable import LRTTraining
 
 final class TrainingTests: XCTestCase {
@@ -107,6 +108,68 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(saved.position, 7 * 64)
         _ = try Runs.resume(checkpointPath: path("stopped.h5"), epochs: 2, outputPath: nil, hooks: quiet)
         try assertSameRun(path("straight.h5"), path("stopped.h5"))
+    }
+
+    /// Resume through the checkpoint is bit-identical for a rule with moments and scalar state
+    /// (Adam with AMSGrad, a warm-up schedule) and telemetry records survive it.
+    func testAdamWithWarmupResumesBitIdentically() throws {
+        func adam(epochs: Int, out: String) -> TrainingConfiguration {
+            var configuration = configuration(epochs: epochs, out: path(out))
+            configuration.optimizerConfig = try! JSONValue.parse("""
+                {"class_name": "Adam", "config": {"amsgrad": true, "learning_rate": {"class_name": "Warmup",
+                 "config": {"steps": 30, "schedule": {"class_name": "Constant", "config": {"learning_rate": 0.002}}}}}}
+                """)
+            return configuration
+        }
+        var hooks = quiet
+        hooks.logEvery = 7
+        _ = try Runs.train(adam(epochs: 3, out: "straight.h5"), hooks: hooks)
+        _ = try Runs.train(adam(epochs: 1, out: "split.h5"), hooks: hooks)
+        _ = try Runs.resume(checkpointPath: path("split.h5"), epochs: 3, outputPath: nil, hooks: hooks)
+        try assertSameRun(path("straight.h5"), path("split.h5"))
+        let straight = try XCTUnwrap(Checkpoint.load(from: path("straight.h5")).training)
+        let split = try XCTUnwrap(Checkpoint.load(from: path("split.h5")).training)
+        XCTAssertEqual(split.telemetry.steps, straight.telemetry.steps)
+        XCTAssertEqual(split.telemetry.updateNorms, straight.telemetry.updateNorms)
+        // Another optimizer is refused without --reset-optimizer.
+        XCTAssertThrowsError(try Runs.resume(checkpointPath: path("split.h5"), epochs: 4, outputPath: nil,
+                                             optimizerConfig: Self.sgd(learningRate: 0.01), hooks: quiet)) {
+            XCTAssert("\($0)".contains("--reset-optimizer"), "\($0)")
+        }
+        _ = try Runs.resume(checkpointPath: path("split.h5"), epochs: 4, outputPath: nil,
+                            optimizerConfig: Self.sgd(learningRate: 0.01), resetOptimizer: true, hooks: quiet)
+        XCTAssertEqual(try Checkpoint.load(from: path("split.h5")).optimizer?.config["class_name"]?.stringValue, "SGD")
+    }
+
+    /// `lrt resume KERAS.h5 --data DIR` continues a Keras model's weights and its saved
+    /// optimizer state (SGD momentum from `optimizer_weights`), then writes an lrt checkpoint.
+    func testResumeOfAKerasFileContinuesItsOptimizerState() throws {
+        let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../../shared/keras/mlp_sgdm.h5").standardized.path
+        guard FileManager.default.fileExists(atPath: shared) else { throw XCTSkip("shared/keras is not available") }
+        let model = path("keras.h5")
+        try FileManager.default.copyItem(atPath: shared, toPath: model)
+        let keras = try Checkpoint.load(from: model)
+        let kerasSteps = try XCTUnwrap(keras.kerasOptimizer?.iteration)
+        // Ten classes of 28×28 images, three each, in both splits.
+        for split in ["train", "test"] {
+            for label in 0..<10 {
+                let folder = path("mnist-like/\(split)/\(label)")
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                for index in 0..<3 {
+                    let pixels = (0..<784).map { UInt8(($0 * (label + 1) + index * 7) % 256) }
+                    try PNGCodec.encode(pixels, height: 28, width: 28, channels: 1, toFileAt: "\(folder)/\(index).png")
+                }
+            }
+        }
+        _ = try Runs.resume(checkpointPath: model, epochs: 1, outputPath: path("continued.h5"),
+                            dataRoot: path("mnist-like"), hooks: quiet)
+        let continued = try Checkpoint.load(from: path("continued.h5"))
+        let optimizer = try XCTUnwrap(continued.optimizer)
+        XCTAssertEqual(optimizer.config["class_name"]?.stringValue, "SGD")
+        XCTAssertEqual(optimizer.config["config"]?["momentum"]?.numberValue ?? 0, 0.9, accuracy: 1e-6)
+        XCTAssertEqual(optimizer.step, kerasSteps + 1)  // one batch of 30 images at batch size 32
+        XCTAssertEqual(continued.training?.epoch, 1)
     }
 
     /// A diverging run stops with a clear error and writes nothing.
