@@ -10,10 +10,7 @@ public enum CheckpointLimits {
     public static let modelConfigBytes = 16 << 20
     /// Bytes of `training_config` and `lrt/optimizer@config` (1 MiB).
     public static let configBytes = 1 << 20
-    /// Elements of one weight (2^28, 1 GiB of float32).
-    public static let weightElements = 1 << 28
-    /// Elements of all weights of a model together (2^30, 4 GiB of float32).
-    public static let modelElements = 1 << 30
+    // Weight and model sizes are bounded where models are built: ``ModelConfig/maximumWeightsPerTensor``.
     /// Length of `lrt/training/epoch_order`, i.e. training examples (2^27).
     public static let epochOrderLength = 1 << 27
     /// Completed epochs (2^24).
@@ -66,7 +63,6 @@ struct CheckpointReader {
             throw CheckpointError("\(path) is an HDF5 file but not an lrt checkpoint or Keras model: it has no model_config attribute at / (was it written by another program?)")
         }
         let modelConfig = try jsonAttribute(root, "model_config", limit: CheckpointLimits.modelConfigBytes)
-        try ModelSizeCheck.check(modelConfig, path: "\(path): /@model_config")
         var generator = SeededGenerator(seed: 0)
         let model: Sequential
         do { model = try ModelConfig.build(json: modelConfig, generator: &generator) } catch {
@@ -401,107 +397,4 @@ struct CheckpointReader {
 func firstDuplicate(_ names: [String]) -> String? {
     var seen = Set<String>()
     return names.first { !seen.insert($0).inserted }
-}
-
-/// Refuses a model config whose weights would exceed ``CheckpointLimits`` before
-/// ``ModelConfig`` allocates them (a 20-line config can ask for a terabyte).
-///
-/// Follows one example's shape through the layers with Keras's shape rules (InputLayer,
-/// Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten,
-/// BatchNormalization, and the shape-keeping ReLU, LeakyReLU, Activation, Dropout) and stops
-/// at the first layer it cannot follow, which ``ModelConfig`` then checks itself.
-enum ModelSizeCheck {
-    static func check(_ config: JSONValue, path: String) throws {
-        let sequential = config["config"] ?? .object([])
-        guard let layers = sequential.arrayValue ?? sequential["layers"]?.arrayValue, let first = layers.first else { return }
-        let firstConfig = first["config"] ?? .object([])
-        let declared = firstConfig["batch_shape"]?.arrayValue.map { Array($0.dropFirst()) }
-            ?? firstConfig["batch_input_shape"]?.arrayValue.map { Array($0.dropFirst()) }
-            ?? firstConfig["input_shape"]?.arrayValue
-            ?? sequential["build_input_shape"]?.arrayValue.map { Array($0.dropFirst()) }
-        guard let dimensions = declared?.compactMap(\.intValue), dimensions.count == declared?.count,
-              !dimensions.isEmpty, dimensions.allSatisfy({ $0 > 0 })
-        else { return }
-        guard let inputCount = product(dimensions), inputCount <= CheckpointLimits.modelElements else {
-            throw CheckpointError("\(path): the input shape \(dimensions) is larger than lrt accepts")
-        }
-        var shape = dimensions  // one example, no batch axis
-        var total = 0
-        for (index, layer) in layers.enumerated() {
-            let options = layer["config"] ?? .object([])
-            let className = layer["class_name"]?.stringValue ?? ""
-            let name = options["name"]?.stringValue.map { "'\($0)'" } ?? "number \(index)"
-            func requireWeight(_ factors: [Int]) throws -> Int {
-                guard let count = product(factors), count <= CheckpointLimits.weightElements else {
-                    throw CheckpointError("\(path): \(className) layer \(name) would need a kernel of \(factors.map(String.init).joined(separator: " × ")) weights, more than the \(CheckpointLimits.weightElements) lrt loads per weight")
-                }
-                return count
-            }
-            switch className {
-            case "InputLayer", "ReLU", "LeakyReLU", "Activation", "Dropout":
-                continue
-            case "Flatten":
-                shape = [product(shape) ?? 0]
-            case "BatchNormalization":
-                total += 4 * (shape.last ?? 0)
-            case "Dense":
-                guard let units = options["units"]?.intValue, units > 0, let inputs = shape.last else { return }
-                total += try requireWeight([inputs, units]) + units
-                shape = shape.dropLast() + [units]
-            case "Conv2D":
-                let strides = pair(options["strides"]) ?? (1, 1)
-                guard shape.count == 3, let filters = options["filters"]?.intValue, filters > 0,
-                      let kernel = pair(options["kernel_size"]),
-                      let height = outputSize(shape[0], kernel.0, strides.0, options["padding"]),
-                      let width = outputSize(shape[1], kernel.1, strides.1, options["padding"])
-                else { return }
-                total += try requireWeight([kernel.0, kernel.1, shape[2], filters]) + filters
-                shape = [height, width, filters]
-            case "MaxPooling2D", "AveragePooling2D":
-                let pool = pair(options["pool_size"]) ?? (2, 2)
-                let strides = pair(options["strides"]) ?? pool
-                guard shape.count == 3,
-                      let height = outputSize(shape[0], pool.0, strides.0, options["padding"]),
-                      let width = outputSize(shape[1], pool.1, strides.1, options["padding"])
-                else { return }
-                shape = [height, width, shape[2]]
-            case "GlobalAveragePooling2D":
-                guard shape.count == 3 else { return }
-                shape = [shape[2]]
-            default:
-                return
-            }
-            guard total <= CheckpointLimits.modelElements else {
-                throw CheckpointError("\(path): the model would need more than \(CheckpointLimits.modelElements) weights (at layer \(name)), more than lrt loads")
-            }
-        }
-    }
-
-    /// The product of `factors`, or nil when it overflows.
-    private static func product(_ factors: [Int]) -> Int? {
-        var result = 1
-        for factor in factors {
-            let (next, overflow) = result.multipliedReportingOverflow(by: factor)
-            if overflow { return nil }
-            result = next
-        }
-        return result
-    }
-
-    /// Keras's `n` or `[a, b]` for a two-dimensional size; nil when absent or malformed.
-    private static func pair(_ value: JSONValue?) -> (Int, Int)? {
-        guard let value, !value.isNull else { return nil }
-        if let size = value.intValue { return size > 0 ? (size, size) : nil }
-        guard let items = value.arrayValue, items.count == 2, let first = items[0].intValue, let second = items[1].intValue,
-              first > 0, second > 0
-        else { return nil }
-        return (first, second)
-    }
-
-    /// Keras's output size of a window sliding over `size` (`valid`, the default, or `same`).
-    private static func outputSize(_ size: Int, _ window: Int, _ stride: Int, _ padding: JSONValue?) -> Int? {
-        let same = padding?.stringValue?.lowercased() == "same"
-        let output = same ? (size + stride - 1) / stride : (size - window) / stride + 1
-        return size >= (same ? 1 : window) && output > 0 ? output : nil
-    }
 }

@@ -48,6 +48,7 @@ public enum ModelConfig {
         let modelInputShape = try inputShape(layers: layerList, modelConfig: config)
         var shape = modelInputShape
         var layers: [Layer] = []
+        var weightCount = 0
         for (index, entry) in layerList.enumerated() {
             guard let layerClass = entry["class_name"]?.stringValue else {
                 throw ModelConfigError("layer \(index) has no \"class_name\"")
@@ -57,6 +58,13 @@ public enum ModelConfig {
                                        name: try names.claim(entry["config"]?["name"]?.stringValue, className: layerClass))
             let layer = try makeLayer(&options, inputShape: shape, generator: &generator)
             try options.rejectUnused()
+            weightCount += layer.weights.reduce(0) { $0 + $1.value.count }
+            guard weightCount <= maximumModelWeights else {
+                throw ModelConfigError("the model needs more than \(maximumModelWeights) weights (at layer '\(layer.name)'); make it smaller")
+            }
+            guard layer.outputShape.reduce(1, *) <= maximumExampleSize else {
+                throw ModelConfigError("\(layer.className) layer '\(layer.name)' outputs \(layer.outputShape) per example, more than \(maximumExampleSize) values; make it smaller")
+            }
             layers.append(layer)
             shape = layer.outputShape
         }
@@ -78,13 +86,33 @@ public enum ModelConfig {
             let dimensions = hasBatchAxis ? Array(items.dropFirst()) : items
             let shape = dimensions.compactMap(\.intValue)
             guard shape.count == dimensions.count, !shape.isEmpty, shape.allSatisfy({ $0 > 0 && $0 <= 1 << 20 }),
-                  shape.reduce(1, *) <= 1 << 28
+                  shape.reduce(1, *) <= maximumExampleSize
             else {
                 throw ModelConfigError("input \(key) \(value.serialized) must list positive sizes after the batch axis, e.g. [null, 28, 28, 1]")
             }
             return shape
         }
         throw ModelConfigError("the model has no input shape: start its layers with {\"class_name\": \"InputLayer\", \"config\": {\"batch_shape\": [null, 28, 28, 1]}}")
+    }
+
+    /// The most values one weight tensor may hold (1 GiB of floats), checked before it is allocated.
+    public static let maximumWeightsPerTensor = 1 << 28
+    /// The most weights a model may hold in all (4 GiB of floats).
+    public static let maximumModelWeights = 1 << 30
+    /// The most values one example may have at any layer's output (256 MiB of floats).
+    public static let maximumExampleSize = 1 << 26
+
+    /// Refuses a weight shape too large to allocate, before it is allocated.
+    private static func checkWeightShape(_ shape: [Int], layer: String) throws -> [Int] {
+        var count = 1
+        for dimension in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            guard !overflow, product <= maximumWeightsPerTensor else {
+                throw ModelConfigError("\(layer) would need a kernel of \(shape.map(String.init).joined(separator: " × ")) weights, more than \(maximumWeightsPerTensor); make it smaller")
+            }
+            count = product
+        }
+        return shape
     }
 
     private static func makeLayer(_ options: inout LayerOptions, inputShape: [Int], generator: inout SeededGenerator) throws -> Layer {
@@ -103,7 +131,8 @@ public enum ModelConfig {
                                      "kernel_constraint", "bias_constraint", "quantization_config", "lora_rank"])
             options.ignore(["lora_alpha"])
             return Dense(name: name, inputUnits: inputShape[0], units: units, activation: activation,
-                         kernel: kernelInitializer.make(shape: [inputShape[0], units], generator: &generator),
+                         kernel: kernelInitializer.make(shape: try checkWeightShape([inputShape[0], units], layer: "Dense layer '\(name)'"),
+                                                        generator: &generator),
                          bias: useBias ? biasInitializer.make(shape: [units], generator: &generator) : nil,
                          kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
         case "Flatten":
@@ -135,7 +164,7 @@ public enum ModelConfig {
             options.ignore(["lora_alpha"])
             try checkWindow(image, window: kernelSize, strides: strides, padding: padding,
                             layer: "Conv2D layer '\(name)'", what: "kernel_size")
-            let kernelShape = [kernelSize.0, kernelSize.1, image[2], filters]
+            let kernelShape = try checkWeightShape([kernelSize.0, kernelSize.1, image[2], filters], layer: "Conv2D layer '\(name)'")
             return Conv2D(name: name, inputShape: image, filters: filters, kernelSize: kernelSize, strides: strides,
                           padding: padding, activation: activation,
                           kernel: kernelInitializer.make(shape: kernelShape, generator: &generator),

@@ -17,7 +17,7 @@ struct Train: ParsableCommand {
     @OptionGroup var options: TrainingOptions
 
     func run() throws {
-        let path = try model ?? Samples.folder("models/digits-cnn.json")
+        let path = try model ?? Samples.path("models/digits-cnn.json")
         let modelConfig: String
         do { modelConfig = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw CommandError("cannot read model config \(path): \((error as NSError).localizedDescription)")

@@ -33,7 +33,7 @@ struct TrainingOptions: ParsableArguments {
 
     /// The library configuration these options describe.
     func configuration(modelConfig: String) throws -> TrainingConfiguration {
-        var configuration = TrainingConfiguration(dataRoot: try data ?? Samples.folder("digits"), modelConfig: modelConfig)
+        var configuration = TrainingConfiguration(dataRoot: try data ?? Samples.path("digits"), modelConfig: modelConfig)
         configuration.epochs = epochs
         configuration.batchSize = batchSize
         configuration.optimizerConfig = try optimizer.config()
@@ -71,8 +71,8 @@ struct MonitoringOptions: ParsableArguments {
 
 /// The bundled samples (`Samples/`), found from the working directory or beside the executable.
 enum Samples {
-    /// `Samples/<name>`, from the working directory or beside the executable.
-    static func folder(_ name: String) throws -> String {
+    /// `Samples/<name>` (a folder or file), from the working directory or beside the executable.
+    static func path(_ name: String) throws -> String {
         var candidates = [FileManager.default.currentDirectoryPath]
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<5 {

@@ -1,4 +1,5 @@
 import Foundation
+import LRTTensor
 import LRTData
 import LRTHDF5
 import XCTest
@@ -53,7 +54,7 @@ final class BadInputTests: CommandTestCase {
     func testCorruptPNGIsNamed() throws {
         let data = try copyDataset(dataset, to: "corrupt")
         let image = data.appendingPathComponent("train/left/003.png")
-        var noise = NoiseGenerator(seed: 7)
+        var noise = SeededGenerator(seed: 7)
         try noise.bytes(300).write(to: image)
         try assertFailsCleanly(train(data: data), mentioning: [image.path])
     }
@@ -208,7 +209,7 @@ final class BadInputTests: CommandTestCase {
         let good = try trainCheckpoint(dataset: dataset)
         let data = try copyDataset(dataset, to: "corrupt")
         let image = data.appendingPathComponent("test/right/000.png")
-        var noise = NoiseGenerator(seed: 11)
+        var noise = SeededGenerator(seed: 11)
         try noise.bytes(64).write(to: image)
         // assertFailsCleanly checks that good.h5 stays byte-identical.
         try assertFailsCleanly(["train", "--model", model.path, "--data", data.path, "--epochs", "1", "--out", good.path],

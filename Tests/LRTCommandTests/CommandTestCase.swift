@@ -1,5 +1,6 @@
 import Foundation
 import LRTData
+import LRTTensor
 import XCTest
 
 /// Base class of the end-to-end tests: runs the built `lrt` executable in a fresh temporary
@@ -184,7 +185,7 @@ class CommandTestCase: XCTestCase {
     @discardableResult
     func makeDataset(_ name: String = "shapes", classes: [String] = patternClasses, imagesPerClass: Int = 10) throws -> URL {
         let root = inputs.appendingPathComponent(name)
-        var noise = NoiseGenerator(seed: 42)
+        var noise = SeededGenerator(seed: 42)
         for split in ["train", "test"] {
             for className in classes {
                 let folder = root.appendingPathComponent("\(split)/\(className)")
@@ -243,19 +244,8 @@ class CommandTestCase: XCTestCase {
     }
 }
 
-/// A tiny deterministic generator for test noise (SplitMix64).
-struct NoiseGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return value ^ (value >> 31)
-    }
-
+/// Test noise from the product's own seeded generator.
+extension SeededGenerator {
     mutating func byte(below limit: UInt8) -> UInt8 { UInt8(next() % UInt64(limit)) }
 
     mutating func bytes(_ count: Int) -> Data { Data((0..<count).map { _ in UInt8(truncatingIfNeeded: next()) }) }

@@ -9,7 +9,7 @@ import XCTest
 final class PredictionTests: FormatTestCase {
     func testPredictionsEqualTheModelsOwn() throws {
         let checkpoint = try savedCheckpoint()
-        var noise = SplitMix(seed: 9)
+        var noise = SeededGenerator(seed: 9)
         let inputs = (0..<(7 * 9)).map { _ in Float(noise.next() >> 40) / Float(1 << 24) }
         let file = try HDF5File.create(atPath: path("inputs.h5"))
         try file.root.writeFloats("x", inputs, shape: [7, 3, 3, 1])

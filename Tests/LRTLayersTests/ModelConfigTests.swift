@@ -86,6 +86,19 @@ final class ModelConfigTests: XCTestCase {
             """, mentions: ["'a'", "unique"])
     }
 
+    /// A short spec can ask for terabytes: it is refused before anything is allocated.
+    func testOversizedModelsAreRefusedBeforeAllocation() {
+        assertError("""
+            {"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"batch_shape": [null, 65536]}}, {"class_name": "Dense", "config": {"units": 1048576}}]}}
+            """, mentions: ["'dense'", "65536 × 1048576"])
+        assertError("""
+            {"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"batch_shape": [null, 64, 64, 1024]}}, {"class_name": "Conv2D", "config": {"filters": 65536, "kernel_size": 9}}]}}
+            """, mentions: ["'conv2d'", "9 × 9 × 1024 × 65536"])
+        assertError("""
+            {"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"batch_shape": [null, 4096, 4096, 1]}}, {"class_name": "Conv2D", "config": {"filters": 64, "kernel_size": 1}}]}}
+            """, mentions: ["'conv2d'", "per example"])
+    }
+
     func testKerasSnakeCaseNames() {
         XCTAssertEqual(LayerNamer.snakeCase("Dense"), "dense")
         XCTAssertEqual(LayerNamer.snakeCase("ReLU"), "re_lu")
