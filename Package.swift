@@ -16,9 +16,10 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
 
         // tensors → layers → optimizers → data / file format → training → CLI
-        .target(name: "LRTTensor", dependencies: ["CBLAS"]),
+        .target(name: "LRTTensor", dependencies: ["CBLAS", "CDNNL"]),
         .target(name: "LRTLayers", dependencies: ["LRTTensor"]),
         .target(name: "LRTOptimizers", dependencies: ["LRTTensor", "LRTLayers"]),
         .target(name: "LRTData", dependencies: ["CPNG"]),

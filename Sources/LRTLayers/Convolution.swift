@@ -2,7 +2,11 @@ import LRTTensor
 
 /// A 2-D convolution over NHWC images, `activation(convolve(input, kernel) + bias)` (Keras `Conv2D`).
 ///
-/// Computed as one matrix product per chunk of images: im2col turns every
+/// Two implementations, chosen by ``backend`` (``ConvolutionBackend/preferred`` by default):
+/// oneDNN's convolution primitives (``OneDNNConvolution``, with the bias and a ReLU fused in),
+/// or lrt's own, below; a shape oneDNN cannot build falls back to lrt's own.
+///
+/// lrt's own computes one matrix product per chunk of images: im2col turns every
 /// receptive field into a row, and `columns · kernel` is the output (Chellapilla
 /// et al. 2006); with fewer than four input channels the receptive fields become
 /// columns instead, which are faster to gather (``PatchLayout``). The batch is
@@ -26,6 +30,8 @@ public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
     public let bias: Parameter?
     public var emitsLogits = false
     public var computesInputGradient = true
+    /// The kernels that compute this layer.
+    public var backend = ConvolutionBackend.preferred
     /// Recorded in the config so that Keras re-creates the layer as it was described.
     public let kernelInitializer: Initializer
     public let biasInitializer: Initializer
@@ -40,6 +46,11 @@ public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
     private let columns = ScratchBuffer<Float>()                // per shard, one chunk's patches in `patchLayout`
     private let kernelGradientPartials = ScratchBuffer<Float>() // [shards, patchSize, filters]
     private let biasGradientPartials = ScratchBuffer<Float>()   // [shards, filters]
+    /// oneDNN primitives by batch size and mode, built on first use (training alternates two batch sizes).
+    private var oneDNNPlans: [PlanKey: OneDNNConvolution] = [:]
+    private struct PlanKey: Hashable { let batch: Int, training: Bool }
+    /// Why oneDNN could not build this layer's primitives, if it could not; lrt's own kernels run instead.
+    public private(set) var oneDNNFailure: String?
 
     /// - Parameters:
     ///   - name: the Keras layer name.
@@ -144,11 +155,60 @@ public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
         return UnsafePointer(buffer)
     }
 
+    /// The oneDNN primitives for `batch` images, or nil when lrt's own kernels are to run.
+    private func oneDNNPlan(batch: Int, training: Bool) -> OneDNNConvolution? {
+        guard backend == .oneDNN, oneDNNFailure == nil else { return nil }
+        let key = PlanKey(batch: batch, training: training)
+        if let plan = oneDNNPlans[key] { return plan }
+        do {
+            let plan = try OneDNNConvolution(geometry: geometry, filters: filters, batch: batch, hasBias: bias != nil,
+                                             fusesReLU: appliedActivation == .relu, training: training)
+            if oneDNNPlans.count >= 4 { oneDNNPlans.removeAll() }  // a few batch sizes at most are in use at once
+            oneDNNPlans[key] = plan
+            return plan
+        } catch {
+            oneDNNFailure = "\(error)"
+            return nil
+        }
+    }
+
     public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
-        let geometry = geometry, filters = filters, activation = appliedActivation, outputSize = outputSize
+        let geometry = geometry, outputSize = outputSize
         let batch = input.count / geometry.inputSize
         precondition(input.count == batch * geometry.inputSize, "Conv2D '\(name)' expects \(inputShape) inputs per example")
         if output.count != batch * outputSize { output = Tensor(shape: [batch] + outputShape) }
+        if let plan = oneDNNPlan(batch: batch, training: context.training) {
+            forward(input, with: plan)
+        } else {
+            forwardWithOwnKernels(input)
+        }
+        if context.training { self.input = input }
+        return output
+    }
+
+    private func forward(_ input: Tensor, with plan: OneDNNConvolution) {
+        let activation = appliedActivation, filters = filters
+        input.withUnsafeBufferPointer { inputs in
+            kernel.value.withUnsafeBufferPointer { kernelValues in
+                output.withUnsafeMutableBufferPointer { outputs in
+                    withOptionalPointer(to: bias?.value) { biases in
+                        plan.forward(input: inputs.baseAddress!, kernel: kernelValues.baseAddress!, bias: biases,
+                                     output: outputs.baseAddress!)
+                    }
+                    guard activation != .linear && activation != .relu else { return }  // ReLU is fused
+                    let rows = outputs.count / filters
+                    Parallel.forEachShard(count: rows, minimumSize: Parallel.minimumShardSize(workPerItem: 8 * filters)) { _, items in
+                        activation.apply(UnsafeMutableBufferPointer(rebasing: outputs[items.lowerBound * filters..<items.upperBound * filters]),
+                                         width: filters)
+                    }
+                }
+            }
+        }
+    }
+
+    private func forwardWithOwnKernels(_ input: Tensor) {
+        let geometry = geometry, filters = filters, activation = appliedActivation, outputSize = outputSize
+        let batch = input.count / geometry.inputSize
         let imagesPerChunk = imagesPerChunk, transposed = patchLayout == .transposed
         let chunkElements = patchLayout == .input ? 0 : imagesPerChunk * geometry.outputPositions * geometry.patchSize
         let columns = columns.pointer(count: Parallel.shardCount * chunkElements)
@@ -173,18 +233,63 @@ public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
                 }
             }
         }
-        if context.training { self.input = input }
-        return output
     }
 
     public func backward(_ outputGradient: Tensor) -> Tensor {
-        let geometry = geometry, filters = filters, activation = appliedActivation, outputSize = outputSize
-        let computesInputGradient = computesInputGradient
         let batch = outputGradient.count / outputSize
         precondition(outputGradient.count == batch * outputSize && input.count == batch * geometry.inputSize,
                      "Conv2D '\(name)': backward needs the training forward of the same batch")
         if computesInputGradient && inputGradient.count != input.count { inputGradient = Tensor(shape: input.shape) }
         if !computesInputGradient { inputGradient = .empty }
+        if let plan = oneDNNPlan(batch: batch, training: true) {
+            backward(outputGradient, with: plan)
+        } else {
+            backwardWithOwnKernels(outputGradient)
+        }
+        input = .empty  // let the previous layer reuse its output buffer
+        return inputGradient
+    }
+
+    private func backward(_ outputGradient: Tensor, with plan: OneDNNConvolution) {
+        let activation = appliedActivation, filters = filters, computesInputGradient = computesInputGradient
+        let preActivation = activation == .linear ? nil : preActivationGradient.pointer(count: outputGradient.count)
+        input.withUnsafeBufferPointer { inputs in
+            output.withUnsafeBufferPointer { outputs in
+                outputGradient.withUnsafeBufferPointer { outputGradients in
+                    kernel.value.withUnsafeBufferPointer { kernelValues in
+                        inputGradient.withUnsafeMutableBufferPointer { inputGradients in
+                            kernel.gradient.withUnsafeMutableBufferPointer { kernelGradients in
+                                withOptionalGradientPointer(of: bias) { biasGradients in
+                                    // dZ = activation'(output) ⊙ dY: [batch, outputHeight, outputWidth, filters]
+                                    if let preActivation {
+                                        let rows = outputGradients.count / filters
+                                        Parallel.forEachShard(count: rows, minimumSize: Parallel.minimumShardSize(workPerItem: 4 * filters)) { _, items in
+                                            let elements = items.lowerBound * filters..<items.upperBound * filters
+                                            activation.backward(UnsafeBufferPointer(rebasing: outputGradients[elements]),
+                                                                output: UnsafeBufferPointer(rebasing: outputs[elements]),
+                                                                into: UnsafeMutableBufferPointer(start: preActivation + elements.lowerBound,
+                                                                                                 count: elements.count),
+                                                                width: filters)
+                                        }
+                                    }
+                                    plan.backward(input: inputs.baseAddress!,
+                                                  outputGradient: preActivation.map { UnsafePointer($0) } ?? outputGradients.baseAddress!,
+                                                  kernel: kernelValues.baseAddress!,
+                                                  inputGradient: computesInputGradient ? inputGradients.baseAddress : nil,
+                                                  kernelGradient: kernelGradients.baseAddress!, biasGradient: biasGradients)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private func backwardWithOwnKernels(_ outputGradient: Tensor) {
+        let geometry = geometry, filters = filters, activation = appliedActivation, outputSize = outputSize
+        let computesInputGradient = computesInputGradient
+        let batch = outputGradient.count / outputSize
         let imagesPerChunk = imagesPerChunk, layout = patchLayout
         let chunkElements = layout == .input ? 0 : imagesPerChunk * geometry.outputPositions * geometry.patchSize
         let columns = columns.pointer(count: Parallel.shardCount * chunkElements)
@@ -268,7 +373,5 @@ public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
                 for filter in 0..<filters { biasGradients[filter] += biasPartials[shard * filters + filter] }
             }
         }
-        input = .empty  // let the previous layer reuse its output buffer
-        return inputGradient
     }
 }

@@ -27,6 +27,12 @@ func addBiasAndActivate(_ values: UnsafeMutablePointer<Float>, rows: Int, width:
     }
 }
 
+/// Calls `body` with a pointer to the gradient of `parameter`, or with nil when there is no parameter.
+func withOptionalGradientPointer<Result>(of parameter: Parameter?, _ body: (UnsafeMutablePointer<Float>?) -> Result) -> Result {
+    guard let parameter else { return body(nil) }
+    return parameter.gradient.withUnsafeMutableBufferPointer { body($0.baseAddress) }
+}
+
 /// Calls `body` with a pointer to the elements of `tensor`, or with nil when there is no tensor.
 func withOptionalPointer<Result>(to tensor: Tensor?, _ body: (UnsafePointer<Float>?) -> Result) -> Result {
     guard let tensor else { return body(nil) }

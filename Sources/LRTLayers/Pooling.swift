@@ -29,6 +29,57 @@ private func windowRange(_ output: Int, stride: Int, padBefore: Int, window: Int
 ///   - rows, columns: the window, clipped to the image.
 ///   - maximum: `[channels]`, written.
 ///   - positions: `[channels]`, written.
+/// The mean of each channel over one window, eight channels at a time (the sum in window order, then one scaling).
+private func windowMean(_ source: UnsafePointer<Float>, rows: Range<Int>, columns: Range<Int>, inputWidth: Int,
+                        channels: Int, into mean: UnsafeMutablePointer<Float>) {
+    let scale = 1 / Float(rows.count * columns.count)
+    var channel = 0
+    while channel + 8 <= channels {
+        var sum = SIMD8<Float>()
+        for y in rows {
+            for x in columns {
+                sum += UnsafeRawPointer(source + (y * inputWidth + x) * channels + channel).loadUnaligned(as: SIMD8<Float>.self)
+            }
+        }
+        UnsafeMutableRawPointer(mean + channel).storeBytes(of: sum * scale, as: SIMD8<Float>.self)
+        channel += 8
+    }
+    for channel in channel..<channels {
+        var sum: Float = 0
+        for y in rows {
+            for x in columns { sum += source[(y * inputWidth + x) * channels + channel] }
+        }
+        mean[channel] = sum * scale
+    }
+}
+
+/// The maximum of each channel over one window (inference: no positions), eight channels at a time.
+private func windowMaximum(_ source: UnsafePointer<Float>, rows: Range<Int>, columns: Range<Int>, inputWidth: Int,
+                           channels: Int, into maximum: UnsafeMutablePointer<Float>) {
+    let firstOffset = (rows.lowerBound * inputWidth + columns.lowerBound) * channels
+    var channel = 0
+    while channel + 8 <= channels {
+        var best = UnsafeRawPointer(source + firstOffset + channel).loadUnaligned(as: SIMD8<Float>.self)
+        for y in rows {
+            for x in columns {
+                let value = UnsafeRawPointer(source + (y * inputWidth + x) * channels + channel).loadUnaligned(as: SIMD8<Float>.self)
+                best.replace(with: value, where: value .> best)  // as the training path: NaN never replaces
+            }
+        }
+        UnsafeMutableRawPointer(maximum + channel).storeBytes(of: best, as: SIMD8<Float>.self)
+        channel += 8
+    }
+    for channel in channel..<channels {
+        var best = source[firstOffset + channel]
+        for y in rows {
+            for x in columns where source[(y * inputWidth + x) * channels + channel] > best {
+                best = source[(y * inputWidth + x) * channels + channel]
+            }
+        }
+        maximum[channel] = best
+    }
+}
+
 private func windowMaximum(_ source: UnsafePointer<Float>, rows: Range<Int>, columns: Range<Int>, inputWidth: Int,
                            channels: Int, into maximum: UnsafeMutablePointer<Float>, positions: UnsafeMutablePointer<Int32>) {
     let firstOffset = (rows.lowerBound * inputWidth + columns.lowerBound) * channels
@@ -128,17 +179,8 @@ public final class MaxPooling2D: Layer {
                                     windowMaximum(source, rows: rows, columns: columns, inputWidth: geometry.inputWidth,
                                                   channels: channels, into: target, positions: positions + index)
                                 } else {
-                                    let firstOffset = (rows.lowerBound * geometry.inputWidth + columns.lowerBound) * channels
-                                    target.update(from: source + firstOffset, count: channels)
-                                    for y in rows {
-                                        for x in columns {
-                                            let window = source + (y * geometry.inputWidth + x) * channels
-                                            for channel in 0..<channels {
-                                                let value = window[channel], current = target[channel]
-                                                target[channel] = value > current ? value : current
-                                            }
-                                        }
-                                    }
+                                    windowMaximum(source, rows: rows, columns: columns, inputWidth: geometry.inputWidth,
+                                                  channels: channels, into: target)
                                 }
                             }
                         }
@@ -229,15 +271,8 @@ public final class AveragePooling2D: Layer {
                                 let columns = windowRange(outputX, stride: geometry.strideWidth, padBefore: geometry.padLeft,
                                                           window: geometry.windowWidth, input: geometry.inputWidth)
                                 let target = outputs + image * outputSize + (outputY * geometry.outputWidth + outputX) * channels
-                                target.update(repeating: 0, count: channels)
-                                for y in rows {
-                                    for x in columns {
-                                        let window = source + (y * geometry.inputWidth + x) * channels
-                                        for channel in 0..<channels { target[channel] += window[channel] }
-                                    }
-                                }
-                                let scale = 1 / Float(rows.count * columns.count)
-                                for channel in 0..<channels { target[channel] *= scale }
+                                windowMean(source, rows: rows, columns: columns, inputWidth: geometry.inputWidth,
+                                           channels: channels, into: target)
                             }
                         }
                     }

@@ -56,9 +56,59 @@ public enum Parallel {
             return
         }
         withoutActuallyEscaping(body) { body in
+            if let team = OpenMPTeam.shared {
+                team.run(shards: shards) { shard in body(shard, range(ofShard: shard, shards: shards, count: count)) }
+                return
+            }
             let shared = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: shards) { shard in
                 shared.value(shard, range(ofShard: shard, shards: shards, count: count))
+            }
+        }
+    }
+}
+
+/// The OpenMP thread team oneDNN runs on (libgomp, loaded with oneDNN), found at run time.
+///
+/// oneDNN's threads keep spinning for a while after each primitive, waiting for more work; shards
+/// on other threads (Dispatch's) would compete with them for the same cores. Running the shards
+/// on that same team gives every core exactly one busy thread.
+public final class OpenMPTeam: @unchecked Sendable {  // immutable: two C function pointers
+    private typealias Parallel = @convention(c) (
+        @convention(c) (UnsafeMutableRawPointer?) -> Void, UnsafeMutableRawPointer?, UInt32, UInt32) -> Void
+    private typealias Query = @convention(c) () -> Int32
+    /// `GOMP_parallel(function, data, threads, flags)`: runs `function(data)` on a team of `threads`.
+    private let parallel: Parallel
+    private let threadNumber: Query
+    private let teamSize: Query
+
+    /// The team, or nil when libgomp is not in the process (then Dispatch runs the shards).
+    static let shared: OpenMPTeam? = OpenMPTeam()
+
+    /// Whether ``Parallel`` runs its shards on this team.
+    public static var isAvailable: Bool { shared != nil }
+
+    private init?() {
+        guard let parallel = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "GOMP_parallel"),
+              let threadNumber = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_get_thread_num"),
+              let teamSize = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_get_num_threads")
+        else { return nil }
+        self.parallel = unsafeBitCast(parallel, to: Parallel.self)
+        self.threadNumber = unsafeBitCast(threadNumber, to: Query.self)
+        self.teamSize = unsafeBitCast(teamSize, to: Query.self)
+    }
+
+    /// Calls `body(shard)` for every shard below `shards`, each exactly once, on the team's threads
+    /// (a team smaller than `shards`, as inside another parallel region, takes several each).
+    func run(shards: Int, _ body: (Int) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            var context = (team: self, shards: shards, body: body)
+            withUnsafeMutablePointer(to: &context) { pointer in
+                parallel({ raw in
+                    let context = raw!.assumingMemoryBound(to: (team: OpenMPTeam, shards: Int, body: (Int) -> Void).self).pointee
+                    let thread = Int(context.team.threadNumber()), size = Int(context.team.teamSize())
+                    for shard in stride(from: thread, to: context.shards, by: max(size, 1)) { context.body(shard) }
+                }, pointer, UInt32(shards), 0)
             }
         }
     }

@@ -5,16 +5,30 @@ import LRTTensor
 /// Finite-difference checks of Conv2D, pooling, BatchNormalization and Dropout
 /// (``GradientTests/checkLayer(_:inputShape:batch:seed:input:trainingObjective:file:line:)``).
 extension GradientTests {
-    /// A Conv2D with weights uniform in ±0.5, so that every kernel entry matters.
+    /// A Conv2D with weights uniform in ±0.5, so that every kernel entry matters, computed by `backend`.
     func convolution(inputShape: [Int], filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
                      padding: Padding = .valid, activation: Activation = .linear, useBias: Bool = true,
-                     seed: UInt64 = 3) -> Conv2D {
+                     seed: UInt64 = 3, backend: ConvolutionBackend) -> Conv2D {
         var generator = SeededGenerator(seed: seed)
         let uniform = Initializer.randomUniform(minimum: -0.5, maximum: 0.5)
-        return Conv2D(name: "conv2d", inputShape: inputShape, filters: filters, kernelSize: kernelSize, strides: strides,
-                      padding: padding, activation: activation,
-                      kernel: uniform.make(shape: [kernelSize.0, kernelSize.1, inputShape[2], filters], generator: &generator),
-                      bias: useBias ? uniform.make(shape: [filters], generator: &generator) : nil)
+        let layer = Conv2D(name: "conv2d", inputShape: inputShape, filters: filters, kernelSize: kernelSize, strides: strides,
+                           padding: padding, activation: activation,
+                           kernel: uniform.make(shape: [kernelSize.0, kernelSize.1, inputShape[2], filters], generator: &generator),
+                           bias: useBias ? uniform.make(shape: [filters], generator: &generator) : nil)
+        layer.backend = backend
+        return layer
+    }
+
+    /// Finite-difference checks of a Conv2D under each backend; oneDNN must not fall back.
+    func checkConvolution(inputShape: [Int], filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
+                          padding: Padding = .valid, activation: Activation = .linear, useBias: Bool = true,
+                          input: Tensor? = nil, file: StaticString = #filePath, line: UInt = #line) {
+        for backend in ConvolutionBackend.allCases {
+            let layer = convolution(inputShape: inputShape, filters: filters, kernelSize: kernelSize, strides: strides,
+                                    padding: padding, activation: activation, useBias: useBias, backend: backend)
+            checkLayer(layer, inputShape: inputShape, batch: 2, input: input, file: file, line: line)
+            XCTAssertNil(layer.oneDNNFailure, "\(backend)", file: file, line: line)
+        }
     }
 
     /// Values 0.01 apart in random order: no two inputs of a max-pooling window are
@@ -27,52 +41,45 @@ extension GradientTests {
     }
 
     func testConv2DBackwardValidStrideOne() {
-        checkLayer(convolution(inputShape: [5, 6, 2], filters: 3, kernelSize: (3, 3)), inputShape: [5, 6, 2], batch: 2)
+        checkConvolution(inputShape: [5, 6, 2], filters: 3, kernelSize: (3, 3))
     }
 
     /// Odd sizes with stride 2 and same padding: the padding is uneven (none above, one below).
     func testConv2DBackwardSamePaddingStrideTwoOddSizes() {
-        checkLayer(convolution(inputShape: [7, 5, 2], filters: 3, kernelSize: (3, 3), strides: (2, 2), padding: .same),
-                   inputShape: [7, 5, 2], batch: 2)
-        checkLayer(convolution(inputShape: [6, 6, 1], filters: 2, kernelSize: (3, 3), strides: (2, 2), padding: .same),
-                   inputShape: [6, 6, 1], batch: 2)
+        checkConvolution(inputShape: [7, 5, 2], filters: 3, kernelSize: (3, 3), strides: (2, 2), padding: .same)
+        checkConvolution(inputShape: [6, 6, 1], filters: 2, kernelSize: (3, 3), strides: (2, 2), padding: .same)
     }
 
     func testConv2DBackwardNonSquareKernelsAndStrides() {
-        checkLayer(convolution(inputShape: [6, 7, 3], filters: 2, kernelSize: (2, 3), strides: (2, 1), padding: .same),
-                   inputShape: [6, 7, 3], batch: 2)
-        checkLayer(convolution(inputShape: [7, 6, 2], filters: 2, kernelSize: (3, 2), strides: (1, 3)),
-                   inputShape: [7, 6, 2], batch: 2)
-        checkLayer(convolution(inputShape: [4, 9, 1], filters: 4, kernelSize: (1, 5), padding: .same),
-                   inputShape: [4, 9, 1], batch: 2)
+        checkConvolution(inputShape: [6, 7, 3], filters: 2, kernelSize: (2, 3), strides: (2, 1), padding: .same)
+        checkConvolution(inputShape: [7, 6, 2], filters: 2, kernelSize: (3, 2), strides: (1, 3))
+        checkConvolution(inputShape: [4, 9, 1], filters: 4, kernelSize: (1, 5), padding: .same)
+        // Valid padding whose last stride leaves a column unused (oneDNN: no padding after).
+        checkConvolution(inputShape: [7, 8, 2], filters: 2, kernelSize: (3, 3), strides: (2, 2))
     }
 
     /// Four or more channels take the im2col layout (fewer take the transposed one).
     func testConv2DBackwardManyChannels() {
-        let strided = convolution(inputShape: [5, 5, 4], filters: 3, kernelSize: (3, 3), strides: (2, 2), padding: .same)
-        XCTAssertEqual(strided.patchLayout, .rows)
-        checkLayer(strided, inputShape: [5, 5, 4], batch: 2)
-        checkLayer(convolution(inputShape: [6, 5, 5], filters: 2, kernelSize: (2, 3), strides: (1, 2)), inputShape: [6, 5, 5], batch: 2)
-        XCTAssertEqual(convolution(inputShape: [6, 5, 3], filters: 2, kernelSize: (2, 3)).patchLayout, .transposed)
+        XCTAssertEqual(convolution(inputShape: [5, 5, 4], filters: 3, kernelSize: (3, 3), backend: .im2col).patchLayout, .rows)
+        checkConvolution(inputShape: [5, 5, 4], filters: 3, kernelSize: (3, 3), strides: (2, 2), padding: .same)
+        checkConvolution(inputShape: [6, 5, 5], filters: 2, kernelSize: (2, 3), strides: (1, 2))
+        XCTAssertEqual(convolution(inputShape: [6, 5, 3], filters: 2, kernelSize: (2, 3), backend: .im2col).patchLayout, .transposed)
     }
 
     /// A 1×1 kernel with stride 1 skips im2col; with stride 2 it does not.
     func testConv2DBackwardPointwise() {
-        let pointwise = convolution(inputShape: [3, 4, 5], filters: 3, kernelSize: (1, 1))
-        XCTAssertEqual(pointwise.patchLayout, .input)
-        checkLayer(pointwise, inputShape: [3, 4, 5], batch: 2)
-        checkLayer(convolution(inputShape: [5, 4, 3], filters: 2, kernelSize: (1, 1), strides: (2, 2)), inputShape: [5, 4, 3], batch: 2)
+        XCTAssertEqual(convolution(inputShape: [3, 4, 5], filters: 3, kernelSize: (1, 1), backend: .im2col).patchLayout, .input)
+        checkConvolution(inputShape: [3, 4, 5], filters: 3, kernelSize: (1, 1))
+        checkConvolution(inputShape: [5, 4, 3], filters: 2, kernelSize: (1, 1), strides: (2, 2))
     }
 
     func testConv2DBackwardThroughActivationsWithoutBias() throws {
         for activation in [Activation.tanh, .softmax, .elu] {
-            checkLayer(convolution(inputShape: [5, 5, 2], filters: 3, kernelSize: (3, 3), padding: .same,
-                                   activation: activation, useBias: false),
-                       inputShape: [5, 5, 2], batch: 2)
+            checkConvolution(inputShape: [5, 5, 2], filters: 3, kernelSize: (3, 3), padding: .same, activation: activation, useBias: false)
         }
         // ReLU's kink: a kernel step of 1e-3 moves every pre-activation of its filter by up
         // to 1e-3, so take an input whose pre-activations all stay 0.005 away from zero.
-        let linear = convolution(inputShape: [5, 5, 2], filters: 3, kernelSize: (3, 3), padding: .same, useBias: false)
+        let linear = convolution(inputShape: [5, 5, 2], filters: 3, kernelSize: (3, 3), padding: .same, useBias: false, backend: .im2col)
         let input = (1...50).lazy.map { seed -> Tensor in
             var generator = SeededGenerator(seed: UInt64(seed))
             return Tensor(shape: [2, 5, 5, 2], storage: (0..<100).map { _ in generator.nextFloat(in: -1, 1) })
@@ -80,24 +87,26 @@ extension GradientTests {
             var context = ForwardContext.inference
             return linear.forward(input, context: &context).storage.allSatisfy { abs($0) > 0.005 }
         }
-        checkLayer(convolution(inputShape: [5, 5, 2], filters: 3, kernelSize: (3, 3), padding: .same, activation: .relu, useBias: false),
-                   inputShape: [5, 5, 2], batch: 2, input: try XCTUnwrap(input))
+        checkConvolution(inputShape: [5, 5, 2], filters: 3, kernelSize: (3, 3), padding: .same, activation: .relu, useBias: false,
+                         input: try XCTUnwrap(input))
     }
 
     /// As the first trainable layer, Conv2D skips its input gradient but still sets the kernel gradient.
     func testConv2DWithoutInputGradientKeepsParameterGradients() {
-        let full = convolution(inputShape: [6, 5, 2], filters: 3, kernelSize: (3, 3), strides: (2, 2), padding: .same)
-        let skipping = convolution(inputShape: [6, 5, 2], filters: 3, kernelSize: (3, 3), strides: (2, 2), padding: .same)
-        skipping.computesInputGradient = false
-        let input = distinctInput([2, 6, 5, 2])
-        for layer in [full, skipping] {
-            var context = ForwardContext(training: true)
-            let output = layer.forward(input, context: &context)
-            let gradient = layer.backward(Tensor(shape: output.shape, repeating: 1))
-            XCTAssertEqual(gradient.count, layer === full ? input.count : 0)
+        for backend in ConvolutionBackend.allCases {
+            let full = convolution(inputShape: [6, 5, 2], filters: 3, kernelSize: (3, 3), strides: (2, 2), padding: .same, backend: backend)
+            let skipping = convolution(inputShape: [6, 5, 2], filters: 3, kernelSize: (3, 3), strides: (2, 2), padding: .same, backend: backend)
+            skipping.computesInputGradient = false
+            let input = distinctInput([2, 6, 5, 2])
+            for layer in [full, skipping] {
+                var context = ForwardContext(training: true)
+                let output = layer.forward(input, context: &context)
+                let gradient = layer.backward(Tensor(shape: output.shape, repeating: 1))
+                XCTAssertEqual(gradient.count, layer === full ? input.count : 0)
+            }
+            XCTAssertEqual(full.kernel.gradient, skipping.kernel.gradient)
+            XCTAssertEqual(full.bias!.gradient, skipping.bias!.gradient)
         }
-        XCTAssertEqual(full.kernel.gradient, skipping.kernel.gradient)
-        XCTAssertEqual(full.bias!.gradient, skipping.bias!.gradient)
     }
 
     func testMaxPoolingBackward() {

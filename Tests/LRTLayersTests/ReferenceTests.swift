@@ -121,13 +121,19 @@ final class ReferenceTests: XCTestCase {
         for (index, (shape, filters, kernelSize, strides, padding)) in cases.enumerated() {
             let kernel = random([kernelSize.0, kernelSize.1, shape[2], filters], seed: UInt64(index) + 100)
             let bias = random([filters], seed: UInt64(index) + 200)
-            let layer = Conv2D(name: "conv2d", inputShape: shape, filters: filters, kernelSize: kernelSize, strides: strides,
-                               padding: padding, kernel: kernel, bias: bias)
             let input = random([3] + shape, seed: UInt64(index))
-            var context = ForwardContext.inference
-            assertClose(layer.forward(input, context: &context),
-                        naiveConvolution(input, kernel: kernel, bias: bias, strides: strides, padding: padding),
-                        "case \(index): \(shape) kernel \(kernelSize) strides \(strides) \(padding)")
+            let expected = naiveConvolution(input, kernel: kernel, bias: bias, strides: strides, padding: padding)
+            for backend in ConvolutionBackend.allCases {
+                let layer = Conv2D(name: "conv2d", inputShape: shape, filters: filters, kernelSize: kernelSize, strides: strides,
+                                   padding: padding, kernel: kernel, bias: bias)
+                layer.backend = backend
+                for training in [false, true] {
+                    var context = ForwardContext(training: training)
+                    assertClose(layer.forward(input, context: &context), expected,
+                                "case \(index): \(shape) kernel \(kernelSize) strides \(strides) \(padding), \(backend), training \(training)")
+                }
+                XCTAssertNil(layer.oneDNNFailure)
+            }
         }
     }
 
@@ -177,15 +183,21 @@ final class ReferenceTests: XCTestCase {
     /// shard, gives what one example at a time gives: outputs, input gradients, and
     /// parameter gradients that are the sums of the per-example ones.
     func testConv2DBatchEqualsOneExampleAtATime() {
-        let shape = [20, 20, 4]
-        let layer = Conv2D(name: "conv2d", inputShape: shape, filters: 8, kernelSize: (3, 3), padding: .same,
-                           activation: .relu, kernel: random([3, 3, 4, 8], seed: 1), bias: random([8], seed: 2))
-        assertBatchEqualsOneExampleAtATime(layer, shape: shape, batch: 40)
-        // The transposed layout (few channels), with stride 2.
-        let few = Conv2D(name: "conv2d", inputShape: [30, 30, 2], filters: 8, kernelSize: (3, 3), strides: (2, 2), padding: .same,
-                         kernel: random([3, 3, 2, 8], seed: 3), bias: random([8], seed: 4))
-        XCTAssertEqual(few.patchLayout, .transposed)
-        assertBatchEqualsOneExampleAtATime(few, shape: [30, 30, 2], batch: 100)
+        for backend in ConvolutionBackend.allCases {
+            let shape = [20, 20, 4]
+            let layer = Conv2D(name: "conv2d", inputShape: shape, filters: 8, kernelSize: (3, 3), padding: .same,
+                               activation: .relu, kernel: random([3, 3, 4, 8], seed: 1), bias: random([8], seed: 2))
+            layer.backend = backend
+            assertBatchEqualsOneExampleAtATime(layer, shape: shape, batch: 40)
+            // The transposed layout (few channels), with stride 2.
+            let few = Conv2D(name: "conv2d", inputShape: [30, 30, 2], filters: 8, kernelSize: (3, 3), strides: (2, 2), padding: .same,
+                             kernel: random([3, 3, 2, 8], seed: 3), bias: random([8], seed: 4))
+            few.backend = backend
+            XCTAssertEqual(few.patchLayout, .transposed)
+            assertBatchEqualsOneExampleAtATime(few, shape: [30, 30, 2], batch: 100)
+            XCTAssertNil(layer.oneDNNFailure)
+            XCTAssertNil(few.oneDNNFailure)
+        }
         XCTAssertEqual(Parallel.shardCount(for: 40, minimumSize: max(1, (1 << 20) / (400 * 36 * 8))), min(Parallel.shardCount, 40))
     }
 

@@ -1,0 +1,403 @@
+import CDNNL
+import Foundation
+
+/// Which kernels compute `Conv2D`: oneDNN's, or lrt's own im2col + sgemm.
+///
+/// Measured here (`Tools/bench`, cnn-mnist, 2 cores): oneDNN's AVX-512 convolution runs the
+/// 3×3×32→64 layer at about 2.5× the speed of im2col + OpenBLAS sgemm, and the 1-channel first
+/// layer about 6× faster, so it is the default. im2col stays as the fallback where oneDNN cannot
+/// build a primitive, and as the second implementation the tests hold oneDNN against.
+public enum ConvolutionBackend: String, Sendable, CaseIterable {
+    case oneDNN = "onednn"
+    case im2col
+
+    /// The environment variable that picks the backend (`onednn` or `im2col`).
+    public static let environmentVariable = "LRT_CONVOLUTION"
+
+    /// The process's backend: `LRT_CONVOLUTION` when set to a valid name, else oneDNN when it
+    /// runs on this machine, else im2col.
+    public static let preferred: ConvolutionBackend = {
+        if let name = ProcessInfo.processInfo.environment[environmentVariable],
+           let backend = ConvolutionBackend(rawValue: name.lowercased()) {
+            return backend
+        }
+        return OneDNN.runtime != nil ? .oneDNN : .im2col
+    }()
+
+    /// A value of `LRT_CONVOLUTION` that names no backend, for `lrt doctor` to report.
+    public static var invalidSetting: String? {
+        guard let name = ProcessInfo.processInfo.environment[environmentVariable], !name.isEmpty else { return nil }
+        return ConvolutionBackend(rawValue: name.lowercased()) == nil ? name : nil
+    }
+}
+
+/// oneDNN for this process: its CPU engine, made on first use.
+public enum OneDNN {
+    /// The CPU engine, or nil when oneDNN cannot create one here.
+    static let runtime: Engine? = Engine()
+
+    /// "2.6.3", or nil when oneDNN is unavailable.
+    public static var version: String? {
+        guard runtime != nil, let version = dnnl_version()?.pointee else { return nil }
+        return "\(version.major).\(version.minor).\(version.patch)"
+    }
+
+    final class Engine: @unchecked Sendable {  // oneDNN engines are thread-safe
+        let handle: dnnl_engine_t
+
+        init?() {
+            var engine: dnnl_engine_t?
+            guard dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success, let engine else { return nil }
+            handle = engine
+        }
+
+        deinit { dnnl_engine_destroy(handle) }
+    }
+}
+
+/// Why oneDNN could not build or run a primitive (lrt then uses its own kernels).
+public struct OneDNNError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// A 2-D convolution of NHWC float images for one batch size, computed by oneDNN's primitives
+/// (`brgconv:avx512_core` on this machine), with the bias and an optional ReLU fused in.
+///
+/// Tensors stay in lrt's layouts: images `[batch, height, width, channels]` and the kernel
+/// `[kernelHeight, kernelWidth, channels, filters]` (oneDNN's `nhwc` and `hwio`). oneDNN wants
+/// the kernel in a blocked layout of its own choice; it is reordered on every call, which costs
+/// one pass over the (small) kernel, so a kernel changed by the optimizer is always current.
+public final class OneDNNConvolution {
+    public let geometry: WindowGeometry
+    public let filters: Int
+    public let batch: Int
+    /// Whether ``backward(input:outputGradient:kernel:inputGradient:kernelGradient:biasGradient:)`` is available.
+    public let training: Bool
+
+    private let engine: OneDNN.Engine
+    private let stream: dnnl_stream_t
+    private let source: Memory, destination: Memory, userKernel: Memory, bias: Memory?
+    private let forwardPrimitive: dnnl_primitive_t
+    private let forwardKernel: ReorderedKernel
+    private let backwardData: (primitive: dnnl_primitive_t, kernel: ReorderedKernel)?
+    private let backwardWeights: (primitive: dnnl_primitive_t, kernelGradient: ReorderedKernel, biasGradient: Memory?)?
+
+    /// - Parameters:
+    ///   - geometry: the input image, kernel size, strides and padding.
+    ///   - filters: output channels.
+    ///   - batch: images per call.
+    ///   - hasBias: whether a `[filters]` bias is added.
+    ///   - fusesReLU: whether `max(0, ·)` is applied to the output.
+    ///   - training: also build the backward primitives.
+    /// - Throws: ``OneDNNError`` when oneDNN is unavailable or cannot build the primitives.
+    public init(geometry: WindowGeometry, filters: Int, batch: Int, hasBias: Bool, fusesReLU: Bool, training: Bool) throws {
+        guard let engine = OneDNN.runtime else { throw OneDNNError(description: "oneDNN has no CPU engine on this machine") }
+        self.geometry = geometry
+        self.filters = filters
+        self.batch = batch
+        self.training = training
+        self.engine = engine
+        var stream: dnnl_stream_t?
+        try check(dnnl_stream_create(&stream, engine.handle, dnnl_stream_default_flags.rawValue), "creating a stream")
+        self.stream = stream!
+
+        let g = geometry
+        var sourceDescriptor = try descriptor([batch, g.channels, g.inputHeight, g.inputWidth], dnnl_nhwc)
+        var destinationDescriptor = try descriptor([batch, filters, g.outputHeight, g.outputWidth], dnnl_nhwc)
+        let kernelDescriptor = try descriptor([filters, g.channels, g.windowHeight, g.windowWidth], dnnl_hwio)
+        var anyKernel = try descriptor([filters, g.channels, g.windowHeight, g.windowWidth], dnnl_format_tag_any)
+        let biasDescriptor = try descriptor([filters], dnnl_x)
+        // oneDNN's padding before and after; TensorFlow's "same" puts the odd element after.
+        let strides: [Int64] = [Int64(g.strideHeight), Int64(g.strideWidth)]
+        let before: [Int64] = [Int64(g.padTop), Int64(g.padLeft)]
+        let after: [Int64] = [
+            Int64(max((g.outputHeight - 1) * g.strideHeight + g.windowHeight - g.inputHeight, 0) - g.padTop),
+            Int64(max((g.outputWidth - 1) * g.strideWidth + g.windowWidth - g.inputWidth, 0) - g.padLeft),
+        ]
+
+        var forwardDescriptor = dnnl_convolution_desc_t()
+        try withUnsafePointer(to: biasDescriptor) { biasPointer in
+            try check(dnnl_convolution_forward_desc_init(
+                &forwardDescriptor, training ? dnnl_forward_training : dnnl_forward_inference, dnnl_convolution_direct,
+                &sourceDescriptor, &anyKernel, hasBias ? biasPointer : nil, &destinationDescriptor, strides, before, after),
+                "describing the forward convolution")
+        }
+        var attributes: dnnl_primitive_attr_t?
+        try check(dnnl_primitive_attr_create(&attributes), "creating attributes")
+        defer { dnnl_primitive_attr_destroy(attributes) }
+        if fusesReLU {
+            var postOperations: dnnl_post_ops_t?
+            try check(dnnl_post_ops_create(&postOperations), "creating post-ops")
+            defer { dnnl_post_ops_destroy(postOperations) }
+            try check(dnnl_post_ops_append_eltwise(postOperations, 1, dnnl_eltwise_relu, 0, 0), "adding the ReLU")
+            try check(dnnl_primitive_attr_set_post_ops(attributes, postOperations), "setting post-ops")
+        }
+        let forwardDescription = try PrimitiveDescription(&forwardDescriptor, attributes: attributes, engine: engine, hint: nil,
+                                                          "the forward convolution")
+        source = try Memory(sourceDescriptor, engine)
+        destination = try Memory(destinationDescriptor, engine)
+        userKernel = try Memory(kernelDescriptor, engine)
+        bias = hasBias ? try Memory(biasDescriptor, engine) : nil
+        forwardPrimitive = try forwardDescription.primitive()
+        forwardKernel = try ReorderedKernel(user: kernelDescriptor, chosen: forwardDescription.memory(dnnl_query_weights_md),
+                                            engine: engine, toInternal: true)
+        guard training else {
+            backwardData = nil
+            backwardWeights = nil
+            return
+        }
+
+        var dataDescriptor = dnnl_convolution_desc_t()
+        try check(dnnl_convolution_backward_data_desc_init(
+            &dataDescriptor, dnnl_convolution_direct, &sourceDescriptor, &anyKernel, &destinationDescriptor, strides, before, after),
+            "describing the convolution's input gradient")
+        let dataDescription = try PrimitiveDescription(&dataDescriptor, attributes: nil, engine: engine,
+                                                       hint: forwardDescription.handle, "the convolution's input gradient")
+        backwardData = (try dataDescription.primitive(),
+                        try ReorderedKernel(user: kernelDescriptor, chosen: dataDescription.memory(dnnl_query_weights_md),
+                                            engine: engine, toInternal: true))
+
+        var weightsDescriptor = dnnl_convolution_desc_t()
+        try withUnsafePointer(to: biasDescriptor) { biasPointer in
+            try check(dnnl_convolution_backward_weights_desc_init(
+                &weightsDescriptor, dnnl_convolution_direct, &sourceDescriptor, &anyKernel, hasBias ? biasPointer : nil, &destinationDescriptor,
+                strides, before, after), "describing the convolution's kernel gradient")
+        }
+        let weightsDescription = try PrimitiveDescription(&weightsDescriptor, attributes: nil, engine: engine,
+                                                          hint: forwardDescription.handle, "the convolution's kernel gradient")
+        backwardWeights = (try weightsDescription.primitive(),
+                           try ReorderedKernel(user: kernelDescriptor, chosen: weightsDescription.memory(dnnl_query_diff_weights_md),
+                                               engine: engine, toInternal: false),
+                           hasBias ? try Memory(biasDescriptor, engine) : nil)
+    }
+
+    deinit {
+        dnnl_primitive_destroy(forwardPrimitive)
+        if let backwardData { dnnl_primitive_destroy(backwardData.primitive) }
+        if let backwardWeights { dnnl_primitive_destroy(backwardWeights.primitive) }
+        dnnl_stream_destroy(stream)
+    }
+
+    /// `output = relu?(convolve(input, kernel) + bias)`.
+    /// - Parameters:
+    ///   - input: `[batch, inputHeight, inputWidth, channels]`.
+    ///   - kernel: `[windowHeight, windowWidth, channels, filters]`.
+    ///   - bias: `[filters]`, when the convolution has one.
+    ///   - output: `[batch, outputHeight, outputWidth, filters]`.
+    public func forward(input: UnsafePointer<Float>, kernel: UnsafePointer<Float>, bias biasValues: UnsafePointer<Float>?,
+                        output: UnsafeMutablePointer<Float>) {
+        userKernel.bind(kernel)
+        let internalKernel = forwardKernel.convert(userKernel, stream: stream)
+        source.bind(input)
+        destination.bind(output)
+        var arguments = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_WEIGHTS, internalKernel),
+                         argument(DNNL_ARG_DST, destination)]
+        if let bias {
+            bias.bind(biasValues)
+            arguments.append(argument(DNNL_ARG_BIAS, bias))
+        }
+        execute(forwardPrimitive, arguments, "the forward convolution")
+    }
+
+    /// The gradients of a training convolution, from the gradient at its (pre-activation) output.
+    /// - Parameters:
+    ///   - input: the forward pass's `[batch, inputHeight, inputWidth, channels]`.
+    ///   - outputGradient: `[batch, outputHeight, outputWidth, filters]`, the gradient before any activation.
+    ///   - kernel: `[windowHeight, windowWidth, channels, filters]`.
+    ///   - inputGradient: receives `[batch, inputHeight, inputWidth, channels]`; nil to skip it.
+    ///   - kernelGradient: receives `[windowHeight, windowWidth, channels, filters]`.
+    ///   - biasGradient: receives `[filters]`, when the convolution has a bias.
+    public func backward(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
+                         inputGradient: UnsafeMutablePointer<Float>?, kernelGradient: UnsafeMutablePointer<Float>,
+                         biasGradient: UnsafeMutablePointer<Float>?) {
+        guard let backwardData, let backwardWeights else { preconditionFailure("backward of an inference convolution") }
+        destination.bind(outputGradient)
+        if let inputGradient {
+            userKernel.bind(kernel)
+            let internalKernel = backwardData.kernel.convert(userKernel, stream: stream)
+            source.bind(inputGradient)
+            execute(backwardData.primitive, [argument(DNNL_ARG_DIFF_DST, destination), argument(DNNL_ARG_WEIGHTS, internalKernel),
+                                             argument(DNNL_ARG_DIFF_SRC, source)], "the convolution's input gradient")
+        }
+        source.bind(input)
+        userKernel.bind(kernelGradient)
+        let gradientTarget = backwardWeights.kernelGradient.internalMemory ?? userKernel
+        var arguments = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_DIFF_DST, destination),
+                         argument(DNNL_ARG_DIFF_WEIGHTS, gradientTarget)]
+        if let biasMemory = backwardWeights.biasGradient {
+            biasMemory.bind(biasGradient)
+            arguments.append(argument(DNNL_ARG_DIFF_BIAS, biasMemory))
+        }
+        execute(backwardWeights.primitive, arguments, "the convolution's kernel gradient")
+        backwardWeights.kernelGradient.convertBack(into: userKernel, stream: stream)
+    }
+
+    private func argument(_ name: Int32, _ memory: Memory) -> dnnl_exec_arg_t {
+        dnnl_exec_arg_t(arg: name, memory: memory.handle)
+    }
+
+    private func execute(_ primitive: dnnl_primitive_t, _ arguments: [dnnl_exec_arg_t], _ what: String) {
+        let status = dnnl_primitive_execute(primitive, stream, Int32(arguments.count), arguments)
+        // Shapes were fixed when the primitive was built, so this fails only on an internal error.
+        precondition(status == dnnl_success && dnnl_stream_wait(stream) == dnnl_success,
+                     "oneDNN failed to run \(what) (status \(status.rawValue))")
+    }
+}
+
+// MARK: - Wrappers of oneDNN handles
+
+private func check(_ status: dnnl_status_t, _ what: String) throws {
+    guard status == dnnl_success else { throw OneDNNError(description: "oneDNN failed \(what) (status \(status.rawValue))") }
+}
+
+/// A float memory descriptor of `dimensions` (oneDNN's logical order: NCHW, OIHW) in layout `tag`.
+private func descriptor(_ dimensions: [Int], _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
+    var result = dnnl_memory_desc_t()
+    let sizes = dimensions.map(Int64.init)
+    try check(dnnl_memory_desc_init_by_tag(&result, Int32(sizes.count), sizes, dnnl_f32, tag), "describing a \(dimensions) tensor")
+    return result
+}
+
+/// A primitive descriptor: the implementation oneDNN picked for an operation.
+private final class PrimitiveDescription {
+    let handle: dnnl_primitive_desc_t
+
+    init(_ descriptor: inout dnnl_convolution_desc_t, attributes: dnnl_primitive_attr_t?, engine: OneDNN.Engine,
+                     hint: dnnl_primitive_desc_t?, _ what: String) throws {
+        var description: dnnl_primitive_desc_t?
+        try check(dnnl_primitive_desc_create(&description, &descriptor, attributes, engine.handle, hint), "building \(what)")
+        handle = description!
+    }
+
+    deinit { dnnl_primitive_desc_destroy(handle) }
+
+    func memory(_ query: dnnl_query_t) -> dnnl_memory_desc_t { dnnl_primitive_desc_query_md(handle, query, 0)!.pointee }
+
+    func primitive() throws -> dnnl_primitive_t {
+        var primitive: dnnl_primitive_t?
+        try check(dnnl_primitive_create(&primitive, handle), "creating a primitive")
+        return primitive!
+    }
+}
+
+/// A oneDNN memory object over a buffer that is bound before each use (or owned, for internal layouts).
+private final class Memory {
+    let handle: dnnl_memory_t
+    private var owned: UnsafeMutableRawPointer?
+
+    /// - Parameter owning: allocate a buffer of the descriptor's size instead of binding one later.
+    init(_ descriptor: dnnl_memory_desc_t, _ engine: OneDNN.Engine, owning: Bool = false) throws {
+        var descriptor = descriptor
+        if owning { owned = UnsafeMutableRawPointer.allocate(byteCount: max(dnnl_memory_desc_get_size(&descriptor), 1), alignment: 64) }
+        var memory: dnnl_memory_t?
+        try check(dnnl_memory_create(&memory, &descriptor, engine.handle, owned), "creating a memory object")
+        handle = memory!
+    }
+
+    func bind(_ pointer: UnsafeRawPointer?) {
+        precondition(dnnl_memory_set_data_handle(handle, UnsafeMutableRawPointer(mutating: pointer)) == dnnl_success)
+    }
+
+    deinit {
+        dnnl_memory_destroy(handle)
+        owned?.deallocate()
+    }
+}
+
+/// A kernel in the layout a primitive chose, with the reorder to it from lrt's `hwio` (or back).
+/// When the two layouts are the same there is no copy and no reorder.
+private final class ReorderedKernel {
+    /// The kernel in the primitive's layout, or nil when that is lrt's own.
+    let internalMemory: Memory?
+    private let reorder: dnnl_primitive_t?
+
+    init(user: dnnl_memory_desc_t, chosen: dnnl_memory_desc_t, engine: OneDNN.Engine, toInternal: Bool) throws {
+        var user = user, chosen = chosen
+        guard dnnl_memory_desc_equal(&user, &chosen) == 0 else {
+            internalMemory = nil
+            reorder = nil
+            return
+        }
+        internalMemory = try Memory(chosen, engine, owning: true)
+        var description: dnnl_primitive_desc_t?
+        try check(toInternal
+                  ? dnnl_reorder_primitive_desc_create(&description, &user, engine.handle, &chosen, engine.handle, nil)
+                  : dnnl_reorder_primitive_desc_create(&description, &chosen, engine.handle, &user, engine.handle, nil),
+                  "building a kernel reorder")
+        defer { dnnl_primitive_desc_destroy(description) }
+        var primitive: dnnl_primitive_t?
+        try check(dnnl_primitive_create(&primitive, description), "creating a kernel reorder")
+        reorder = primitive
+    }
+
+    deinit { if let reorder { dnnl_primitive_destroy(reorder) } }
+
+    /// The kernel in the primitive's layout, reordered from `user` when they differ.
+    func convert(_ user: Memory, stream: dnnl_stream_t) -> Memory {
+        guard let internalMemory, let reorder else { return user }
+        run(reorder, from: user, to: internalMemory, stream: stream)
+        return internalMemory
+    }
+
+    /// Copies the primitive's result back into `user`'s layout, when they differ.
+    func convertBack(into user: Memory, stream: dnnl_stream_t) {
+        guard let internalMemory, let reorder else { return }
+        run(reorder, from: internalMemory, to: user, stream: stream)
+    }
+
+    private func run(_ reorder: dnnl_primitive_t, from: Memory, to: Memory, stream: dnnl_stream_t) {
+        let arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: from.handle), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: to.handle)]
+        let status = dnnl_primitive_execute(reorder, stream, 2, arguments)
+        precondition(status == dnnl_success && dnnl_stream_wait(stream) == dnnl_success, "oneDNN failed to reorder a kernel")
+    }
+}
+
+extension OneDNNConvolution {
+    /// Checks oneDNN's forward, input-gradient and kernel-gradient results against naive
+    /// Double-accumulated products over im2col (odd sizes, stride 2, "same" padding, a bias).
+    /// - Returns: the largest error relative to the largest reference entry, or nil when oneDNN
+    ///   cannot run here.
+    public static func selfCheck() -> Double? {
+        guard let geometry = WindowGeometry(inputHeight: 9, inputWidth: 7, channels: 3, windowHeight: 3, windowWidth: 3,
+                                            strideHeight: 2, strideWidth: 2, padding: .same)
+        else { return nil }
+        let (batch, filters) = (5, 6)
+        guard let convolution = try? OneDNNConvolution(geometry: geometry, filters: filters, batch: batch, hasBias: true,
+                                                       fusesReLU: false, training: true)
+        else { return nil }
+        var generator = SeededGenerator(seed: 1)
+        func random(_ count: Int) -> [Float] { (0..<count).map { _ in generator.nextFloat(in: -1, 1) } }
+        let input = random(batch * geometry.inputSize), kernel = random(geometry.patchSize * filters), bias = random(filters)
+        let rows = batch * geometry.outputPositions
+        let outputGradient = random(rows * filters)
+        var columns = [Float](repeating: 0, count: rows * geometry.patchSize)
+        columns.withUnsafeMutableBufferPointer { geometry.im2col(input, images: batch, into: $0.baseAddress!) }
+
+        var output = [Float](repeating: 0, count: rows * filters)
+        var inputGradient = [Float](repeating: 0, count: input.count)
+        var kernelGradient = [Float](repeating: 0, count: kernel.count), biasGradient = [Float](repeating: 0, count: filters)
+        convolution.forward(input: input, kernel: kernel, bias: bias, output: &output)
+        convolution.backward(input: input, outputGradient: outputGradient, kernel: kernel, inputGradient: &inputGradient,
+                             kernelGradient: &kernelGradient, biasGradient: &biasGradient)
+
+        let product = MatrixMultiply.reference(columns, kernel, rows: rows, columns: filters, inner: geometry.patchSize)
+        let expectedOutput = product.indices.map { product[$0] + bias[$0 % filters] }
+        let expectedKernelGradient = MatrixMultiply.reference(columns, transposeA: true, outputGradient,
+                                                              rows: geometry.patchSize, columns: filters, inner: rows)
+        let expectedBiasGradient = (0..<filters).map { filter in
+            stride(from: filter, to: outputGradient.count, by: filters).reduce(Float(0)) { $0 + outputGradient[$1] }
+        }
+        var patchGradients = MatrixMultiply.reference(outputGradient, kernel, transposeB: true,
+                                                      rows: rows, columns: geometry.patchSize, inner: filters)
+        var expectedInputGradient = [Float](repeating: 0, count: input.count)
+        patchGradients.withUnsafeMutableBufferPointer { patches in
+            expectedInputGradient.withUnsafeMutableBufferPointer { geometry.col2im(patches.baseAddress!, images: batch, into: $0.baseAddress!) }
+        }
+        func error(_ values: [Float], _ expected: [Float]) -> Double {
+            let scale = Double(expected.map(abs).max() ?? 1)
+            return zip(values, expected).map { Double(abs($0 - $1)) / scale }.max() ?? 0
+        }
+        return [error(output, expectedOutput), error(inputGradient, expectedInputGradient),
+                error(kernelGradient, expectedKernelGradient), error(biasGradient, expectedBiasGradient)].max()
+    }
+}
