@@ -2,8 +2,8 @@ import LRTTensor
 
 /// A 2-D convolution over NHWC images, `activation(convolve(input, kernel) + bias)` (Keras `Conv2D`).
 ///
-/// Two implementations, chosen by ``backend`` (``ConvolutionBackend/preferred`` by default):
-/// oneDNN's convolution primitives (``OneDNNConvolution``, with the bias and a ReLU fused in),
+/// Two implementations, chosen by ``backend`` (``KernelBackend/preferred`` by default):
+/// oneDNN's convolution primitives (``OneDNNKernels``, with the bias and a ReLU fused in),
 /// or lrt's own, below; a shape oneDNN cannot build falls back to lrt's own.
 ///
 /// lrt's own computes one matrix product per chunk of images: im2col turns every
@@ -31,7 +31,7 @@ public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
     public var emitsLogits = false
     public var computesInputGradient = true
     /// The kernels that compute this layer.
-    public var backend = ConvolutionBackend.preferred
+    public var backend = KernelBackend.preferred
     /// Recorded in the config so that Keras re-creates the layer as it was described.
     public let kernelInitializer: Initializer
     public let biasInitializer: Initializer
@@ -46,11 +46,9 @@ public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
     private let columns = ScratchBuffer<Float>()                // per shard, one chunk's patches in `patchLayout`
     private let kernelGradientPartials = ScratchBuffer<Float>() // [shards, patchSize, filters]
     private let biasGradientPartials = ScratchBuffer<Float>()   // [shards, filters]
-    /// oneDNN primitives by batch size and mode, built on first use (training alternates two batch sizes).
-    private var oneDNNPlans: [PlanKey: OneDNNConvolution] = [:]
-    private struct PlanKey: Hashable { let batch: Int, training: Bool }
+    private let oneDNN: OneDNNLayer
     /// Why oneDNN could not build this layer's primitives, if it could not; lrt's own kernels run instead.
-    public private(set) var oneDNNFailure: String?
+    public var oneDNNFailure: String? { oneDNN.failure }
 
     /// - Parameters:
     ///   - name: the Keras layer name.
@@ -86,6 +84,7 @@ public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
         self.biasInitializer = biasInitializer
         self.kernel = Parameter(layerName: name, weightName: "kernel", value: kernel)
         self.bias = bias.map { Parameter(layerName: name, weightName: "bias", value: $0) }
+        oneDNN = OneDNNLayer(.convolution(geometry, filters: filters), width: filters)
     }
 
     public var parameters: [Parameter] { [kernel] + (bias.map { [$0] } ?? []) }
@@ -156,20 +155,9 @@ public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
     }
 
     /// The oneDNN primitives for `batch` images, or nil when lrt's own kernels are to run.
-    private func oneDNNPlan(batch: Int, training: Bool) -> OneDNNConvolution? {
-        guard backend == .oneDNN, oneDNNFailure == nil else { return nil }
-        let key = PlanKey(batch: batch, training: training)
-        if let plan = oneDNNPlans[key] { return plan }
-        do {
-            let plan = try OneDNNConvolution(geometry: geometry, filters: filters, batch: batch, hasBias: bias != nil,
-                                             fusesReLU: appliedActivation == .relu, training: training)
-            if oneDNNPlans.count >= 4 { oneDNNPlans.removeAll() }  // a few batch sizes at most are in use at once
-            oneDNNPlans[key] = plan
-            return plan
-        } catch {
-            oneDNNFailure = "\(error)"
-            return nil
-        }
+    private func oneDNNPlan(batch: Int, training: Bool) -> OneDNNKernels? {
+        guard backend == .oneDNN else { return nil }
+        return oneDNN.plan(batch: batch, training: training, hasBias: bias != nil, activation: appliedActivation)
     }
 
     public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
@@ -178,32 +166,12 @@ public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
         precondition(input.count == batch * geometry.inputSize, "Conv2D '\(name)' expects \(inputShape) inputs per example")
         if output.count != batch * outputSize { output = Tensor(shape: [batch] + outputShape) }
         if let plan = oneDNNPlan(batch: batch, training: context.training) {
-            forward(input, with: plan)
+            oneDNN.forward(plan, input: input, kernel: kernel, bias: bias, activation: appliedActivation, into: &output)
         } else {
             forwardWithOwnKernels(input)
         }
         if context.training { self.input = input }
         return output
-    }
-
-    private func forward(_ input: Tensor, with plan: OneDNNConvolution) {
-        let activation = appliedActivation, filters = filters
-        input.withUnsafeBufferPointer { inputs in
-            kernel.value.withUnsafeBufferPointer { kernelValues in
-                output.withUnsafeMutableBufferPointer { outputs in
-                    withOptionalPointer(to: bias?.value) { biases in
-                        plan.forward(input: inputs.baseAddress!, kernel: kernelValues.baseAddress!, bias: biases,
-                                     output: outputs.baseAddress!)
-                    }
-                    guard activation != .linear && activation != .relu else { return }  // ReLU is fused
-                    let rows = outputs.count / filters
-                    Parallel.forEachShard(count: rows, minimumSize: Parallel.minimumShardSize(workPerItem: 8 * filters)) { _, items in
-                        activation.apply(UnsafeMutableBufferPointer(rebasing: outputs[items.lowerBound * filters..<items.upperBound * filters]),
-                                         width: filters)
-                    }
-                }
-            }
-        }
     }
 
     private func forwardWithOwnKernels(_ input: Tensor) {
@@ -242,48 +210,13 @@ public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
         if computesInputGradient && inputGradient.count != input.count { inputGradient = Tensor(shape: input.shape) }
         if !computesInputGradient { inputGradient = .empty }
         if let plan = oneDNNPlan(batch: batch, training: true) {
-            backward(outputGradient, with: plan)
+            oneDNN.backward(plan, input: input, output: output, outputGradient: outputGradient, kernel: kernel, bias: bias,
+                            activation: appliedActivation, inputGradient: &inputGradient)
         } else {
             backwardWithOwnKernels(outputGradient)
         }
         input = .empty  // let the previous layer reuse its output buffer
         return inputGradient
-    }
-
-    private func backward(_ outputGradient: Tensor, with plan: OneDNNConvolution) {
-        let activation = appliedActivation, filters = filters, computesInputGradient = computesInputGradient
-        let preActivation = activation == .linear ? nil : preActivationGradient.pointer(count: outputGradient.count)
-        input.withUnsafeBufferPointer { inputs in
-            output.withUnsafeBufferPointer { outputs in
-                outputGradient.withUnsafeBufferPointer { outputGradients in
-                    kernel.value.withUnsafeBufferPointer { kernelValues in
-                        inputGradient.withUnsafeMutableBufferPointer { inputGradients in
-                            kernel.gradient.withUnsafeMutableBufferPointer { kernelGradients in
-                                withOptionalGradientPointer(of: bias) { biasGradients in
-                                    // dZ = activation'(output) ⊙ dY: [batch, outputHeight, outputWidth, filters]
-                                    if let preActivation {
-                                        let rows = outputGradients.count / filters
-                                        Parallel.forEachShard(count: rows, minimumSize: Parallel.minimumShardSize(workPerItem: 4 * filters)) { _, items in
-                                            let elements = items.lowerBound * filters..<items.upperBound * filters
-                                            activation.backward(UnsafeBufferPointer(rebasing: outputGradients[elements]),
-                                                                output: UnsafeBufferPointer(rebasing: outputs[elements]),
-                                                                into: UnsafeMutableBufferPointer(start: preActivation + elements.lowerBound,
-                                                                                                 count: elements.count),
-                                                                width: filters)
-                                        }
-                                    }
-                                    plan.backward(input: inputs.baseAddress!,
-                                                  outputGradient: preActivation.map { UnsafePointer($0) } ?? outputGradients.baseAddress!,
-                                                  kernel: kernelValues.baseAddress!,
-                                                  inputGradient: computesInputGradient ? inputGradients.baseAddress : nil,
-                                                  kernelGradient: kernelGradients.baseAddress!, biasGradient: biasGradients)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
     }
 
     private func backwardWithOwnKernels(_ outputGradient: Tensor) {

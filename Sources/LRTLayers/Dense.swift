@@ -1,6 +1,10 @@
 import LRTTensor
 
 /// A fully connected layer, `activation(input · kernel + bias)` (Keras `Dense`).
+///
+/// Two implementations, chosen by ``backend`` (``KernelBackend/preferred`` by default): oneDNN's
+/// inner product (``OneDNNKernels``, with the bias and a ReLU fused in), or lrt's own, below: the
+/// batch split across cores, one sgemm per shard.
 public final class Dense: SoftmaxEndingLayer, InputGradientSkipping {
     public let name: String
     public let className = "Dense"
@@ -17,6 +21,10 @@ public final class Dense: SoftmaxEndingLayer, InputGradientSkipping {
     /// When false, `backward` skips the input gradient (set by ``Sequential`` for a first
     /// trainable layer that only weightless layers precede) and returns an empty tensor.
     public var computesInputGradient = true
+    /// The kernels that compute this layer.
+    public var backend = KernelBackend.preferred
+    /// Why oneDNN could not build this layer's primitives, if it could not; lrt's own kernels run instead.
+    public var oneDNNFailure: String? { oneDNN.failure }
     /// Recorded in the config so that Keras re-creates the layer as it was described.
     public let kernelInitializer: Initializer
     public let biasInitializer: Initializer
@@ -25,6 +33,7 @@ public final class Dense: SoftmaxEndingLayer, InputGradientSkipping {
     private var output = Tensor(shape: [0])         // [batch, units], after the activation
     private var inputGradient = Tensor(shape: [0])  // [batch, inputUnits]
     private let preActivationGradient = ScratchBuffer<Float>()  // [batch, units]
+    private let oneDNN: OneDNNLayer
 
     /// - Parameters:
     ///   - name: the Keras layer name.
@@ -45,6 +54,7 @@ public final class Dense: SoftmaxEndingLayer, InputGradientSkipping {
         self.biasInitializer = biasInitializer
         self.kernel = Parameter(layerName: name, weightName: "kernel", value: kernel)
         self.bias = bias.map { Parameter(layerName: name, weightName: "bias", value: $0) }
+        oneDNN = OneDNNLayer(.innerProduct(inputUnits: inputUnits, units: units), width: units)
     }
 
     public var parameters: [Parameter] { [kernel] + (bias.map { [$0] } ?? []) }
@@ -68,11 +78,28 @@ public final class Dense: SoftmaxEndingLayer, InputGradientSkipping {
     /// The fewest rows worth a shard: about a million multiply-adds.
     private func minimumShardRows(work: Int) -> Int { max(1, (1 << 20) / max(work, 1)) }
 
+    /// The oneDNN primitives for `batch` rows, or nil when lrt's own kernels are to run.
+    private func oneDNNPlan(batch: Int, training: Bool) -> OneDNNKernels? {
+        guard backend == .oneDNN else { return nil }
+        return oneDNN.plan(batch: batch, training: training, hasBias: bias != nil, activation: appliedActivation)
+    }
+
     public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
-        let inputUnits = inputUnits, units = units, activation = appliedActivation
         let batch = input.count / inputUnits
         precondition(input.count == batch * inputUnits, "Dense '\(name)' expects \(inputUnits) inputs per example")
         if output.count != batch * units { output = Tensor(shape: [batch, units]) }
+        if let plan = oneDNNPlan(batch: batch, training: context.training) {
+            oneDNN.forward(plan, input: input, kernel: kernel, bias: bias, activation: appliedActivation, into: &output)
+        } else {
+            forwardWithOwnKernels(input)
+        }
+        if context.training { self.input = input }
+        return output
+    }
+
+    private func forwardWithOwnKernels(_ input: Tensor) {
+        let inputUnits = inputUnits, units = units, activation = appliedActivation
+        let batch = input.count / inputUnits
         input.withUnsafeBufferPointer { inputs in
             kernel.value.withUnsafeBufferPointer { weights in
                 output.withUnsafeMutableBufferPointer { outputs in
@@ -89,18 +116,28 @@ public final class Dense: SoftmaxEndingLayer, InputGradientSkipping {
                 }
             }
         }
-        if context.training { self.input = input }
-        return output
     }
 
     public func backward(_ outputGradient: Tensor) -> Tensor {
-        let inputUnits = inputUnits, units = units, activation = appliedActivation
-        let computesInputGradient = computesInputGradient
         let batch = outputGradient.count / units
         precondition(outputGradient.count == batch * units && input.count == batch * inputUnits,
                      "Dense '\(name)': backward needs the training forward of the same batch")
         if computesInputGradient && inputGradient.count != batch * inputUnits { inputGradient = Tensor(shape: [batch, inputUnits]) }
         if !computesInputGradient { inputGradient = .empty }
+        if let plan = oneDNNPlan(batch: batch, training: true) {
+            oneDNN.backward(plan, input: input, output: output, outputGradient: outputGradient, kernel: kernel, bias: bias,
+                            activation: appliedActivation, inputGradient: &inputGradient)
+        } else {
+            backwardWithOwnKernels(outputGradient)
+        }
+        input = .empty  // let the previous layer reuse its output buffer
+        return inputGradient
+    }
+
+    private func backwardWithOwnKernels(_ outputGradient: Tensor) {
+        let inputUnits = inputUnits, units = units, activation = appliedActivation
+        let computesInputGradient = computesInputGradient
+        let batch = outputGradient.count / units
         let preActivation = activation == .linear ? nil : preActivationGradient.pointer(count: batch * units)
         input.withUnsafeBufferPointer { inputs in
             output.withUnsafeBufferPointer { outputs in
@@ -149,7 +186,5 @@ public final class Dense: SoftmaxEndingLayer, InputGradientSkipping {
                 }
             }
         }
-        input = .empty  // let the previous layer reuse its output buffer
-        return inputGradient
     }
 }

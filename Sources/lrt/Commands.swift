@@ -158,10 +158,10 @@ struct Doctor: ParsableCommand {
         let coreSource = BLASRuntime.wasReexecuted ? "set by lrt for this CPU"
             : environment[BLASRuntime.coreTypeVariable] != nil ? "set by OPENBLAS_CORETYPE" : "detected by OpenBLAS"
         let check = BLASRuntime.selfCheck(size: gemmSize)
-        let convolutionError = OneDNNConvolution.selfCheck()
+        let convolutionError = OneDNNKernels.selfCheck()
         let convolutionPassed = convolutionError.map { $0 <= 1e-5 } ?? true
-        let backendSource = ConvolutionBackend.invalidSetting.map { "\(ConvolutionBackend.environmentVariable)=\($0) names no backend (onednn or im2col); ignored" }
-            ?? (environment[ConvolutionBackend.environmentVariable] != nil ? "set by \(ConvolutionBackend.environmentVariable)" : "default")
+        let backendSource = KernelBackend.invalidSetting.map { "\(KernelBackend.environmentVariable)=\($0) names no backend (onednn or im2col); ignored" }
+            ?? (environment[KernelBackend.environmentVariable] != nil ? "set by \(KernelBackend.environmentVariable)" : "default")
         let fields: [(String, String)] = [
             ("blas", BLASRuntime.configuration),
             ("blas_core", BLASRuntime.coreName),
@@ -171,7 +171,7 @@ struct Doctor: ParsableCommand {
             ("sgemm_check", check.passed ? "passed" : "FAILED"),
             ("sgemm_gflops", String(format: "%.1f", check.gigaflops)),
             ("onednn", OneDNN.version ?? "unavailable"),
-            ("convolution", ConvolutionBackend.preferred.rawValue),
+            ("convolution", KernelBackend.preferred.rawValue),
             ("convolution_source", backendSource),
             ("onednn_max_relative_error", convolutionError.map { String(format: "%.2e", $0) } ?? "-"),
             ("onednn_check", convolutionError == nil ? "skipped (oneDNN unavailable)" : convolutionPassed ? "passed" : "FAILED"),

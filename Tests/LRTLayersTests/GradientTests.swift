@@ -56,16 +56,22 @@ final class GradientTests: XCTestCase {
         }
     }
 
-    private func dense(_ activation: Activation, useBias: Bool = true) -> Dense {
+    private func dense(_ activation: Activation, useBias: Bool = true, backend: KernelBackend) -> Dense {
         var generator = SeededGenerator(seed: 3)
-        return Dense(name: "dense", inputUnits: 5, units: 4, activation: activation,
-                     kernel: Initializer.glorotUniform.make(shape: [5, 4], generator: &generator),
-                     bias: useBias ? Initializer.randomUniform(minimum: -0.5, maximum: 0.5).make(shape: [4], generator: &generator) : nil)
+        let layer = Dense(name: "dense", inputUnits: 5, units: 4, activation: activation,
+                          kernel: Initializer.glorotUniform.make(shape: [5, 4], generator: &generator),
+                          bias: useBias ? Initializer.randomUniform(minimum: -0.5, maximum: 0.5).make(shape: [4], generator: &generator) : nil)
+        layer.backend = backend
+        return layer
     }
 
     func testDenseBackwardForEachActivation() {
-        for activation in Activation.allCases { checkLayer(dense(activation), inputShape: [5]) }
-        checkLayer(dense(.relu, useBias: false), inputShape: [5])
+        for backend in KernelBackend.allCases {
+            for activation in Activation.allCases { checkLayer(dense(activation, backend: backend), inputShape: [5]) }
+            let layer = dense(.relu, useBias: false, backend: backend)
+            checkLayer(layer, inputShape: [5])
+            XCTAssertNil(layer.oneDNNFailure)
+        }
     }
 
     func testFlattenBackward() {

@@ -8,7 +8,7 @@ extension GradientTests {
     /// A Conv2D with weights uniform in ±0.5, so that every kernel entry matters, computed by `backend`.
     func convolution(inputShape: [Int], filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
                      padding: Padding = .valid, activation: Activation = .linear, useBias: Bool = true,
-                     seed: UInt64 = 3, backend: ConvolutionBackend) -> Conv2D {
+                     seed: UInt64 = 3, backend: KernelBackend) -> Conv2D {
         var generator = SeededGenerator(seed: seed)
         let uniform = Initializer.randomUniform(minimum: -0.5, maximum: 0.5)
         let layer = Conv2D(name: "conv2d", inputShape: inputShape, filters: filters, kernelSize: kernelSize, strides: strides,
@@ -23,7 +23,7 @@ extension GradientTests {
     func checkConvolution(inputShape: [Int], filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
                           padding: Padding = .valid, activation: Activation = .linear, useBias: Bool = true,
                           input: Tensor? = nil, file: StaticString = #filePath, line: UInt = #line) {
-        for backend in ConvolutionBackend.allCases {
+        for backend in KernelBackend.allCases {
             let layer = convolution(inputShape: inputShape, filters: filters, kernelSize: kernelSize, strides: strides,
                                     padding: padding, activation: activation, useBias: useBias, backend: backend)
             checkLayer(layer, inputShape: inputShape, batch: 2, input: input, file: file, line: line)
@@ -60,15 +60,15 @@ extension GradientTests {
 
     /// Four or more channels take the im2col layout (fewer take the transposed one).
     func testConv2DBackwardManyChannels() {
-        XCTAssertEqual(convolution(inputShape: [5, 5, 4], filters: 3, kernelSize: (3, 3), backend: .im2col).patchLayout, .rows)
+        XCTAssertEqual(convolution(inputShape: [5, 5, 4], filters: 3, kernelSize: (3, 3), backend: .blas).patchLayout, .rows)
         checkConvolution(inputShape: [5, 5, 4], filters: 3, kernelSize: (3, 3), strides: (2, 2), padding: .same)
         checkConvolution(inputShape: [6, 5, 5], filters: 2, kernelSize: (2, 3), strides: (1, 2))
-        XCTAssertEqual(convolution(inputShape: [6, 5, 3], filters: 2, kernelSize: (2, 3), backend: .im2col).patchLayout, .transposed)
+        XCTAssertEqual(convolution(inputShape: [6, 5, 3], filters: 2, kernelSize: (2, 3), backend: .blas).patchLayout, .transposed)
     }
 
     /// A 1×1 kernel with stride 1 skips im2col; with stride 2 it does not.
     func testConv2DBackwardPointwise() {
-        XCTAssertEqual(convolution(inputShape: [3, 4, 5], filters: 3, kernelSize: (1, 1), backend: .im2col).patchLayout, .input)
+        XCTAssertEqual(convolution(inputShape: [3, 4, 5], filters: 3, kernelSize: (1, 1), backend: .blas).patchLayout, .input)
         checkConvolution(inputShape: [3, 4, 5], filters: 3, kernelSize: (1, 1))
         checkConvolution(inputShape: [5, 4, 3], filters: 2, kernelSize: (1, 1), strides: (2, 2))
     }
@@ -79,7 +79,7 @@ extension GradientTests {
         }
         // ReLU's kink: a kernel step of 1e-3 moves every pre-activation of its filter by up
         // to 1e-3, so take an input whose pre-activations all stay 0.005 away from zero.
-        let linear = convolution(inputShape: [5, 5, 2], filters: 3, kernelSize: (3, 3), padding: .same, useBias: false, backend: .im2col)
+        let linear = convolution(inputShape: [5, 5, 2], filters: 3, kernelSize: (3, 3), padding: .same, useBias: false, backend: .blas)
         let input = (1...50).lazy.map { seed -> Tensor in
             var generator = SeededGenerator(seed: UInt64(seed))
             return Tensor(shape: [2, 5, 5, 2], storage: (0..<100).map { _ in generator.nextFloat(in: -1, 1) })
@@ -93,7 +93,7 @@ extension GradientTests {
 
     /// As the first trainable layer, Conv2D skips its input gradient but still sets the kernel gradient.
     func testConv2DWithoutInputGradientKeepsParameterGradients() {
-        for backend in ConvolutionBackend.allCases {
+        for backend in KernelBackend.allCases {
             let full = convolution(inputShape: [6, 5, 2], filters: 3, kernelSize: (3, 3), strides: (2, 2), padding: .same, backend: backend)
             let skipping = convolution(inputShape: [6, 5, 2], filters: 3, kernelSize: (3, 3), strides: (2, 2), padding: .same, backend: backend)
             skipping.computesInputGradient = false

@@ -123,7 +123,7 @@ final class ReferenceTests: XCTestCase {
             let bias = random([filters], seed: UInt64(index) + 200)
             let input = random([3] + shape, seed: UInt64(index))
             let expected = naiveConvolution(input, kernel: kernel, bias: bias, strides: strides, padding: padding)
-            for backend in ConvolutionBackend.allCases {
+            for backend in KernelBackend.allCases {
                 let layer = Conv2D(name: "conv2d", inputShape: shape, filters: filters, kernelSize: kernelSize, strides: strides,
                                    padding: padding, kernel: kernel, bias: bias)
                 layer.backend = backend
@@ -183,7 +183,7 @@ final class ReferenceTests: XCTestCase {
     /// shard, gives what one example at a time gives: outputs, input gradients, and
     /// parameter gradients that are the sums of the per-example ones.
     func testConv2DBatchEqualsOneExampleAtATime() {
-        for backend in ConvolutionBackend.allCases {
+        for backend in KernelBackend.allCases {
             let shape = [20, 20, 4]
             let layer = Conv2D(name: "conv2d", inputShape: shape, filters: 8, kernelSize: (3, 3), padding: .same,
                                activation: .relu, kernel: random([3, 3, 4, 8], seed: 1), bias: random([8], seed: 2))
@@ -202,9 +202,50 @@ final class ReferenceTests: XCTestCase {
     }
 
     func testDenseBatchEqualsOneExampleAtATime() {
-        let layer = Dense(name: "dense", inputUnits: 256, units: 256, activation: .tanh,
-                          kernel: random([256, 256], seed: 1, range: -0.1...0.1), bias: random([256], seed: 2))
-        assertBatchEqualsOneExampleAtATime(layer, shape: [256], batch: 40)
+        for backend in KernelBackend.allCases {
+            for activation in [Activation.tanh, .relu] {
+                let layer = Dense(name: "dense", inputUnits: 256, units: 256, activation: activation,
+                                  kernel: random([256, 256], seed: 1, range: -0.1...0.1), bias: random([256], seed: 2))
+                layer.backend = backend
+                assertBatchEqualsOneExampleAtATime(layer, shape: [256], batch: 40)
+                XCTAssertNil(layer.oneDNNFailure)
+            }
+        }
+    }
+
+    /// Both backends give the same outputs and gradients, within float rounding, on the layers of cnn-mnist.
+    func testBackendsAgree() throws {
+        func layers() -> [(Layer, [Int])] {
+            [(Conv2D(name: "conv2d", inputShape: [28, 28, 1], filters: 32, kernelSize: (3, 3), activation: .relu,
+                     kernel: random([3, 3, 1, 32], seed: 1), bias: random([32], seed: 2)), [28, 28, 1]),
+             (Conv2D(name: "conv2d_1", inputShape: [13, 13, 32], filters: 64, kernelSize: (3, 3), activation: .relu,
+                     kernel: random([3, 3, 32, 64], seed: 3, range: -0.1...0.1), bias: random([64], seed: 4)), [13, 13, 32]),
+             (Dense(name: "dense", inputUnits: 1600, units: 128, activation: .relu,
+                    kernel: random([1600, 128], seed: 5, range: -0.05...0.05), bias: random([128], seed: 6)), [1600])]
+        }
+        /// Within 1e-5 of the largest magnitude (kernel gradients sum thousands of products).
+        func assertAgree(_ actual: Tensor, _ expected: Tensor, _ message: String) {
+            assertClose(actual, expected, accuracy: 1e-5 * max(1, expected.storage.map(abs).max() ?? 0), message)
+        }
+        let oneDNN = layers(), own = layers()
+        for ((fast, shape), (reference, _)) in zip(oneDNN, own) {
+            (fast as? Conv2D)?.backend = .oneDNN
+            (fast as? Dense)?.backend = .oneDNN
+            (reference as? Conv2D)?.backend = .blas
+            (reference as? Dense)?.backend = .blas
+            let input = random([37] + shape, seed: 7)
+            var context = ForwardContext(training: true)
+            let output = fast.forward(input, context: &context)
+            var referenceContext = ForwardContext(training: true)
+            assertAgree(output, reference.forward(input, context: &referenceContext), fast.name)
+            let gradient = random(output.shape, seed: 8)
+            assertAgree(fast.backward(gradient), reference.backward(gradient), "\(fast.name) input gradient")
+            for (parameter, expected) in zip(fast.parameters, reference.parameters) {
+                assertAgree(parameter.gradient, expected.gradient, parameter.path)
+            }
+        }
+        XCTAssertNil((oneDNN[0].0 as? Conv2D)?.oneDNNFailure)
+        XCTAssertNil((oneDNN[2].0 as? Dense)?.oneDNNFailure)
     }
 
     func testPoolingBatchEqualsOneExampleAtATime() {

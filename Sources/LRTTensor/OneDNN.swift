@@ -1,33 +1,35 @@
 import CDNNL
 import Foundation
 
-/// Which kernels compute `Conv2D`: oneDNN's, or lrt's own im2col + sgemm.
+/// Which kernels compute `Conv2D` and `Dense`: oneDNN's, or lrt's own loops around OpenBLAS's
+/// sgemm (im2col for convolutions).
 ///
-/// Measured here (`Tools/bench`, cnn-mnist, 2 cores): oneDNN's AVX-512 convolution runs the
-/// 3×3×32→64 layer at about 2.5× the speed of im2col + OpenBLAS sgemm, and the 1-channel first
-/// layer about 6× faster, so it is the default. im2col stays as the fallback where oneDNN cannot
-/// build a primitive, and as the second implementation the tests hold oneDNN against.
-public enum ConvolutionBackend: String, Sendable, CaseIterable {
+/// Measured here (2 cores, AVX-512; see the README): oneDNN's inner product runs the MLP's
+/// products at about 540 GFLOP/s whatever core OpenBLAS chose, and its convolution the 3×3×32→64
+/// layer of cnn-mnist at about 470 GFLOP/s against 370 for im2col + sgemm, so it is the default.
+/// lrt's own kernels stay as the fallback where oneDNN cannot build a primitive, and as the
+/// second implementation the tests hold oneDNN against.
+public enum KernelBackend: String, Sendable, CaseIterable {
     case oneDNN = "onednn"
-    case im2col
+    case blas
 
-    /// The environment variable that picks the backend (`onednn` or `im2col`).
-    public static let environmentVariable = "LRT_CONVOLUTION"
+    /// The environment variable that picks the backend (`onednn` or `blas`).
+    public static let environmentVariable = "LRT_KERNELS"
 
-    /// The process's backend: `LRT_CONVOLUTION` when set to a valid name, else oneDNN when it
-    /// runs on this machine, else im2col.
-    public static let preferred: ConvolutionBackend = {
+    /// The process's backend: `LRT_KERNELS` when set to a valid name, else oneDNN when it
+    /// runs on this machine, else lrt's own.
+    public static let preferred: KernelBackend = {
         if let name = ProcessInfo.processInfo.environment[environmentVariable],
-           let backend = ConvolutionBackend(rawValue: name.lowercased()) {
+           let backend = KernelBackend(rawValue: name.lowercased()) {
             return backend
         }
-        return OneDNN.runtime != nil ? .oneDNN : .im2col
+        return OneDNN.runtime != nil ? .oneDNN : .blas
     }()
 
-    /// A value of `LRT_CONVOLUTION` that names no backend, for `lrt doctor` to report.
+    /// A value of `LRT_KERNELS` that names no backend, for `lrt doctor` to report.
     public static var invalidSetting: String? {
         guard let name = ProcessInfo.processInfo.environment[environmentVariable], !name.isEmpty else { return nil }
-        return ConvolutionBackend(rawValue: name.lowercased()) == nil ? name : nil
+        return KernelBackend(rawValue: name.lowercased()) == nil ? name : nil
     }
 }
 
@@ -60,16 +62,27 @@ public struct OneDNNError: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// A 2-D convolution of NHWC float images for one batch size, computed by oneDNN's primitives
-/// (`brgconv:avx512_core` on this machine), with the bias and an optional ReLU fused in.
+/// The oneDNN primitives of one layer for one batch size: the forward pass (with the bias and an
+/// optional ReLU fused in) and, for training, the input and kernel gradients. oneDNN picks
+/// `brgconv:avx512_core` and `brgemm:avx512_core` on this machine, its own AVX-512 code whatever
+/// kernels OpenBLAS chose.
 ///
-/// Tensors stay in lrt's layouts: images `[batch, height, width, channels]` and the kernel
-/// `[kernelHeight, kernelWidth, channels, filters]` (oneDNN's `nhwc` and `hwio`). oneDNN wants
-/// the kernel in a blocked layout of its own choice; it is reordered on every call, which costs
-/// one pass over the (small) kernel, so a kernel changed by the optimizer is always current.
-public final class OneDNNConvolution {
-    public let geometry: WindowGeometry
-    public let filters: Int
+/// Tensors stay in lrt's layouts, which are Keras's: a convolution's images
+/// `[batch, height, width, channels]` and kernel `[kernelHeight, kernelWidth, channels, filters]`
+/// (oneDNN's `nhwc` and `hwio`); a dense layer's rows `[batch, units]` and kernel
+/// `[inputUnits, units]` (`nc` and `io`). oneDNN wants the kernel in a blocked layout of its
+/// own choice; it is reordered on every call, one pass over the (small) kernel, so a kernel
+/// changed by the optimizer is always current.
+public final class OneDNNKernels {
+    /// What the primitives compute.
+    public enum Operation: Equatable, Sendable {
+        /// A 2-D convolution over NHWC images (Keras `Conv2D`).
+        case convolution(WindowGeometry, filters: Int)
+        /// `input · kernel` over rows (Keras `Dense`; oneDNN's inner product).
+        case innerProduct(inputUnits: Int, units: Int)
+    }
+
+    public let operation: Operation
     public let batch: Int
     /// Whether ``backward(input:outputGradient:kernel:inputGradient:kernelGradient:biasGradient:)`` is available.
     public let training: Bool
@@ -83,17 +96,15 @@ public final class OneDNNConvolution {
     private let backwardWeights: (primitive: dnnl_primitive_t, kernelGradient: ReorderedKernel, biasGradient: Memory?)?
 
     /// - Parameters:
-    ///   - geometry: the input image, kernel size, strides and padding.
-    ///   - filters: output channels.
-    ///   - batch: images per call.
-    ///   - hasBias: whether a `[filters]` bias is added.
+    ///   - operation: a convolution (input image, kernel size, strides, padding, filters) or an inner product.
+    ///   - batch: examples per call.
+    ///   - hasBias: whether a bias, one value per output channel, is added.
     ///   - fusesReLU: whether `max(0, ·)` is applied to the output.
     ///   - training: also build the backward primitives.
     /// - Throws: ``OneDNNError`` when oneDNN is unavailable or cannot build the primitives.
-    public init(geometry: WindowGeometry, filters: Int, batch: Int, hasBias: Bool, fusesReLU: Bool, training: Bool) throws {
+    public init(_ operation: Operation, batch: Int, hasBias: Bool, fusesReLU: Bool, training: Bool) throws {
         guard let engine = OneDNN.runtime else { throw OneDNNError(description: "oneDNN has no CPU engine on this machine") }
-        self.geometry = geometry
-        self.filters = filters
+        self.operation = operation
         self.batch = batch
         self.training = training
         self.engine = engine
@@ -101,26 +112,14 @@ public final class OneDNNConvolution {
         try check(dnnl_stream_create(&stream, engine.handle, dnnl_stream_default_flags.rawValue), "creating a stream")
         self.stream = stream!
 
-        let g = geometry
-        var sourceDescriptor = try descriptor([batch, g.channels, g.inputHeight, g.inputWidth], dnnl_nhwc)
-        var destinationDescriptor = try descriptor([batch, filters, g.outputHeight, g.outputWidth], dnnl_nhwc)
-        let kernelDescriptor = try descriptor([filters, g.channels, g.windowHeight, g.windowWidth], dnnl_hwio)
-        var anyKernel = try descriptor([filters, g.channels, g.windowHeight, g.windowWidth], dnnl_format_tag_any)
-        let biasDescriptor = try descriptor([filters], dnnl_x)
-        // oneDNN's padding before and after; TensorFlow's "same" puts the odd element after.
-        let strides: [Int64] = [Int64(g.strideHeight), Int64(g.strideWidth)]
-        let before: [Int64] = [Int64(g.padTop), Int64(g.padLeft)]
-        let after: [Int64] = [
-            Int64(max((g.outputHeight - 1) * g.strideHeight + g.windowHeight - g.inputHeight, 0) - g.padTop),
-            Int64(max((g.outputWidth - 1) * g.strideWidth + g.windowWidth - g.inputWidth, 0) - g.padLeft),
-        ]
-
-        var forwardDescriptor = dnnl_convolution_desc_t()
+        let layout = try Layout(operation, batch: batch)
+        var sourceDescriptor = layout.source, destinationDescriptor = layout.destination, anyKernel = layout.anyKernel
+        let kernelDescriptor = layout.kernel, biasDescriptor = layout.bias
+        var forwardDescriptor = OperationDescriptor(operation)
         try withUnsafePointer(to: biasDescriptor) { biasPointer in
-            try check(dnnl_convolution_forward_desc_init(
-                &forwardDescriptor, training ? dnnl_forward_training : dnnl_forward_inference, dnnl_convolution_direct,
-                &sourceDescriptor, &anyKernel, hasBias ? biasPointer : nil, &destinationDescriptor, strides, before, after),
-                "describing the forward convolution")
+            try check(forwardDescriptor.initializeForward(training: training, source: &sourceDescriptor, kernel: &anyKernel,
+                                                          bias: hasBias ? biasPointer : nil, destination: &destinationDescriptor),
+                      "describing the forward \(operation.name)")
         }
         var attributes: dnnl_primitive_attr_t?
         try check(dnnl_primitive_attr_create(&attributes), "creating attributes")
@@ -132,42 +131,43 @@ public final class OneDNNConvolution {
             try check(dnnl_post_ops_append_eltwise(postOperations, 1, dnnl_eltwise_relu, 0, 0), "adding the ReLU")
             try check(dnnl_primitive_attr_set_post_ops(attributes, postOperations), "setting post-ops")
         }
-        let forwardDescription = try PrimitiveDescription(&forwardDescriptor, attributes: attributes, engine: engine, hint: nil,
-                                                          "the forward convolution")
+        let forwardDescription = try PrimitiveDescription(forwardDescriptor, attributes: attributes, engine: engine, hint: nil,
+                                                          "the forward \(operation.name)")
         source = try Memory(sourceDescriptor, engine)
         destination = try Memory(destinationDescriptor, engine)
         userKernel = try Memory(kernelDescriptor, engine)
         bias = hasBias ? try Memory(biasDescriptor, engine) : nil
         forwardPrimitive = try forwardDescription.primitive()
         forwardKernel = try ReorderedKernel(user: kernelDescriptor, chosen: forwardDescription.memory(dnnl_query_weights_md),
-                                            engine: engine, toInternal: true)
+                                            engine: engine, toChosen: true)
         guard training else {
             backwardData = nil
             backwardWeights = nil
             return
         }
 
-        var dataDescriptor = dnnl_convolution_desc_t()
-        try check(dnnl_convolution_backward_data_desc_init(
-            &dataDescriptor, dnnl_convolution_direct, &sourceDescriptor, &anyKernel, &destinationDescriptor, strides, before, after),
-            "describing the convolution's input gradient")
-        let dataDescription = try PrimitiveDescription(&dataDescriptor, attributes: nil, engine: engine,
-                                                       hint: forwardDescription.handle, "the convolution's input gradient")
+        var dataDescriptor = OperationDescriptor(operation)
+        try check(dataDescriptor.initializeBackwardData(sourceGradient: &sourceDescriptor, kernel: &anyKernel,
+                                                        destinationGradient: &destinationDescriptor),
+                  "describing the \(operation.name)'s input gradient")
+        let dataDescription = try PrimitiveDescription(dataDescriptor, attributes: nil, engine: engine,
+                                                       hint: forwardDescription.handle, "the \(operation.name)'s input gradient")
         backwardData = (try dataDescription.primitive(),
                         try ReorderedKernel(user: kernelDescriptor, chosen: dataDescription.memory(dnnl_query_weights_md),
-                                            engine: engine, toInternal: true))
+                                            engine: engine, toChosen: true))
 
-        var weightsDescriptor = dnnl_convolution_desc_t()
+        var weightsDescriptor = OperationDescriptor(operation)
         try withUnsafePointer(to: biasDescriptor) { biasPointer in
-            try check(dnnl_convolution_backward_weights_desc_init(
-                &weightsDescriptor, dnnl_convolution_direct, &sourceDescriptor, &anyKernel, hasBias ? biasPointer : nil, &destinationDescriptor,
-                strides, before, after), "describing the convolution's kernel gradient")
+            try check(weightsDescriptor.initializeBackwardWeights(source: &sourceDescriptor, kernelGradient: &anyKernel,
+                                                                  biasGradient: hasBias ? biasPointer : nil,
+                                                                  destinationGradient: &destinationDescriptor),
+                      "describing the \(operation.name)'s kernel gradient")
         }
-        let weightsDescription = try PrimitiveDescription(&weightsDescriptor, attributes: nil, engine: engine,
-                                                          hint: forwardDescription.handle, "the convolution's kernel gradient")
+        let weightsDescription = try PrimitiveDescription(weightsDescriptor, attributes: nil, engine: engine,
+                                                          hint: forwardDescription.handle, "the \(operation.name)'s kernel gradient")
         backwardWeights = (try weightsDescription.primitive(),
                            try ReorderedKernel(user: kernelDescriptor, chosen: weightsDescription.memory(dnnl_query_diff_weights_md),
-                                               engine: engine, toInternal: false),
+                                               engine: engine, toChosen: false),
                            hasBias ? try Memory(biasDescriptor, engine) : nil)
     }
 
@@ -178,12 +178,12 @@ public final class OneDNNConvolution {
         dnnl_stream_destroy(stream)
     }
 
-    /// `output = relu?(convolve(input, kernel) + bias)`.
+    /// `output = relu?(input ⊛ kernel + bias)`, with `⊛` the convolution or the matrix product.
     /// - Parameters:
-    ///   - input: `[batch, inputHeight, inputWidth, channels]`.
-    ///   - kernel: `[windowHeight, windowWidth, channels, filters]`.
-    ///   - bias: `[filters]`, when the convolution has one.
-    ///   - output: `[batch, outputHeight, outputWidth, filters]`.
+    ///   - input: `[batch, inputHeight, inputWidth, channels]` or `[batch, inputUnits]`.
+    ///   - kernel: `[windowHeight, windowWidth, channels, filters]` or `[inputUnits, units]`.
+    ///   - bias: `[filters]` or `[units]`, when there is one.
+    ///   - output: `[batch, outputHeight, outputWidth, filters]` or `[batch, units]`.
     public func forward(input: UnsafePointer<Float>, kernel: UnsafePointer<Float>, bias biasValues: UnsafePointer<Float>?,
                         output: UnsafeMutablePointer<Float>) {
         userKernel.bind(kernel)
@@ -196,28 +196,29 @@ public final class OneDNNConvolution {
             bias.bind(biasValues)
             arguments.append(argument(DNNL_ARG_BIAS, bias))
         }
-        execute(forwardPrimitive, arguments, "the forward convolution")
+        execute(forwardPrimitive, arguments, "the forward \(operation.name)")
     }
 
-    /// The gradients of a training convolution, from the gradient at its (pre-activation) output.
+    /// The gradients of a training layer, from the gradient at its output before any activation
+    /// (shapes as in ``forward(input:kernel:bias:output:)``).
     /// - Parameters:
-    ///   - input: the forward pass's `[batch, inputHeight, inputWidth, channels]`.
-    ///   - outputGradient: `[batch, outputHeight, outputWidth, filters]`, the gradient before any activation.
-    ///   - kernel: `[windowHeight, windowWidth, channels, filters]`.
-    ///   - inputGradient: receives `[batch, inputHeight, inputWidth, channels]`; nil to skip it.
-    ///   - kernelGradient: receives `[windowHeight, windowWidth, channels, filters]`.
-    ///   - biasGradient: receives `[filters]`, when the convolution has a bias.
+    ///   - input: the forward pass's input.
+    ///   - outputGradient: the gradient at the output, before any activation.
+    ///   - kernel: the kernel.
+    ///   - inputGradient: receives the gradient at the input; nil to skip it.
+    ///   - kernelGradient: receives the kernel's gradient.
+    ///   - biasGradient: receives the bias's gradient, when there is a bias.
     public func backward(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
                          inputGradient: UnsafeMutablePointer<Float>?, kernelGradient: UnsafeMutablePointer<Float>,
                          biasGradient: UnsafeMutablePointer<Float>?) {
-        guard let backwardData, let backwardWeights else { preconditionFailure("backward of an inference convolution") }
+        guard let backwardData, let backwardWeights else { preconditionFailure("backward of inference-only oneDNN primitives") }
         destination.bind(outputGradient)
         if let inputGradient {
             userKernel.bind(kernel)
             let internalKernel = backwardData.kernel.convert(userKernel, stream: stream)
             source.bind(inputGradient)
             execute(backwardData.primitive, [argument(DNNL_ARG_DIFF_DST, destination), argument(DNNL_ARG_WEIGHTS, internalKernel),
-                                             argument(DNNL_ARG_DIFF_SRC, source)], "the convolution's input gradient")
+                                             argument(DNNL_ARG_DIFF_SRC, source)], "the \(operation.name)'s input gradient")
         }
         source.bind(input)
         userKernel.bind(kernelGradient)
@@ -228,7 +229,7 @@ public final class OneDNNConvolution {
             biasMemory.bind(biasGradient)
             arguments.append(argument(DNNL_ARG_DIFF_BIAS, biasMemory))
         }
-        execute(backwardWeights.primitive, arguments, "the convolution's kernel gradient")
+        execute(backwardWeights.primitive, arguments, "the \(operation.name)'s kernel gradient")
         backwardWeights.kernelGradient.convertBack(into: userKernel, stream: stream)
     }
 
@@ -241,6 +242,110 @@ public final class OneDNNConvolution {
         // Shapes were fixed when the primitive was built, so this fails only on an internal error.
         precondition(status == dnnl_success && dnnl_stream_wait(stream) == dnnl_success,
                      "oneDNN failed to run \(what) (status \(status.rawValue))")
+    }
+}
+
+// MARK: - Descriptors
+
+extension OneDNNKernels.Operation {
+    var name: String {
+        switch self {
+        case .convolution: "convolution"
+        case .innerProduct: "inner product"
+        }
+    }
+}
+
+/// The memory descriptors of an operation, in lrt's layouts (kernel also "any", for oneDNN to choose).
+private struct Layout {
+    var source, destination, kernel, anyKernel, bias: dnnl_memory_desc_t
+
+    init(_ operation: OneDNNKernels.Operation, batch: Int) throws {
+        switch operation {
+        case .convolution(let g, let filters):
+            source = try descriptor([batch, g.channels, g.inputHeight, g.inputWidth], dnnl_nhwc)
+            destination = try descriptor([batch, filters, g.outputHeight, g.outputWidth], dnnl_nhwc)
+            kernel = try descriptor([filters, g.channels, g.windowHeight, g.windowWidth], dnnl_hwio)
+            anyKernel = try descriptor([filters, g.channels, g.windowHeight, g.windowWidth], dnnl_format_tag_any)
+            bias = try descriptor([filters], dnnl_x)
+        case .innerProduct(let inputUnits, let units):
+            source = try descriptor([batch, inputUnits], dnnl_nc)
+            destination = try descriptor([batch, units], dnnl_nc)
+            kernel = try descriptor([units, inputUnits], dnnl_io)
+            anyKernel = try descriptor([units, inputUnits], dnnl_format_tag_any)
+            bias = try descriptor([units], dnnl_x)
+        }
+    }
+}
+
+/// A oneDNN operation descriptor: a convolution's or an inner product's.
+private enum OperationDescriptor {
+    case convolution(dnnl_convolution_desc_t, strides: [Int64], before: [Int64], after: [Int64])
+    case innerProduct(dnnl_inner_product_desc_t)
+
+    init(_ operation: OneDNNKernels.Operation) {
+        switch operation {
+        case .convolution(let g, _):
+            // oneDNN's padding before and after; TensorFlow's "same" puts the odd element after.
+            self = .convolution(
+                dnnl_convolution_desc_t(),
+                strides: [Int64(g.strideHeight), Int64(g.strideWidth)],
+                before: [Int64(g.padTop), Int64(g.padLeft)],
+                after: [Int64(max((g.outputHeight - 1) * g.strideHeight + g.windowHeight - g.inputHeight, 0) - g.padTop),
+                        Int64(max((g.outputWidth - 1) * g.strideWidth + g.windowWidth - g.inputWidth, 0) - g.padLeft)])
+        case .innerProduct:
+            self = .innerProduct(dnnl_inner_product_desc_t())
+        }
+    }
+
+    mutating func initializeForward(training: Bool, source: UnsafePointer<dnnl_memory_desc_t>,
+                                    kernel: UnsafePointer<dnnl_memory_desc_t>, bias: UnsafePointer<dnnl_memory_desc_t>?,
+                                    destination: UnsafePointer<dnnl_memory_desc_t>) -> dnnl_status_t {
+        let kind = training ? dnnl_forward_training : dnnl_forward_inference
+        switch self {
+        case .convolution(var descriptor, let strides, let before, let after):
+            defer { self = .convolution(descriptor, strides: strides, before: before, after: after) }
+            return dnnl_convolution_forward_desc_init(&descriptor, kind, dnnl_convolution_direct, source, kernel, bias, destination,
+                                                      strides, before, after)
+        case .innerProduct(var descriptor):
+            defer { self = .innerProduct(descriptor) }
+            return dnnl_inner_product_forward_desc_init(&descriptor, kind, source, kernel, bias, destination)
+        }
+    }
+
+    mutating func initializeBackwardData(sourceGradient: UnsafePointer<dnnl_memory_desc_t>, kernel: UnsafePointer<dnnl_memory_desc_t>,
+                                         destinationGradient: UnsafePointer<dnnl_memory_desc_t>) -> dnnl_status_t {
+        switch self {
+        case .convolution(var descriptor, let strides, let before, let after):
+            defer { self = .convolution(descriptor, strides: strides, before: before, after: after) }
+            return dnnl_convolution_backward_data_desc_init(&descriptor, dnnl_convolution_direct, sourceGradient, kernel,
+                                                            destinationGradient, strides, before, after)
+        case .innerProduct(var descriptor):
+            defer { self = .innerProduct(descriptor) }
+            return dnnl_inner_product_backward_data_desc_init(&descriptor, sourceGradient, kernel, destinationGradient)
+        }
+    }
+
+    mutating func initializeBackwardWeights(source: UnsafePointer<dnnl_memory_desc_t>, kernelGradient: UnsafePointer<dnnl_memory_desc_t>,
+                                            biasGradient: UnsafePointer<dnnl_memory_desc_t>?,
+                                            destinationGradient: UnsafePointer<dnnl_memory_desc_t>) -> dnnl_status_t {
+        switch self {
+        case .convolution(var descriptor, let strides, let before, let after):
+            defer { self = .convolution(descriptor, strides: strides, before: before, after: after) }
+            return dnnl_convolution_backward_weights_desc_init(&descriptor, dnnl_convolution_direct, source, kernelGradient,
+                                                               biasGradient, destinationGradient, strides, before, after)
+        case .innerProduct(var descriptor):
+            defer { self = .innerProduct(descriptor) }
+            return dnnl_inner_product_backward_weights_desc_init(&descriptor, source, kernelGradient, biasGradient, destinationGradient)
+        }
+    }
+
+    /// Calls `body` with a pointer to the C descriptor (`const_dnnl_op_desc_t`).
+    func withUnsafePointer<Result>(_ body: (UnsafeRawPointer) -> Result) -> Result {
+        switch self {
+        case .convolution(let descriptor, _, _, _): Swift.withUnsafePointer(to: descriptor) { body($0) }
+        case .innerProduct(let descriptor): Swift.withUnsafePointer(to: descriptor) { body($0) }
+        }
     }
 }
 
@@ -262,10 +367,11 @@ private func descriptor(_ dimensions: [Int], _ tag: dnnl_format_tag_t) throws ->
 private final class PrimitiveDescription {
     let handle: dnnl_primitive_desc_t
 
-    init(_ descriptor: inout dnnl_convolution_desc_t, attributes: dnnl_primitive_attr_t?, engine: OneDNN.Engine,
-                     hint: dnnl_primitive_desc_t?, _ what: String) throws {
+    init(_ descriptor: OperationDescriptor, attributes: dnnl_primitive_attr_t?, engine: OneDNN.Engine,
+         hint: dnnl_primitive_desc_t?, _ what: String) throws {
         var description: dnnl_primitive_desc_t?
-        try check(dnnl_primitive_desc_create(&description, &descriptor, attributes, engine.handle, hint), "building \(what)")
+        try check(descriptor.withUnsafePointer { dnnl_primitive_desc_create(&description, $0, attributes, engine.handle, hint) },
+                  "building \(what)")
         handle = description!
     }
 
@@ -311,7 +417,7 @@ private final class ReorderedKernel {
     let internalMemory: Memory?
     private let reorder: dnnl_primitive_t?
 
-    init(user: dnnl_memory_desc_t, chosen: dnnl_memory_desc_t, engine: OneDNN.Engine, toInternal: Bool) throws {
+    init(user: dnnl_memory_desc_t, chosen: dnnl_memory_desc_t, engine: OneDNN.Engine, toChosen: Bool) throws {
         var user = user, chosen = chosen
         guard dnnl_memory_desc_equal(&user, &chosen) == 0 else {
             internalMemory = nil
@@ -320,7 +426,7 @@ private final class ReorderedKernel {
         }
         internalMemory = try Memory(chosen, engine, owning: true)
         var description: dnnl_primitive_desc_t?
-        try check(toInternal
+        try check(toChosen
                   ? dnnl_reorder_primitive_desc_create(&description, &user, engine.handle, &chosen, engine.handle, nil)
                   : dnnl_reorder_primitive_desc_create(&description, &chosen, engine.handle, &user, engine.handle, nil),
                   "building a kernel reorder")
@@ -352,7 +458,7 @@ private final class ReorderedKernel {
     }
 }
 
-extension OneDNNConvolution {
+extension OneDNNKernels {
     /// Checks oneDNN's forward, input-gradient and kernel-gradient results against naive
     /// Double-accumulated products over im2col (odd sizes, stride 2, "same" padding, a bias).
     /// - Returns: the largest error relative to the largest reference entry, or nil when oneDNN
@@ -362,8 +468,8 @@ extension OneDNNConvolution {
                                             strideHeight: 2, strideWidth: 2, padding: .same)
         else { return nil }
         let (batch, filters) = (5, 6)
-        guard let convolution = try? OneDNNConvolution(geometry: geometry, filters: filters, batch: batch, hasBias: true,
-                                                       fusesReLU: false, training: true)
+        guard let convolution = try? OneDNNKernels(.convolution(geometry, filters: filters), batch: batch, hasBias: true,
+                                                   fusesReLU: false, training: true)
         else { return nil }
         var generator = SeededGenerator(seed: 1)
         func random(_ count: Int) -> [Float] { (0..<count).map { _ in generator.nextFloat(in: -1, 1) } }

@@ -1,0 +1,99 @@
+import LRTTensor
+
+/// The oneDNN side of a layer with a kernel and an optional bias (``Conv2D``, ``Dense``): its
+/// primitives by batch size and mode, built on first use, and the forward and backward passes
+/// around them. A ReLU is fused into the forward primitive; other activations run after it.
+final class OneDNNLayer {
+    let operation: OneDNNKernels.Operation
+    /// Output channels (filters or units): the width activations are applied over.
+    let width: Int
+    /// Why oneDNN could not build the primitives, if it could not; the layer's own kernels run instead.
+    private(set) var failure: String?
+    private var plans: [Key: OneDNNKernels] = [:]
+    private struct Key: Hashable { let batch: Int, training: Bool }
+    private let preActivationGradient = ScratchBuffer<Float>()  // the output's shape
+
+    init(_ operation: OneDNNKernels.Operation, width: Int) {
+        self.operation = operation
+        self.width = width
+    }
+
+    /// The primitives for `batch` examples, or nil when oneDNN cannot build them (then ``failure`` says why).
+    func plan(batch: Int, training: Bool, hasBias: Bool, activation: Activation) -> OneDNNKernels? {
+        guard failure == nil else { return nil }
+        let key = Key(batch: batch, training: training)
+        if let plan = plans[key] { return plan }
+        do {
+            let plan = try OneDNNKernels(operation, batch: batch, hasBias: hasBias, fusesReLU: activation == .relu, training: training)
+            if plans.count >= 4 { plans.removeAll() }  // a few batch sizes at most are in use at once
+            plans[key] = plan
+            return plan
+        } catch {
+            failure = "\(error)"
+            return nil
+        }
+    }
+
+    /// `output = activation(input ⊛ kernel + bias)`.
+    func forward(_ plan: OneDNNKernels, input: Tensor, kernel: Parameter, bias: Parameter?, activation: Activation,
+                 into output: inout Tensor) {
+        let width = width
+        input.withUnsafeBufferPointer { inputs in
+            kernel.value.withUnsafeBufferPointer { kernelValues in
+                output.withUnsafeMutableBufferPointer { outputs in
+                    withOptionalPointer(to: bias?.value) { biases in
+                        plan.forward(input: inputs.baseAddress!, kernel: kernelValues.baseAddress!, bias: biases,
+                                     output: outputs.baseAddress!)
+                    }
+                    guard activation != .linear && activation != .relu else { return }  // ReLU is fused
+                    let rows = outputs.count / width
+                    Parallel.forEachShard(count: rows, minimumSize: Parallel.minimumShardSize(workPerItem: 8 * width)) { _, items in
+                        activation.apply(UnsafeMutableBufferPointer(rebasing: outputs[items.lowerBound * width..<items.upperBound * width]),
+                                         width: width)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sets the kernel's and bias's gradients and, when `inputGradient` is not empty, the gradient at the input.
+    /// - Parameters:
+    ///   - input, output: the training forward pass's.
+    ///   - outputGradient: the gradient at the output (after the activation).
+    func backward(_ plan: OneDNNKernels, input: Tensor, output: Tensor, outputGradient: Tensor, kernel: Parameter, bias: Parameter?,
+                  activation: Activation, inputGradient: inout Tensor) {
+        let width = width, computesInputGradient = !inputGradient.storage.isEmpty
+        let preActivation = activation == .linear ? nil : preActivationGradient.pointer(count: outputGradient.count)
+        input.withUnsafeBufferPointer { inputs in
+            output.withUnsafeBufferPointer { outputs in
+                outputGradient.withUnsafeBufferPointer { outputGradients in
+                    kernel.value.withUnsafeBufferPointer { kernelValues in
+                        inputGradient.withUnsafeMutableBufferPointer { inputGradients in
+                            kernel.gradient.withUnsafeMutableBufferPointer { kernelGradients in
+                                withOptionalGradientPointer(of: bias) { biasGradients in
+                                    // dZ = activation'(output) ⊙ dY, the output's shape
+                                    if let preActivation {
+                                        let rows = outputGradients.count / width
+                                        Parallel.forEachShard(count: rows, minimumSize: Parallel.minimumShardSize(workPerItem: 4 * width)) { _, items in
+                                            let elements = items.lowerBound * width..<items.upperBound * width
+                                            activation.backward(UnsafeBufferPointer(rebasing: outputGradients[elements]),
+                                                                output: UnsafeBufferPointer(rebasing: outputs[elements]),
+                                                                into: UnsafeMutableBufferPointer(start: preActivation + elements.lowerBound,
+                                                                                                 count: elements.count),
+                                                                width: width)
+                                        }
+                                    }
+                                    plan.backward(input: inputs.baseAddress!,
+                                                  outputGradient: preActivation.map { UnsafePointer($0) } ?? outputGradients.baseAddress!,
+                                                  kernel: kernelValues.baseAddress!,
+                                                  inputGradient: computesInputGradient ? inputGradients.baseAddress : nil,
+                                                  kernelGradient: kernelGradients.baseAddress!, biasGradient: biasGradients)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
