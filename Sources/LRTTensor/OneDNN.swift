@@ -87,13 +87,12 @@ public final class OneDNNKernels {
     /// Whether ``backward(input:outputGradient:kernel:inputGradient:kernelGradient:biasGradient:)`` is available.
     public let training: Bool
 
-    private let engine: OneDNN.Engine
-    private let stream: dnnl_stream_t
+    private let stream: Stream
     private let source: Memory, destination: Memory, userKernel: Memory, bias: Memory?
-    private let forwardPrimitive: dnnl_primitive_t
+    private let forwardPrimitive: Primitive
     private let forwardKernel: ReorderedKernel
-    private let backwardData: (primitive: dnnl_primitive_t, kernel: ReorderedKernel)?
-    private let backwardWeights: (primitive: dnnl_primitive_t, kernelGradient: ReorderedKernel, biasGradient: Memory?)?
+    private let backwardData: (primitive: Primitive, kernel: ReorderedKernel)?
+    private let backwardWeights: (primitive: Primitive, kernelGradient: ReorderedKernel, biasGradient: Memory?)?
 
     /// - Parameters:
     ///   - operation: a convolution (input image, kernel size, strides, padding, filters) or an inner product.
@@ -107,10 +106,7 @@ public final class OneDNNKernels {
         self.operation = operation
         self.batch = batch
         self.training = training
-        self.engine = engine
-        var stream: dnnl_stream_t?
-        try check(dnnl_stream_create(&stream, engine.handle, dnnl_stream_default_flags.rawValue), "creating a stream")
-        self.stream = stream!
+        stream = try Stream(engine)
 
         let layout = try Layout(operation, batch: batch)
         var sourceDescriptor = layout.source, destinationDescriptor = layout.destination, anyKernel = layout.anyKernel
@@ -137,7 +133,7 @@ public final class OneDNNKernels {
         destination = try Memory(destinationDescriptor, engine)
         userKernel = try Memory(kernelDescriptor, engine)
         bias = hasBias ? try Memory(biasDescriptor, engine) : nil
-        forwardPrimitive = try forwardDescription.primitive()
+        forwardPrimitive = try forwardDescription.primitive("the forward \(operation.name)")
         forwardKernel = try ReorderedKernel(user: kernelDescriptor, chosen: forwardDescription.memory(dnnl_query_weights_md),
                                             engine: engine, toChosen: true)
         guard training else {
@@ -152,7 +148,7 @@ public final class OneDNNKernels {
                   "describing the \(operation.name)'s input gradient")
         let dataDescription = try PrimitiveDescription(dataDescriptor, attributes: nil, engine: engine,
                                                        hint: forwardDescription.handle, "the \(operation.name)'s input gradient")
-        backwardData = (try dataDescription.primitive(),
+        backwardData = (try dataDescription.primitive("the \(operation.name)'s input gradient"),
                         try ReorderedKernel(user: kernelDescriptor, chosen: dataDescription.memory(dnnl_query_weights_md),
                                             engine: engine, toChosen: true))
 
@@ -165,17 +161,10 @@ public final class OneDNNKernels {
         }
         let weightsDescription = try PrimitiveDescription(weightsDescriptor, attributes: nil, engine: engine,
                                                           hint: forwardDescription.handle, "the \(operation.name)'s kernel gradient")
-        backwardWeights = (try weightsDescription.primitive(),
+        backwardWeights = (try weightsDescription.primitive("the \(operation.name)'s kernel gradient"),
                            try ReorderedKernel(user: kernelDescriptor, chosen: weightsDescription.memory(dnnl_query_diff_weights_md),
                                                engine: engine, toChosen: false),
                            hasBias ? try Memory(biasDescriptor, engine) : nil)
-    }
-
-    deinit {
-        dnnl_primitive_destroy(forwardPrimitive)
-        if let backwardData { dnnl_primitive_destroy(backwardData.primitive) }
-        if let backwardWeights { dnnl_primitive_destroy(backwardWeights.primitive) }
-        dnnl_stream_destroy(stream)
     }
 
     /// `output = relu?(input ⊛ kernel + bias)`, with `⊛` the convolution or the matrix product.
@@ -190,13 +179,12 @@ public final class OneDNNKernels {
         let internalKernel = forwardKernel.convert(userKernel, stream: stream)
         source.bind(input)
         destination.bind(output)
-        var arguments = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_WEIGHTS, internalKernel),
-                         argument(DNNL_ARG_DST, destination)]
+        var arguments = [(DNNL_ARG_SRC, source), (DNNL_ARG_WEIGHTS, internalKernel), (DNNL_ARG_DST, destination)]
         if let bias {
             bias.bind(biasValues)
-            arguments.append(argument(DNNL_ARG_BIAS, bias))
+            arguments.append((DNNL_ARG_BIAS, bias))
         }
-        execute(forwardPrimitive, arguments, "the forward \(operation.name)")
+        forwardPrimitive.run(arguments, on: stream)
     }
 
     /// The gradients of a training layer, from the gradient at its output before any activation
@@ -217,31 +205,19 @@ public final class OneDNNKernels {
             userKernel.bind(kernel)
             let internalKernel = backwardData.kernel.convert(userKernel, stream: stream)
             source.bind(inputGradient)
-            execute(backwardData.primitive, [argument(DNNL_ARG_DIFF_DST, destination), argument(DNNL_ARG_WEIGHTS, internalKernel),
-                                             argument(DNNL_ARG_DIFF_SRC, source)], "the \(operation.name)'s input gradient")
+            backwardData.primitive.run([(DNNL_ARG_DIFF_DST, destination), (DNNL_ARG_WEIGHTS, internalKernel),
+                                        (DNNL_ARG_DIFF_SRC, source)], on: stream)
         }
         source.bind(input)
         userKernel.bind(kernelGradient)
         let gradientTarget = backwardWeights.kernelGradient.internalMemory ?? userKernel
-        var arguments = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_DIFF_DST, destination),
-                         argument(DNNL_ARG_DIFF_WEIGHTS, gradientTarget)]
+        var arguments = [(DNNL_ARG_SRC, source), (DNNL_ARG_DIFF_DST, destination), (DNNL_ARG_DIFF_WEIGHTS, gradientTarget)]
         if let biasMemory = backwardWeights.biasGradient {
             biasMemory.bind(biasGradient)
-            arguments.append(argument(DNNL_ARG_DIFF_BIAS, biasMemory))
+            arguments.append((DNNL_ARG_DIFF_BIAS, biasMemory))
         }
-        execute(backwardWeights.primitive, arguments, "the \(operation.name)'s kernel gradient")
+        backwardWeights.primitive.run(arguments, on: stream)
         backwardWeights.kernelGradient.convertBack(into: userKernel, stream: stream)
-    }
-
-    private func argument(_ name: Int32, _ memory: Memory) -> dnnl_exec_arg_t {
-        dnnl_exec_arg_t(arg: name, memory: memory.handle)
-    }
-
-    private func execute(_ primitive: dnnl_primitive_t, _ arguments: [dnnl_exec_arg_t], _ what: String) {
-        let status = dnnl_primitive_execute(primitive, stream, Int32(arguments.count), arguments)
-        // Shapes were fixed when the primitive was built, so this fails only on an internal error.
-        precondition(status == dnnl_success && dnnl_stream_wait(stream) == dnnl_success,
-                     "oneDNN failed to run \(what) (status \(status.rawValue))")
     }
 }
 
@@ -379,10 +355,43 @@ private final class PrimitiveDescription {
 
     func memory(_ query: dnnl_query_t) -> dnnl_memory_desc_t { dnnl_primitive_desc_query_md(handle, query, 0)!.pointee }
 
-    func primitive() throws -> dnnl_primitive_t {
+    func primitive(_ what: String) throws -> Primitive { try Primitive(handle, what) }
+}
+
+/// Where primitives run, one call at a time (each layer's primitives have their own).
+private final class Stream {
+    let handle: dnnl_stream_t
+
+    init(_ engine: OneDNN.Engine) throws {
+        var stream: dnnl_stream_t?
+        try check(dnnl_stream_create(&stream, engine.handle, dnnl_stream_default_flags.rawValue), "creating a stream")
+        handle = stream!
+    }
+
+    deinit { dnnl_stream_destroy(handle) }
+}
+
+/// A primitive built for fixed shapes, ready to run.
+private final class Primitive {
+    let handle: dnnl_primitive_t
+    let what: String
+
+    init(_ description: dnnl_primitive_desc_t, _ what: String) throws {
         var primitive: dnnl_primitive_t?
-        try check(dnnl_primitive_create(&primitive, handle), "creating a primitive")
-        return primitive!
+        try check(dnnl_primitive_create(&primitive, description), "creating \(what)")
+        handle = primitive!
+        self.what = what
+    }
+
+    deinit { dnnl_primitive_destroy(handle) }
+
+    /// Runs the primitive on `arguments` (oneDNN's argument names, with the memory bound to each) and waits for it.
+    func run(_ arguments: [(name: Int32, memory: Memory)], on stream: Stream) {
+        let arguments = arguments.map { dnnl_exec_arg_t(arg: $0.name, memory: $0.memory.handle) }
+        let status = dnnl_primitive_execute(handle, stream.handle, Int32(arguments.count), arguments)
+        // Shapes were fixed when the primitive was built, so this fails only on an internal error.
+        precondition(status == dnnl_success && dnnl_stream_wait(stream.handle) == dnnl_success,
+                     "oneDNN failed to run \(what) (status \(status.rawValue))")
     }
 }
 
@@ -415,7 +424,7 @@ private final class Memory {
 private final class ReorderedKernel {
     /// The kernel in the primitive's layout, or nil when that is lrt's own.
     let internalMemory: Memory?
-    private let reorder: dnnl_primitive_t?
+    private let reorder: Primitive?
 
     init(user: dnnl_memory_desc_t, chosen: dnnl_memory_desc_t, engine: OneDNN.Engine, toChosen: Bool) throws {
         var user = user, chosen = chosen
@@ -431,39 +440,67 @@ private final class ReorderedKernel {
                   : dnnl_reorder_primitive_desc_create(&description, &chosen, engine.handle, &user, engine.handle, nil),
                   "building a kernel reorder")
         defer { dnnl_primitive_desc_destroy(description) }
-        var primitive: dnnl_primitive_t?
-        try check(dnnl_primitive_create(&primitive, description), "creating a kernel reorder")
-        reorder = primitive
+        reorder = try Primitive(description!, "a kernel reorder")
     }
 
-    deinit { if let reorder { dnnl_primitive_destroy(reorder) } }
-
     /// The kernel in the primitive's layout, reordered from `user` when they differ.
-    func convert(_ user: Memory, stream: dnnl_stream_t) -> Memory {
+    func convert(_ user: Memory, stream: Stream) -> Memory {
         guard let internalMemory, let reorder else { return user }
-        run(reorder, from: user, to: internalMemory, stream: stream)
+        reorder.run([(DNNL_ARG_FROM, user), (DNNL_ARG_TO, internalMemory)], on: stream)
         return internalMemory
     }
 
     /// Copies the primitive's result back into `user`'s layout, when they differ.
-    func convertBack(into user: Memory, stream: dnnl_stream_t) {
+    func convertBack(into user: Memory, stream: Stream) {
         guard let internalMemory, let reorder else { return }
-        run(reorder, from: internalMemory, to: user, stream: stream)
-    }
-
-    private func run(_ reorder: dnnl_primitive_t, from: Memory, to: Memory, stream: dnnl_stream_t) {
-        let arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: from.handle), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: to.handle)]
-        let status = dnnl_primitive_execute(reorder, stream, 2, arguments)
-        precondition(status == dnnl_success && dnnl_stream_wait(stream) == dnnl_success, "oneDNN failed to reorder a kernel")
+        reorder.run([(DNNL_ARG_FROM, internalMemory), (DNNL_ARG_TO, user)], on: stream)
     }
 }
 
 extension OneDNNKernels {
-    /// Checks oneDNN's forward, input-gradient and kernel-gradient results against naive
-    /// Double-accumulated products over im2col (odd sizes, stride 2, "same" padding, a bias).
+    /// Checks oneDNN's forward, input-gradient and kernel-gradient results, for a convolution and
+    /// an inner product, against naive Double-accumulated products (the convolution's over im2col,
+    /// with odd sizes, stride 2, "same" padding and a bias).
     /// - Returns: the largest error relative to the largest reference entry, or nil when oneDNN
     ///   cannot run here.
     public static func selfCheck() -> Double? {
+        guard let convolution = convolutionError(), let innerProduct = innerProductError() else { return nil }
+        return max(convolution, innerProduct)
+    }
+
+    private static func relativeError(_ values: [Float], _ expected: [Float]) -> Double {
+        let scale = Double(expected.map(abs).max() ?? 1)
+        return zip(values, expected).map { Double(abs($0 - $1)) / scale }.max() ?? 0
+    }
+
+    private static func innerProductError() -> Double? {
+        let (batch, inputUnits, units) = (7, 37, 19)
+        guard let product = try? OneDNNKernels(.innerProduct(inputUnits: inputUnits, units: units), batch: batch, hasBias: true,
+                                               fusesReLU: false, training: true)
+        else { return nil }
+        var generator = SeededGenerator(seed: 2)
+        func random(_ count: Int) -> [Float] { (0..<count).map { _ in generator.nextFloat(in: -1, 1) } }
+        let input = random(batch * inputUnits), kernel = random(inputUnits * units), bias = random(units)
+        let outputGradient = random(batch * units)
+        var output = [Float](repeating: 0, count: batch * units), inputGradient = [Float](repeating: 0, count: input.count)
+        var kernelGradient = [Float](repeating: 0, count: kernel.count), biasGradient = [Float](repeating: 0, count: units)
+        product.forward(input: input, kernel: kernel, bias: bias, output: &output)
+        product.backward(input: input, outputGradient: outputGradient, kernel: kernel, inputGradient: &inputGradient,
+                         kernelGradient: &kernelGradient, biasGradient: &biasGradient)
+        let expectedOutput = MatrixMultiply.reference(input, kernel, rows: batch, columns: units, inner: inputUnits)
+            .enumerated().map { $0.element + bias[$0.offset % units] }
+        let expectedBiasGradient = (0..<units).map { unit in
+            stride(from: unit, to: outputGradient.count, by: units).reduce(Float(0)) { $0 + outputGradient[$1] }
+        }
+        return [relativeError(output, expectedOutput),
+                relativeError(inputGradient, MatrixMultiply.reference(outputGradient, kernel, transposeB: true,
+                                                                      rows: batch, columns: inputUnits, inner: units)),
+                relativeError(kernelGradient, MatrixMultiply.reference(input, transposeA: true, outputGradient,
+                                                                       rows: inputUnits, columns: units, inner: batch)),
+                relativeError(biasGradient, expectedBiasGradient)].max()
+    }
+
+    private static func convolutionError() -> Double? {
         guard let geometry = WindowGeometry(inputHeight: 9, inputWidth: 7, channels: 3, windowHeight: 3, windowWidth: 3,
                                             strideHeight: 2, strideWidth: 2, padding: .same)
         else { return nil }
@@ -499,11 +536,7 @@ extension OneDNNKernels {
         patchGradients.withUnsafeMutableBufferPointer { patches in
             expectedInputGradient.withUnsafeMutableBufferPointer { geometry.col2im(patches.baseAddress!, images: batch, into: $0.baseAddress!) }
         }
-        func error(_ values: [Float], _ expected: [Float]) -> Double {
-            let scale = Double(expected.map(abs).max() ?? 1)
-            return zip(values, expected).map { Double(abs($0 - $1)) / scale }.max() ?? 0
-        }
-        return [error(output, expectedOutput), error(inputGradient, expectedInputGradient),
-                error(kernelGradient, expectedKernelGradient), error(biasGradient, expectedBiasGradient)].max()
+        return [relativeError(output, expectedOutput), relativeError(inputGradient, expectedInputGradient),
+                relativeError(kernelGradient, expectedKernelGradient), relativeError(biasGradient, expectedBiasGradient)].max()
     }
 }

@@ -141,7 +141,7 @@ struct Eval: ParsableCommand {
 
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the BLAS and oneDNN libraries, kernels and threads in use, library versions, and check sgemm and convolution.")
+        abstract: "Show the BLAS and oneDNN libraries, kernels and threads in use, library versions, and check sgemm and oneDNN.")
 
     @Flag(help: "Print one JSON object.")
     var json = false
@@ -158,9 +158,9 @@ struct Doctor: ParsableCommand {
         let coreSource = BLASRuntime.wasReexecuted ? "set by lrt for this CPU"
             : environment[BLASRuntime.coreTypeVariable] != nil ? "set by OPENBLAS_CORETYPE" : "detected by OpenBLAS"
         let check = BLASRuntime.selfCheck(size: gemmSize)
-        let convolutionError = OneDNNKernels.selfCheck()
-        let convolutionPassed = convolutionError.map { $0 <= 1e-5 } ?? true
-        let backendSource = KernelBackend.invalidSetting.map { "\(KernelBackend.environmentVariable)=\($0) names no backend (onednn or im2col); ignored" }
+        let oneDNNError = OneDNNKernels.selfCheck()
+        let oneDNNPassed = oneDNNError.map { $0 <= 1e-5 } ?? true
+        let backendSource = KernelBackend.invalidSetting.map { "\(KernelBackend.environmentVariable)=\($0) names no backend (onednn or blas); ignored" }
             ?? (environment[KernelBackend.environmentVariable] != nil ? "set by \(KernelBackend.environmentVariable)" : "default")
         let fields: [(String, String)] = [
             ("blas", BLASRuntime.configuration),
@@ -171,10 +171,10 @@ struct Doctor: ParsableCommand {
             ("sgemm_check", check.passed ? "passed" : "FAILED"),
             ("sgemm_gflops", String(format: "%.1f", check.gigaflops)),
             ("onednn", OneDNN.version ?? "unavailable"),
-            ("convolution", KernelBackend.preferred.rawValue),
-            ("convolution_source", backendSource),
-            ("onednn_max_relative_error", convolutionError.map { String(format: "%.2e", $0) } ?? "-"),
-            ("onednn_check", convolutionError == nil ? "skipped (oneDNN unavailable)" : convolutionPassed ? "passed" : "FAILED"),
+            ("kernels", KernelBackend.preferred.rawValue),
+            ("kernels_source", backendSource),
+            ("onednn_max_relative_error", oneDNNError.map { String(format: "%.2e", $0) } ?? "-"),
+            ("onednn_check", oneDNNError == nil ? "skipped (oneDNN unavailable)" : oneDNNPassed ? "passed" : "FAILED"),
             ("threads", OpenMPTeam.isAvailable ? "\(Parallel.shardCount), on oneDNN's OpenMP team" : "\(Parallel.shardCount), on Dispatch"),
             ("hdf5", HDF5Library.version),
             ("libpng", PNGCodec.libpngVersion),
@@ -184,7 +184,7 @@ struct Doctor: ParsableCommand {
         } else {
             for (name, value) in fields { print(name.padding(toLength: 26, withPad: " ", startingAt: 0) + value) }
         }
-        if !check.passed || !convolutionPassed { throw ExitCode(1) }
+        if !check.passed || !oneDNNPassed { throw ExitCode(1) }
     }
 }
 

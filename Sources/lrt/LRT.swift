@@ -22,6 +22,9 @@ enum Entry {
         // Must come first: OpenBLAS picked its kernels when it loaded; re-execute with
         // fast ones if it fell back to generic kernels on this CPU.
         BLASRuntime.prepareForFastKernels()
+        if let setting = KernelBackend.invalidSetting {
+            printError("warning: \(KernelBackend.environmentVariable)=\(setting) names no backend; using \(KernelBackend.preferred.rawValue) (set onednn or blas)")
+        }
         LRT.main()
     }
 }

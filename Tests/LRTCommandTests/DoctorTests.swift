@@ -31,9 +31,23 @@ final class DoctorTests: CommandTestCase {
     func testJSONReportPassesSgemmCheck() throws {
         let report = try doctor()
         XCTAssertEqual(report["sgemm_check"], "passed", "\(report)")
-        for key in ["blas", "blas_core", "blas_core_source", "blas_threads", "sgemm_max_relative_error", "hdf5", "libpng"] {
+        for key in ["blas", "blas_core", "blas_core_source", "blas_threads", "sgemm_max_relative_error", "hdf5", "libpng",
+                    "onednn", "kernels", "kernels_source", "threads"] {
             XCTAssertFalse((report[key] ?? "").isEmpty, "doctor --json lacks \(key): \(report)")
         }
+        XCTAssertEqual(report["onednn_check"], "passed", "\(report)")
+        XCTAssertEqual(report["kernels"], "onednn", "\(report)")
+    }
+
+    /// `LRT_KERNELS` picks lrt's own kernels; a value that names no backend is reported and ignored.
+    func testKernelBackendSetting() throws {
+        var environment = cleanEnvironment
+        environment["LRT_KERNELS"] = "blas"
+        XCTAssertEqual(try doctor(environment: environment)["kernels"], "blas")
+        environment["LRT_KERNELS"] = "cuda"
+        let report = try doctor(environment: environment)
+        XCTAssertEqual(report["kernels"], "onednn", "\(report)")
+        XCTAssertTrue(report["kernels_source"]?.contains("LRT_KERNELS=cuda names no backend") == true, "\(report)")
     }
 
     func testGenericKernelFallbackIsReplacedByFastKernels() throws {
