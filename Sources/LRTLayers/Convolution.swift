@@ -166,7 +166,8 @@ public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
         precondition(input.count == batch * geometry.inputSize, "Conv2D '\(name)' expects \(inputShape) inputs per example")
         if output.count != batch * outputSize { output = Tensor(shape: [batch] + outputShape) }
         if let plan = oneDNNPlan(batch: batch, training: context.training) {
-            oneDNN.forward(plan, input: input, kernel: kernel, bias: bias, activation: appliedActivation, into: &output)
+            oneDNN.forward(plan, input: input, kernel: kernel, bias: bias, activation: appliedActivation,
+                           weightsVersion: context.weightsVersion, into: &output)
         } else {
             forwardWithOwnKernels(input)
         }

@@ -89,7 +89,8 @@ public final class Dense: SoftmaxEndingLayer, InputGradientSkipping {
         precondition(input.count == batch * inputUnits, "Dense '\(name)' expects \(inputUnits) inputs per example")
         if output.count != batch * units { output = Tensor(shape: [batch, units]) }
         if let plan = oneDNNPlan(batch: batch, training: context.training) {
-            oneDNN.forward(plan, input: input, kernel: kernel, bias: bias, activation: appliedActivation, into: &output)
+            oneDNN.forward(plan, input: input, kernel: kernel, bias: bias, activation: appliedActivation,
+                           weightsVersion: context.weightsVersion, into: &output)
         } else {
             forwardWithOwnKernels(input)
         }

@@ -35,15 +35,16 @@ final class OneDNNLayer {
     }
 
     /// `output = activation(input ⊛ kernel + bias)`.
+    /// - Parameter weightsVersion: the context's (``ForwardContext/weightsVersion``).
     func forward(_ plan: OneDNNKernels, input: Tensor, kernel: Parameter, bias: Parameter?, activation: Activation,
-                 into output: inout Tensor) {
+                 weightsVersion: Int?, into output: inout Tensor) {
         let width = width
         input.withUnsafeBufferPointer { inputs in
             kernel.value.withUnsafeBufferPointer { kernelValues in
                 output.withUnsafeMutableBufferPointer { outputs in
                     withOptionalPointer(to: bias?.value) { biases in
-                        plan.forward(input: inputs.baseAddress!, kernel: kernelValues.baseAddress!, bias: biases,
-                                     output: outputs.baseAddress!)
+                        plan.forward(input: inputs.baseAddress!, kernel: kernelValues.baseAddress!, kernelVersion: weightsVersion,
+                                     bias: biases, output: outputs.baseAddress!)
                     }
                     guard activation != .linear && activation != .relu else { return }  // ReLU is fused
                     let rows = outputs.count / width

@@ -29,6 +29,8 @@ public final class Sequential {
     /// Examples per slice in ``infer(_:)``: the largest activation of a slice is about 2 MB per core.
     private let inferenceSlice: Int
     private var sliceInput = Tensor(shape: [0])  // [inferenceSlice, …inputShape]
+    /// Calls of ``infer(_:)`` so far: each call's ``ForwardContext/weightsVersion``.
+    private var inferenceCalls = 0
 
     /// Floats of one layer's output per core in an ``infer(_:)`` slice: small enough to stay
     /// in cache, large enough that waking the cores for each layer costs little (measured
@@ -90,6 +92,8 @@ public final class Sequential {
         let exampleSize = inputShape.reduce(1, *), outputSize = outputShape.reduce(1, *)
         let batch = input.count / max(exampleSize, 1)
         var context = ForwardContext.inference
+        inferenceCalls += 1
+        context.weightsVersion = inferenceCalls  // nothing changes the weights during this call
         guard batch > 2 * inferenceSlice else { return forward(input, context: &context) }
         var result = Tensor(shape: [batch] + outputShape)
         if sliceInput.count != inferenceSlice * exampleSize { sliceInput = Tensor(shape: [inferenceSlice] + inputShape) }

@@ -173,10 +173,12 @@ public final class OneDNNKernels {
     ///   - kernel: `[windowHeight, windowWidth, channels, filters]` or `[inputUnits, units]`.
     ///   - bias: `[filters]` or `[units]`, when there is one.
     ///   - output: `[batch, outputHeight, outputWidth, filters]` or `[batch, units]`.
-    public func forward(input: UnsafePointer<Float>, kernel: UnsafePointer<Float>, bias biasValues: UnsafePointer<Float>?,
-                        output: UnsafeMutablePointer<Float>) {
+    ///   - kernelVersion: the same number as the previous call's while the kernel has not changed
+    ///     since, so that the kernel already in oneDNN's layout is reused (nil: always convert it).
+    public func forward(input: UnsafePointer<Float>, kernel: UnsafePointer<Float>, kernelVersion: Int? = nil,
+                        bias biasValues: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) {
         userKernel.bind(kernel)
-        let internalKernel = forwardKernel.convert(userKernel, stream: stream)
+        let internalKernel = forwardKernel.convert(userKernel, version: kernelVersion, stream: stream)
         source.bind(input)
         destination.bind(output)
         var arguments = [(DNNL_ARG_SRC, source), (DNNL_ARG_WEIGHTS, internalKernel), (DNNL_ARG_DST, destination)]
@@ -203,7 +205,7 @@ public final class OneDNNKernels {
         destination.bind(outputGradient)
         if let inputGradient {
             userKernel.bind(kernel)
-            let internalKernel = backwardData.kernel.convert(userKernel, stream: stream)
+            let internalKernel = backwardData.kernel.convert(userKernel, version: nil, stream: stream)
             source.bind(inputGradient)
             backwardData.primitive.run([(DNNL_ARG_DIFF_DST, destination), (DNNL_ARG_WEIGHTS, internalKernel),
                                         (DNNL_ARG_DIFF_SRC, source)], on: stream)
@@ -425,6 +427,8 @@ private final class ReorderedKernel {
     /// The kernel in the primitive's layout, or nil when that is lrt's own.
     let internalMemory: Memory?
     private let reorder: Primitive?
+    /// The version of the kernel last converted to the chosen layout.
+    private var convertedVersion: Int?
 
     init(user: dnnl_memory_desc_t, chosen: dnnl_memory_desc_t, engine: OneDNN.Engine, toChosen: Bool) throws {
         var user = user, chosen = chosen
@@ -443,10 +447,14 @@ private final class ReorderedKernel {
         reorder = try Primitive(description!, "a kernel reorder")
     }
 
-    /// The kernel in the primitive's layout, reordered from `user` when they differ.
-    func convert(_ user: Memory, stream: Stream) -> Memory {
+    /// The kernel in the primitive's layout, reordered from `user` when they differ, unless `version`
+    /// is that of the last kernel converted.
+    func convert(_ user: Memory, version: Int?, stream: Stream) -> Memory {
         guard let internalMemory, let reorder else { return user }
-        reorder.run([(DNNL_ARG_FROM, user), (DNNL_ARG_TO, internalMemory)], on: stream)
+        if version == nil || version != convertedVersion {
+            reorder.run([(DNNL_ARG_FROM, user), (DNNL_ARG_TO, internalMemory)], on: stream)
+            convertedVersion = version
+        }
         return internalMemory
     }
 
