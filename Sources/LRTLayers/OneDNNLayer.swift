@@ -7,10 +7,8 @@ final class OneDNNLayer {
     let operation: OneDNNKernels.Operation
     /// Output channels (filters or units): the width activations are applied over.
     let width: Int
-    /// Why oneDNN could not build the primitives, if it could not; the layer's own kernels run instead.
-    private(set) var failure: String?
-    private var plans: [Key: OneDNNKernels] = [:]
-    private struct Key: Hashable { let batch: Int, training: Bool }
+    private let plans = PlanCache<PlanKey, OneDNNKernels>()
+    private struct PlanKey: Hashable { let batch: Int, training: Bool }
     private let preActivationGradient = ScratchBuffer<Float>()  // the output's shape
 
     init(_ operation: OneDNNKernels.Operation, width: Int) {
@@ -18,19 +16,13 @@ final class OneDNNLayer {
         self.width = width
     }
 
+    /// Why oneDNN could not build the primitives, if it could not; the layer's own kernels run instead.
+    var failure: String? { plans.failure }
+
     /// The primitives for `batch` examples, or nil when oneDNN cannot build them (then ``failure`` says why).
     func plan(batch: Int, training: Bool, hasBias: Bool, activation: Activation) -> OneDNNKernels? {
-        guard failure == nil else { return nil }
-        let key = Key(batch: batch, training: training)
-        if let plan = plans[key] { return plan }
-        do {
-            let plan = try OneDNNKernels(operation, batch: batch, hasBias: hasBias, fusesReLU: activation == .relu, training: training)
-            if plans.count >= 4 { plans.removeAll() }  // a few batch sizes at most are in use at once
-            plans[key] = plan
-            return plan
-        } catch {
-            failure = "\(error)"
-            return nil
+        plans.plan(for: PlanKey(batch: batch, training: training)) {
+            try OneDNNKernels(operation, batch: batch, hasBias: hasBias, fusesReLU: activation == .relu, training: training)
         }
     }
 
@@ -96,5 +88,54 @@ final class OneDNNLayer {
                 }
             }
         }
+    }
+}
+
+/// oneDNN primitives built on first use for each key (a batch size, a mode), a few at most kept;
+/// after one fails to build, none is tried again and ``failure`` says why.
+final class PlanCache<Key: Hashable, Plan> {
+    private(set) var failure: String?
+    private var plans: [Key: Plan] = [:]
+
+    func plan(for key: Key, make: () throws -> Plan) -> Plan? {
+        guard failure == nil else { return nil }
+        if let plan = plans[key] { return plan }
+        do {
+            let plan = try make()
+            if plans.count >= 4 { plans.removeAll() }  // a few batch sizes at most are in use at once
+            plans[key] = plan
+            return plan
+        } catch {
+            failure = "\(error)"
+            return nil
+        }
+    }
+}
+
+/// A pooling layer's oneDNN primitives for inference, by batch size (training keeps lrt's own
+/// loops, which record where each maximum came from for the backward pass).
+final class OneDNNPoolingLayer {
+    let kind: OneDNNPooling.Kind
+    let geometry: WindowGeometry
+    private let plans = PlanCache<Int, OneDNNPooling>()
+
+    init(_ kind: OneDNNPooling.Kind, geometry: WindowGeometry) {
+        self.kind = kind
+        self.geometry = geometry
+    }
+
+    /// Why oneDNN could not build the primitive, if it could not; the layer's own loops run instead.
+    var failure: String? { plans.failure }
+
+    /// Pools `input` into `output` by oneDNN; false when it cannot (then nothing was written).
+    func forward(_ input: Tensor, into output: inout Tensor) -> Bool {
+        let batch = input.count / geometry.inputSize
+        guard let plan = plans.plan(for: batch, make: { try OneDNNPooling(kind, geometry: geometry, batch: batch) }) else {
+            return false
+        }
+        input.withUnsafeBufferPointer { inputs in
+            output.withUnsafeMutableBufferPointer { plan.forward(input: inputs.baseAddress!, output: $0.baseAddress!) }
+        }
+        return true
     }
 }

@@ -125,6 +125,11 @@ public final class MaxPooling2D: Layer {
     public let inputShape: [Int]
     public let geometry: WindowGeometry
     public let padding: Padding
+    /// The kernels that compute inference (training always runs lrt's own loops).
+    public var backend = KernelBackend.preferred
+    /// Why oneDNN could not build this layer's primitive, if it could not; lrt's own loops run instead.
+    public var oneDNNFailure: String? { oneDNN.failure }
+    private let oneDNN: OneDNNPoolingLayer
 
     private var output = Tensor(shape: [0])         // [batch, outputHeight, outputWidth, channels]
     private var inputGradient = Tensor(shape: [0])  // [batch, height, width, channels]
@@ -147,6 +152,7 @@ public final class MaxPooling2D: Layer {
         self.geometry = poolingGeometry("MaxPooling2D", name: name, inputShape: inputShape, poolSize: poolSize,
                                         strides: strides, padding: padding)
         self.padding = padding
+        oneDNN = OneDNNPoolingLayer(.maximum, geometry: geometry)
     }
 
     public var parameters: [Parameter] { [] }
@@ -159,6 +165,7 @@ public final class MaxPooling2D: Layer {
         let batch = input.count / geometry.inputSize
         precondition(input.count == batch * geometry.inputSize, "MaxPooling2D '\(name)' expects \(inputShape) inputs per example")
         if output.count != batch * outputSize { output = Tensor(shape: [batch] + outputShape) }
+        if !context.training && backend == .oneDNN && oneDNN.forward(input, into: &output) { return output }
         let positions = context.training ? argmax.pointer(count: batch * outputSize) : nil
         if context.training { recordedBatch = batch }
         input.withUnsafeBufferPointer { inputs in
@@ -228,6 +235,11 @@ public final class AveragePooling2D: Layer {
     public let inputShape: [Int]
     public let geometry: WindowGeometry
     public let padding: Padding
+    /// The kernels that compute inference (training always runs lrt's own loops).
+    public var backend = KernelBackend.preferred
+    /// Why oneDNN could not build this layer's primitive, if it could not; lrt's own loops run instead.
+    public var oneDNNFailure: String? { oneDNN.failure }
+    private let oneDNN: OneDNNPoolingLayer
 
     private var output = Tensor(shape: [0])         // [batch, outputHeight, outputWidth, channels]
     private var inputGradient = Tensor(shape: [0])  // [batch, height, width, channels]
@@ -246,6 +258,7 @@ public final class AveragePooling2D: Layer {
         self.geometry = poolingGeometry("AveragePooling2D", name: name, inputShape: inputShape, poolSize: poolSize,
                                         strides: strides, padding: padding)
         self.padding = padding
+        oneDNN = OneDNNPoolingLayer(.average, geometry: geometry)
     }
 
     public var parameters: [Parameter] { [] }
@@ -258,6 +271,7 @@ public final class AveragePooling2D: Layer {
         let batch = input.count / geometry.inputSize
         precondition(input.count == batch * geometry.inputSize, "AveragePooling2D '\(name)' expects \(inputShape) inputs per example")
         if output.count != batch * outputSize { output = Tensor(shape: [batch] + outputShape) }
+        if !context.training && backend == .oneDNN && oneDNN.forward(input, into: &output) { return output }
         input.withUnsafeBufferPointer { inputs in
             output.withUnsafeMutableBufferPointer { outputs in
                 let inputs = inputs.baseAddress!, outputs = outputs.baseAddress!

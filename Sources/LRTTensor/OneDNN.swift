@@ -127,8 +127,8 @@ public final class OneDNNKernels {
             try check(dnnl_post_ops_append_eltwise(postOperations, 1, dnnl_eltwise_relu, 0, 0), "adding the ReLU")
             try check(dnnl_primitive_attr_set_post_ops(attributes, postOperations), "setting post-ops")
         }
-        let forwardDescription = try PrimitiveDescription(forwardDescriptor, attributes: attributes, engine: engine, hint: nil,
-                                                          "the forward \(operation.name)")
+        let forwardDescription = try forwardDescriptor.description(attributes: attributes, engine: engine, hint: nil,
+                                                                   "the forward \(operation.name)")
         source = try Memory(sourceDescriptor, engine)
         destination = try Memory(destinationDescriptor, engine)
         userKernel = try Memory(kernelDescriptor, engine)
@@ -146,8 +146,8 @@ public final class OneDNNKernels {
         try check(dataDescriptor.initializeBackwardData(sourceGradient: &sourceDescriptor, kernel: &anyKernel,
                                                         destinationGradient: &destinationDescriptor),
                   "describing the \(operation.name)'s input gradient")
-        let dataDescription = try PrimitiveDescription(dataDescriptor, attributes: nil, engine: engine,
-                                                       hint: forwardDescription.handle, "the \(operation.name)'s input gradient")
+        let dataDescription = try dataDescriptor.description(attributes: nil, engine: engine, hint: forwardDescription.handle,
+                                                             "the \(operation.name)'s input gradient")
         backwardData = (try dataDescription.primitive("the \(operation.name)'s input gradient"),
                         try ReorderedKernel(user: kernelDescriptor, chosen: dataDescription.memory(dnnl_query_weights_md),
                                             engine: engine, toChosen: true))
@@ -159,8 +159,8 @@ public final class OneDNNKernels {
                                                                   destinationGradient: &destinationDescriptor),
                       "describing the \(operation.name)'s kernel gradient")
         }
-        let weightsDescription = try PrimitiveDescription(weightsDescriptor, attributes: nil, engine: engine,
-                                                          hint: forwardDescription.handle, "the \(operation.name)'s kernel gradient")
+        let weightsDescription = try weightsDescriptor.description(attributes: nil, engine: engine, hint: forwardDescription.handle,
+                                                                   "the \(operation.name)'s kernel gradient")
         backwardWeights = (try weightsDescription.primitive("the \(operation.name)'s kernel gradient"),
                            try ReorderedKernel(user: kernelDescriptor, chosen: weightsDescription.memory(dnnl_query_diff_weights_md),
                                                engine: engine, toChosen: false),
@@ -263,14 +263,9 @@ private enum OperationDescriptor {
 
     init(_ operation: OneDNNKernels.Operation) {
         switch operation {
-        case .convolution(let g, _):
-            // oneDNN's padding before and after; TensorFlow's "same" puts the odd element after.
-            self = .convolution(
-                dnnl_convolution_desc_t(),
-                strides: [Int64(g.strideHeight), Int64(g.strideWidth)],
-                before: [Int64(g.padTop), Int64(g.padLeft)],
-                after: [Int64(max((g.outputHeight - 1) * g.strideHeight + g.windowHeight - g.inputHeight, 0) - g.padTop),
-                        Int64(max((g.outputWidth - 1) * g.strideWidth + g.windowWidth - g.inputWidth, 0) - g.padLeft)])
+        case .convolution(let geometry, _):
+            let window = geometry.oneDNNWindow
+            self = .convolution(dnnl_convolution_desc_t(), strides: window.strides, before: window.before, after: window.after)
         case .innerProduct:
             self = .innerProduct(dnnl_inner_product_desc_t())
         }
@@ -318,12 +313,79 @@ private enum OperationDescriptor {
         }
     }
 
+    /// The implementation oneDNN picks for this operation.
+    func description(attributes: dnnl_primitive_attr_t?, engine: OneDNN.Engine, hint: dnnl_primitive_desc_t?,
+                     _ what: String) throws -> PrimitiveDescription {
+        try withUnsafePointer { try PrimitiveDescription($0, attributes: attributes, engine: engine, hint: hint, what) }
+    }
+
     /// Calls `body` with a pointer to the C descriptor (`const_dnnl_op_desc_t`).
-    func withUnsafePointer<Result>(_ body: (UnsafeRawPointer) -> Result) -> Result {
+    func withUnsafePointer<Result>(_ body: (UnsafeRawPointer) throws -> Result) rethrows -> Result {
         switch self {
-        case .convolution(let descriptor, _, _, _): Swift.withUnsafePointer(to: descriptor) { body($0) }
-        case .innerProduct(let descriptor): Swift.withUnsafePointer(to: descriptor) { body($0) }
+        case .convolution(let descriptor, _, _, _): try Swift.withUnsafePointer(to: descriptor) { try body($0) }
+        case .innerProduct(let descriptor): try Swift.withUnsafePointer(to: descriptor) { try body($0) }
         }
+    }
+}
+
+extension WindowGeometry {
+    /// oneDNN's strides and padding before and after (TensorFlow's "same" puts the odd element after).
+    var oneDNNWindow: (strides: [Int64], before: [Int64], after: [Int64]) {
+        ([Int64(strideHeight), Int64(strideWidth)],
+         [Int64(padTop), Int64(padLeft)],
+         [Int64(max((outputHeight - 1) * strideHeight + windowHeight - inputHeight, 0) - padTop),
+          Int64(max((outputWidth - 1) * strideWidth + windowWidth - inputWidth, 0) - padLeft)])
+    }
+}
+
+// MARK: - Pooling
+
+/// Max or average pooling of NHWC float images for one batch size, in inference, by oneDNN's
+/// `pooling_forward` primitive (`jit:avx512_core` here). Padded positions are left out, of the
+/// maximum and of the average's count, as TensorFlow does.
+public final class OneDNNPooling {
+    public enum Kind: Sendable {
+        case maximum, average
+    }
+
+    public let kind: Kind
+    public let geometry: WindowGeometry
+    public let batch: Int
+    private let stream: Stream
+    private let source: Memory, destination: Memory
+    private let primitive: Primitive
+
+    /// - Throws: ``OneDNNError`` when oneDNN is unavailable or cannot build the primitive.
+    public init(_ kind: Kind, geometry: WindowGeometry, batch: Int) throws {
+        guard let engine = OneDNN.runtime else { throw OneDNNError(description: "oneDNN has no CPU engine on this machine") }
+        self.kind = kind
+        self.geometry = geometry
+        self.batch = batch
+        stream = try Stream(engine)
+        var sourceDescriptor = try descriptor([batch, geometry.channels, geometry.inputHeight, geometry.inputWidth], dnnl_nhwc)
+        var destinationDescriptor = try descriptor([batch, geometry.channels, geometry.outputHeight, geometry.outputWidth], dnnl_nhwc)
+        let window = geometry.oneDNNWindow
+        let size: [Int64] = [Int64(geometry.windowHeight), Int64(geometry.windowWidth)]
+        var operation = dnnl_pooling_desc_t()
+        try check(dnnl_pooling_forward_desc_init(
+            &operation, dnnl_forward_inference, kind == .maximum ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding,
+            &sourceDescriptor, &destinationDescriptor, window.strides, size, window.before, window.after),
+            "describing the pooling")
+        let description = try withUnsafePointer(to: operation) {
+            try PrimitiveDescription($0, attributes: nil, engine: engine, hint: nil, "the pooling")
+        }
+        source = try Memory(sourceDescriptor, engine)
+        destination = try Memory(destinationDescriptor, engine)
+        primitive = try description.primitive("the pooling")
+    }
+
+    /// - Parameters:
+    ///   - input: `[batch, inputHeight, inputWidth, channels]`.
+    ///   - output: `[batch, outputHeight, outputWidth, channels]`.
+    public func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        source.bind(input)
+        destination.bind(output)
+        primitive.run([(DNNL_ARG_SRC, source), (DNNL_ARG_DST, destination)], on: stream)
     }
 }
 
@@ -345,13 +407,14 @@ private func descriptor(_ dimensions: [Int], _ tag: dnnl_format_tag_t) throws ->
 private final class PrimitiveDescription {
     let handle: dnnl_primitive_desc_t
 
-    init(_ descriptor: OperationDescriptor, attributes: dnnl_primitive_attr_t?, engine: OneDNN.Engine,
+    /// - Parameter descriptor: an operation descriptor (`dnnl_convolution_desc_t`, …).
+    init(_ descriptor: UnsafeRawPointer, attributes: dnnl_primitive_attr_t?, engine: OneDNN.Engine,
          hint: dnnl_primitive_desc_t?, _ what: String) throws {
         var description: dnnl_primitive_desc_t?
-        try check(descriptor.withUnsafePointer { dnnl_primitive_desc_create(&description, $0, attributes, engine.handle, hint) },
-                  "building \(what)")
+        try check(dnnl_primitive_desc_create(&description, descriptor, attributes, engine.handle, hint), "building \(what)")
         handle = description!
     }
+
 
     deinit { dnnl_primitive_desc_destroy(handle) }
 

@@ -147,16 +147,23 @@ final class ReferenceTests: XCTestCase {
         ]
         for (index, (shape, pool, strides, padding)) in cases.enumerated() {
             let input = random([3] + shape, seed: UInt64(index))
-            let maximum = MaxPooling2D(name: "max_pooling2d", inputShape: shape, poolSize: pool, strides: strides, padding: padding)
-            let average = AveragePooling2D(name: "average_pooling2d", inputShape: shape, poolSize: pool, strides: strides, padding: padding)
-            for training in [false, true] {
-                var context = ForwardContext(training: training)
-                assertClose(maximum.forward(input, context: &context),
-                            naivePooling(input, pool: pool, strides: strides, padding: padding, maximum: true),
-                            "max case \(index), training \(training)")
-                assertClose(average.forward(input, context: &context),
-                            naivePooling(input, pool: pool, strides: strides, padding: padding, maximum: false),
-                            "average case \(index), training \(training)")
+            for backend in KernelBackend.allCases {
+                let maximum = MaxPooling2D(name: "max_pooling2d", inputShape: shape, poolSize: pool, strides: strides, padding: padding)
+                let average = AveragePooling2D(name: "average_pooling2d", inputShape: shape, poolSize: pool, strides: strides,
+                                               padding: padding)
+                maximum.backend = backend
+                average.backend = backend
+                for training in [false, true] {
+                    var context = ForwardContext(training: training)
+                    assertClose(maximum.forward(input, context: &context),
+                                naivePooling(input, pool: pool, strides: strides, padding: padding, maximum: true),
+                                "max case \(index), \(backend), training \(training)")
+                    assertClose(average.forward(input, context: &context),
+                                naivePooling(input, pool: pool, strides: strides, padding: padding, maximum: false),
+                                "average case \(index), \(backend), training \(training)")
+                }
+                XCTAssertNil(maximum.oneDNNFailure)
+                XCTAssertNil(average.oneDNNFailure)
             }
         }
         let input = random([2, 3, 4, 5], seed: 9)
