@@ -19,16 +19,6 @@ private func windowRange(_ output: Int, stride: Int, padBefore: Int, window: Int
     return max(start, 0)..<min(start + window, input)
 }
 
-/// The largest value of each channel in a window and the offset (within the image) of
-/// the first input that holds it.
-///
-/// Four channels at a time in SIMD registers: a compare-and-select on two arrays
-/// does not vectorize as a scalar loop.
-/// - Parameters:
-///   - source: one image, `[height, inputWidth, channels]`.
-///   - rows, columns: the window, clipped to the image.
-///   - maximum: `[channels]`, written.
-///   - positions: `[channels]`, written.
 /// The mean of each channel over one window, eight channels at a time (the sum in window order, then one scaling).
 private func windowMean(_ source: UnsafePointer<Float>, rows: Range<Int>, columns: Range<Int>, inputWidth: Int,
                         channels: Int, into mean: UnsafeMutablePointer<Float>) {
@@ -80,6 +70,16 @@ private func windowMaximum(_ source: UnsafePointer<Float>, rows: Range<Int>, col
     }
 }
 
+/// The largest value of each channel in a window and the offset (within the image) of
+/// the first input that holds it.
+///
+/// Four channels at a time in SIMD registers: a compare-and-select on two arrays
+/// does not vectorize as a scalar loop.
+/// - Parameters:
+///   - source: one image, `[height, inputWidth, channels]`.
+///   - rows, columns: the window, clipped to the image.
+///   - maximum: `[channels]`, written.
+///   - positions: `[channels]`, written.
 private func windowMaximum(_ source: UnsafePointer<Float>, rows: Range<Int>, columns: Range<Int>, inputWidth: Int,
                            channels: Int, into maximum: UnsafeMutablePointer<Float>, positions: UnsafeMutablePointer<Int32>) {
     let firstOffset = (rows.lowerBound * inputWidth + columns.lowerBound) * channels

@@ -2,7 +2,8 @@ import CBLAS
 import Dispatch
 import Foundation
 
-/// Data-parallel loops: a batch split into one contiguous shard per core.
+/// Data-parallel loops: a batch split into one contiguous shard per core, run on oneDNN's
+/// OpenMP thread team (``OpenMPTeam``), or on Dispatch where libgomp is absent.
 ///
 /// Inside the shards BLAS runs single-threaded. The shards already occupy every
 /// core, and OpenBLAS's own threads would only compete with them (and keep
@@ -73,7 +74,7 @@ public enum Parallel {
 /// oneDNN's threads keep spinning for a while after each primitive, waiting for more work; shards
 /// on other threads (Dispatch's) would compete with them for the same cores. Running the shards
 /// on that same team gives every core exactly one busy thread.
-public final class OpenMPTeam: @unchecked Sendable {  // immutable: two C function pointers
+public final class OpenMPTeam: @unchecked Sendable {  // immutable: three C function pointers
     private typealias Parallel = @convention(c) (
         @convention(c) (UnsafeMutableRawPointer?) -> Void, UnsafeMutableRawPointer?, UInt32, UInt32) -> Void
     private typealias Query = @convention(c) () -> Int32
