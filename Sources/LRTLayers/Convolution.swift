@@ -154,21 +154,13 @@ public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
         return UnsafePointer(buffer)
     }
 
-    /// The oneDNN primitives for `batch` images, or nil when lrt's own kernels are to run.
-    private func oneDNNPlan(batch: Int, training: Bool) -> OneDNNKernels? {
-        guard backend == .oneDNN else { return nil }
-        return oneDNN.plan(batch: batch, training: training, hasBias: bias != nil, activation: appliedActivation)
-    }
-
     public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
         let geometry = geometry, outputSize = outputSize
         let batch = input.count / geometry.inputSize
         precondition(input.count == batch * geometry.inputSize, "Conv2D '\(name)' expects \(inputShape) inputs per example")
         if output.count != batch * outputSize { output = Tensor(shape: [batch] + outputShape) }
-        if let plan = oneDNNPlan(batch: batch, training: context.training) {
-            oneDNN.forward(plan, input: input, kernel: kernel, bias: bias, activation: appliedActivation,
-                           weightsVersion: context.weightsVersion, into: &output)
-        } else {
+        if !oneDNN.forward(backend: backend, batch: batch, input: input, kernel: kernel, bias: bias, activation: appliedActivation,
+                           context: context, into: &output) {
             forwardWithOwnKernels(input)
         }
         if context.training { self.input = input }
@@ -210,10 +202,8 @@ public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
                      "Conv2D '\(name)': backward needs the training forward of the same batch")
         if computesInputGradient && inputGradient.count != input.count { inputGradient = Tensor(shape: input.shape) }
         if !computesInputGradient { inputGradient = .empty }
-        if let plan = oneDNNPlan(batch: batch, training: true) {
-            oneDNN.backward(plan, input: input, output: output, outputGradient: outputGradient, kernel: kernel, bias: bias,
-                            activation: appliedActivation, inputGradient: &inputGradient)
-        } else {
+        if !oneDNN.backward(backend: backend, batch: batch, input: input, output: output, outputGradient: outputGradient,
+                            kernel: kernel, bias: bias, activation: appliedActivation, inputGradient: &inputGradient) {
             backwardWithOwnKernels(outputGradient)
         }
         input = .empty  // let the previous layer reuse its output buffer

@@ -78,20 +78,12 @@ public final class Dense: SoftmaxEndingLayer, InputGradientSkipping {
     /// The fewest rows worth a shard: about a million multiply-adds.
     private func minimumShardRows(work: Int) -> Int { max(1, (1 << 20) / max(work, 1)) }
 
-    /// The oneDNN primitives for `batch` rows, or nil when lrt's own kernels are to run.
-    private func oneDNNPlan(batch: Int, training: Bool) -> OneDNNKernels? {
-        guard backend == .oneDNN else { return nil }
-        return oneDNN.plan(batch: batch, training: training, hasBias: bias != nil, activation: appliedActivation)
-    }
-
     public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
         let batch = input.count / inputUnits
         precondition(input.count == batch * inputUnits, "Dense '\(name)' expects \(inputUnits) inputs per example")
         if output.count != batch * units { output = Tensor(shape: [batch, units]) }
-        if let plan = oneDNNPlan(batch: batch, training: context.training) {
-            oneDNN.forward(plan, input: input, kernel: kernel, bias: bias, activation: appliedActivation,
-                           weightsVersion: context.weightsVersion, into: &output)
-        } else {
+        if !oneDNN.forward(backend: backend, batch: batch, input: input, kernel: kernel, bias: bias, activation: appliedActivation,
+                           context: context, into: &output) {
             forwardWithOwnKernels(input)
         }
         if context.training { self.input = input }
@@ -125,10 +117,8 @@ public final class Dense: SoftmaxEndingLayer, InputGradientSkipping {
                      "Dense '\(name)': backward needs the training forward of the same batch")
         if computesInputGradient && inputGradient.count != batch * inputUnits { inputGradient = Tensor(shape: [batch, inputUnits]) }
         if !computesInputGradient { inputGradient = .empty }
-        if let plan = oneDNNPlan(batch: batch, training: true) {
-            oneDNN.backward(plan, input: input, output: output, outputGradient: outputGradient, kernel: kernel, bias: bias,
-                            activation: appliedActivation, inputGradient: &inputGradient)
-        } else {
+        if !oneDNN.backward(backend: backend, batch: batch, input: input, output: output, outputGradient: outputGradient,
+                            kernel: kernel, bias: bias, activation: appliedActivation, inputGradient: &inputGradient) {
             backwardWithOwnKernels(outputGradient)
         }
         input = .empty  // let the previous layer reuse its output buffer

@@ -20,17 +20,21 @@ final class OneDNNLayer {
     var failure: String? { plans.failure }
 
     /// The primitives for `batch` examples, or nil when oneDNN cannot build them (then ``failure`` says why).
-    func plan(batch: Int, training: Bool, hasBias: Bool, activation: Activation) -> OneDNNKernels? {
+    private func plan(batch: Int, training: Bool, hasBias: Bool, activation: Activation) -> OneDNNKernels? {
         plans.plan(for: PlanKey(batch: batch, training: training)) {
             try OneDNNKernels(operation, batch: batch, hasBias: hasBias, fusesReLU: activation == .relu, training: training)
         }
     }
 
-    /// `output = activation(input ⊛ kernel + bias)`.
-    /// - Parameter weightsVersion: the context's (``ForwardContext/weightsVersion``).
-    func forward(_ plan: OneDNNKernels, input: Tensor, kernel: Parameter, bias: Parameter?, activation: Activation,
-                 weightsVersion: Int?, into output: inout Tensor) {
-        let width = width
+    /// `output = activation(input ⊛ kernel + bias)` by oneDNN, unless `backend` is lrt's own or the
+    /// primitives do not build.
+    /// - Returns: whether it ran (and wrote `output`).
+    func forward(backend: KernelBackend, batch: Int, input: Tensor, kernel: Parameter, bias: Parameter?, activation: Activation,
+                 context: ForwardContext, into output: inout Tensor) -> Bool {
+        guard backend == .oneDNN,
+              let plan = plan(batch: batch, training: context.training, hasBias: bias != nil, activation: activation)
+        else { return false }
+        let width = width, weightsVersion = context.weightsVersion
         input.withUnsafeBufferPointer { inputs in
             kernel.value.withUnsafeBufferPointer { kernelValues in
                 output.withUnsafeMutableBufferPointer { outputs in
@@ -47,14 +51,19 @@ final class OneDNNLayer {
                 }
             }
         }
+        return true
     }
 
-    /// Sets the kernel's and bias's gradients and, when `inputGradient` is not empty, the gradient at the input.
+    /// Sets the kernel's and bias's gradients and, when `inputGradient` is not empty, the gradient at
+    /// the input, by oneDNN, unless `backend` is lrt's own or the primitives do not build.
     /// - Parameters:
     ///   - input, output: the training forward pass's.
     ///   - outputGradient: the gradient at the output (after the activation).
-    func backward(_ plan: OneDNNKernels, input: Tensor, output: Tensor, outputGradient: Tensor, kernel: Parameter, bias: Parameter?,
-                  activation: Activation, inputGradient: inout Tensor) {
+    /// - Returns: whether it ran.
+    func backward(backend: KernelBackend, batch: Int, input: Tensor, output: Tensor, outputGradient: Tensor, kernel: Parameter,
+                  bias: Parameter?, activation: Activation, inputGradient: inout Tensor) -> Bool {
+        guard backend == .oneDNN, let plan = plan(batch: batch, training: true, hasBias: bias != nil, activation: activation)
+        else { return false }
         let width = width, computesInputGradient = !inputGradient.storage.isEmpty
         let preActivation = activation == .linear ? nil : preActivationGradient.pointer(count: outputGradient.count)
         input.withUnsafeBufferPointer { inputs in
@@ -88,6 +97,7 @@ final class OneDNNLayer {
                 }
             }
         }
+        return true
     }
 }
 
