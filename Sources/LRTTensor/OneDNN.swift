@@ -470,10 +470,15 @@ private final class Memory {
         var descriptor = descriptor
         if owning { owned = UnsafeMutableRawPointer.allocate(byteCount: max(dnnl_memory_desc_get_size(&descriptor), 1), alignment: 64) }
         var memory: dnnl_memory_t?
-        try check(dnnl_memory_create(&memory, &descriptor, engine.handle, owned), "creating a memory object")
-        handle = memory!
+        let status = dnnl_memory_create(&memory, &descriptor, engine.handle, owned)
+        guard status == dnnl_success, let memory else {
+            owned?.deallocate()  // deinit does not run for an object whose init throws
+            throw OneDNNError(description: "oneDNN failed creating a memory object (status \(status.rawValue))")
+        }
+        handle = memory
     }
 
+    /// Points the memory object at `pointer`'s buffer for the next primitive run.
     func bind(_ pointer: UnsafeRawPointer?) {
         precondition(dnnl_memory_set_data_handle(handle, UnsafeMutableRawPointer(mutating: pointer)) == dnnl_success)
     }
