@@ -84,7 +84,7 @@ public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
         self.biasInitializer = biasInitializer
         self.kernel = Parameter(layerName: name, weightName: "kernel", value: kernel)
         self.bias = bias.map { Parameter(layerName: name, weightName: "bias", value: $0) }
-        oneDNN = OneDNNLayer(.convolution(geometry, filters: filters), width: filters)
+        oneDNN = OneDNNLayer(name: name, .convolution(geometry, filters: filters), width: filters)
     }
 
     public var parameters: [Parameter] { [kernel] + (bias.map { [$0] } ?? []) }

@@ -54,7 +54,7 @@ public final class Dense: SoftmaxEndingLayer, InputGradientSkipping {
         self.biasInitializer = biasInitializer
         self.kernel = Parameter(layerName: name, weightName: "kernel", value: kernel)
         self.bias = bias.map { Parameter(layerName: name, weightName: "bias", value: $0) }
-        oneDNN = OneDNNLayer(.innerProduct(inputUnits: inputUnits, units: units), width: units)
+        oneDNN = OneDNNLayer(name: name, .innerProduct(inputUnits: inputUnits, units: units), width: units)
     }
 
     public var parameters: [Parameter] { [kernel] + (bias.map { [$0] } ?? []) }

@@ -36,10 +36,10 @@ public struct ForwardContext {
     public var training: Bool
     /// The run's generator; layers draw from it in layer order, so runs are reproducible.
     public var generator: SeededGenerator
-    /// Stays the same across calls while the weights do not change (``Sequential/infer(_:)`` sets
-    /// one per call, for its slices), so that a layer may reuse weights it converted for the
-    /// previous call; nil when they may have changed since.
-    public var weightsVersion: Int?
+    /// Set by ``Sequential/infer(_:)`` for the slices of one call, during which nothing changes
+    /// the weights: a number unique in the process to that call, so that a layer may reuse
+    /// weights it converted for the previous slice. Nil otherwise: the weights may have changed.
+    public internal(set) var weightsVersion: Int?
 
     public init(training: Bool, generator: SeededGenerator = SeededGenerator(seed: 0)) {
         self.training = training

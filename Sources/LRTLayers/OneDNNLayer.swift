@@ -1,9 +1,12 @@
+import Foundation
 import LRTTensor
 
 /// The oneDNN side of a layer with a kernel and an optional bias (``Conv2D``, ``Dense``): its
 /// primitives by batch size and mode, built on first use, and the forward and backward passes
 /// around them. A ReLU is fused into the forward primitive; other activations run after it.
 final class OneDNNLayer {
+    /// The layer's name, for warnings.
+    let name: String
     let operation: OneDNNKernels.Operation
     /// Output channels (filters or units): the width activations are applied over.
     let width: Int
@@ -11,7 +14,8 @@ final class OneDNNLayer {
     private struct PlanKey: Hashable { let batch: Int, training: Bool }
     private let preActivationGradient = ScratchBuffer<Float>()  // the output's shape
 
-    init(_ operation: OneDNNKernels.Operation, width: Int) {
+    init(name: String, _ operation: OneDNNKernels.Operation, width: Int) {
+        self.name = name
         self.operation = operation
         self.width = width
     }
@@ -21,7 +25,7 @@ final class OneDNNLayer {
 
     /// The primitives for `batch` examples, or nil when oneDNN cannot build them (then ``failure`` says why).
     private func plan(batch: Int, training: Bool, hasBias: Bool, activation: Activation) -> OneDNNKernels? {
-        plans.plan(for: PlanKey(batch: batch, training: training)) {
+        plans.plan(for: PlanKey(batch: batch, training: training), layer: name) {
             try OneDNNKernels(operation, batch: batch, hasBias: hasBias, fusesReLU: activation == .relu, training: training)
         }
     }
@@ -101,22 +105,33 @@ final class OneDNNLayer {
     }
 }
 
-/// oneDNN primitives built on first use for each key (a batch size, a mode), a few at most kept;
-/// after one fails to build, none is tried again and ``failure`` says why.
+/// oneDNN primitives built on first use for each key (a batch size, a mode), the eight used most
+/// recently kept; after one fails to build, none is tried again and ``failure`` says why.
 final class PlanCache<Key: Hashable, Plan> {
+    static var capacity: Int { 8 }
     private(set) var failure: String?
     private var plans: [Key: Plan] = [:]
+    private var recent: [Key] = []  // least recently used first
 
-    func plan(for key: Key, make: () throws -> Plan) -> Plan? {
+    /// - Parameters:
+    ///   - key: what the plan is for.
+    ///   - layer: the layer's name, for the warning printed when oneDNN cannot build the plan.
+    ///   - make: builds the plan.
+    func plan(for key: Key, layer: String, make: () throws -> Plan) -> Plan? {
         guard failure == nil else { return nil }
-        if let plan = plans[key] { return plan }
+        if let plan = plans[key] {
+            if recent.last != key { recent.removeAll { $0 == key }; recent.append(key) }
+            return plan
+        }
         do {
             let plan = try make()
-            if plans.count >= 4 { plans.removeAll() }  // a few batch sizes at most are in use at once
+            if plans.count >= Self.capacity { plans[recent.removeFirst()] = nil }
             plans[key] = plan
+            recent.append(key)
             return plan
         } catch {
             failure = "\(error)"
+            FileHandle.standardError.write(Data("warning: layer '\(layer)': \(error); it runs on lrt's own kernels\n".utf8))
             return nil
         }
     }
@@ -125,11 +140,14 @@ final class PlanCache<Key: Hashable, Plan> {
 /// A pooling layer's oneDNN primitives for inference, by batch size (training keeps lrt's own
 /// loops, which record where each maximum came from for the backward pass).
 final class OneDNNPoolingLayer {
+    /// The layer's name, for warnings.
+    let name: String
     let kind: OneDNNPooling.Kind
     let geometry: WindowGeometry
     private let plans = PlanCache<Int, OneDNNPooling>()
 
-    init(_ kind: OneDNNPooling.Kind, geometry: WindowGeometry) {
+    init(name: String, _ kind: OneDNNPooling.Kind, geometry: WindowGeometry) {
+        self.name = name
         self.kind = kind
         self.geometry = geometry
     }
@@ -140,7 +158,7 @@ final class OneDNNPoolingLayer {
     /// Pools `input` into `output` by oneDNN; false when it cannot (then nothing was written).
     func forward(_ input: Tensor, into output: inout Tensor) -> Bool {
         let batch = input.count / geometry.inputSize
-        guard let plan = plans.plan(for: batch, make: { try OneDNNPooling(kind, geometry: geometry, batch: batch) }) else {
+        guard let plan = plans.plan(for: batch, layer: name, make: { try OneDNNPooling(kind, geometry: geometry, batch: batch) }) else {
             return false
         }
         input.withUnsafeBufferPointer { inputs in

@@ -152,7 +152,7 @@ public final class MaxPooling2D: Layer {
         self.geometry = poolingGeometry("MaxPooling2D", name: name, inputShape: inputShape, poolSize: poolSize,
                                         strides: strides, padding: padding)
         self.padding = padding
-        oneDNN = OneDNNPoolingLayer(.maximum, geometry: geometry)
+        oneDNN = OneDNNPoolingLayer(name: name, .maximum, geometry: geometry)
     }
 
     public var parameters: [Parameter] { [] }
@@ -258,7 +258,7 @@ public final class AveragePooling2D: Layer {
         self.geometry = poolingGeometry("AveragePooling2D", name: name, inputShape: inputShape, poolSize: poolSize,
                                         strides: strides, padding: padding)
         self.padding = padding
-        oneDNN = OneDNNPoolingLayer(.average, geometry: geometry)
+        oneDNN = OneDNNPoolingLayer(name: name, .average, geometry: geometry)
     }
 
     public var parameters: [Parameter] { [] }

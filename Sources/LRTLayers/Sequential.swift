@@ -1,3 +1,4 @@
+import Foundation
 import LRTTensor
 
 /// A layer that can leave out the gradient at its input, which costs as much as
@@ -29,8 +30,6 @@ public final class Sequential {
     /// Examples per slice in ``infer(_:)``: the largest activation of a slice is about 2 MB per core.
     private let inferenceSlice: Int
     private var sliceInput = Tensor(shape: [0])  // [inferenceSlice, …inputShape]
-    /// Calls of ``infer(_:)`` so far: each call's ``ForwardContext/weightsVersion``.
-    private var inferenceCalls = 0
 
     /// Floats of one layer's output per core in an ``infer(_:)`` slice: small enough to stay
     /// in cache, large enough that waking the cores for each layer costs little (measured
@@ -92,8 +91,7 @@ public final class Sequential {
         let exampleSize = inputShape.reduce(1, *), outputSize = outputShape.reduce(1, *)
         let batch = input.count / max(exampleSize, 1)
         var context = ForwardContext.inference
-        inferenceCalls += 1
-        context.weightsVersion = inferenceCalls  // nothing changes the weights during this call
+        context.weightsVersion = InferenceCalls.shared.next()  // nothing changes the weights during this call
         guard batch > 2 * inferenceSlice else { return forward(input, context: &context) }
         var result = Tensor(shape: [batch] + outputShape)
         if sliceInput.count != inferenceSlice * exampleSize { sliceInput = Tensor(shape: [inferenceSlice] + inputShape) }
@@ -153,5 +151,20 @@ public final class Sequential {
                 ("build_input_shape", .array([.null] + inputShape.map { .number(Double($0)) })),
             ])),
         ])
+    }
+}
+
+/// Numbers ``Sequential/infer(_:)`` calls across the process, for ``ForwardContext/weightsVersion``:
+/// unique even when models share a layer.
+private final class InferenceCalls: @unchecked Sendable {  // the count is guarded by the lock
+    static let shared = InferenceCalls()
+    private let lock = NSLock()
+    private var count = 0
+
+    func next() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        count += 1
+        return count
     }
 }

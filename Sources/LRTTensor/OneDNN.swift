@@ -1,8 +1,8 @@
 import CDNNL
 import Foundation
 
-/// Which kernels compute `Conv2D` and `Dense`: oneDNN's, or lrt's own loops around OpenBLAS's
-/// sgemm (im2col for convolutions).
+/// Which kernels compute `Conv2D`, `Dense` and (in inference) pooling: oneDNN's, or lrt's own
+/// loops around OpenBLAS's sgemm (im2col for convolutions) and SIMD pooling loops.
 ///
 /// Measured here (2 cores, AVX-512; see the README): oneDNN's inner product runs the MLP's
 /// products at about 540 GFLOP/s whatever core OpenBLAS chose, and its convolution the 3×3×32→64
@@ -71,8 +71,8 @@ public struct OneDNNError: Error, CustomStringConvertible {
 /// `[batch, height, width, channels]` and kernel `[kernelHeight, kernelWidth, channels, filters]`
 /// (oneDNN's `nhwc` and `hwio`); a dense layer's rows `[batch, units]` and kernel
 /// `[inputUnits, units]` (`nc` and `io`). oneDNN wants the kernel in a blocked layout of its
-/// own choice; it is reordered on every call, one pass over the (small) kernel, so a kernel
-/// changed by the optimizer is always current.
+/// own choice; it is reordered on every call (one pass over the small kernel), except while the
+/// caller vouches that it has not changed (`kernelVersion`).
 public final class OneDNNKernels {
     /// What the primitives compute.
     public enum Operation: Equatable, Sendable {
@@ -190,7 +190,7 @@ public final class OneDNNKernels {
     }
 
     /// The gradients of a training layer, from the gradient at its output before any activation
-    /// (shapes as in ``forward(input:kernel:bias:output:)``).
+    /// (shapes as in ``forward(input:kernel:kernelVersion:bias:output:)``).
     /// - Parameters:
     ///   - input: the forward pass's input.
     ///   - outputGradient: the gradient at the output, before any activation.
@@ -415,7 +415,6 @@ private final class PrimitiveDescription {
         handle = description!
     }
 
-
     deinit { dnnl_primitive_desc_destroy(handle) }
 
     func memory(_ query: dnnl_query_t) -> dnnl_memory_desc_t { dnnl_primitive_desc_query_md(handle, query, 0)!.pointee }
@@ -535,55 +534,68 @@ private final class ReorderedKernel {
 
 extension OneDNNKernels {
     /// Checks oneDNN's forward, input-gradient and kernel-gradient results, for a convolution and
-    /// an inner product, against naive Double-accumulated products (the convolution's over im2col,
-    /// with odd sizes, stride 2, "same" padding and a bias).
-    /// - Returns: the largest error relative to the largest reference entry, or nil when oneDNN
-    ///   cannot run here.
-    public static func selfCheck() -> Double? {
-        guard let convolution = convolutionError(), let innerProduct = innerProductError() else { return nil }
-        return max(convolution, innerProduct)
+    /// an inner product, against naive Double-accumulated products: the convolution's over im2col,
+    /// with odd sizes, stride 2, "same" padding and a bias; the inner product's with the fused ReLU,
+    /// and again after its kernel changed (a new kernel version).
+    /// - Returns: the largest error relative to the largest reference entry (NaN when a result
+    ///   is NaN), or nil when oneDNN has no engine here.
+    /// - Throws: ``OneDNNError`` when oneDNN runs here but cannot build the primitives.
+    public static func selfCheck() throws -> Double? {
+        guard OneDNN.runtime != nil else { return nil }
+        return worst([try convolutionError(), try innerProductError()])
+    }
+
+    /// The largest of `errors`, or NaN when one is NaN.
+    private static func worst(_ errors: [Double]) -> Double {
+        errors.contains { $0.isNaN } ? .nan : errors.max() ?? 0
     }
 
     private static func relativeError(_ values: [Float], _ expected: [Float]) -> Double {
         let scale = Double(expected.map(abs).max() ?? 1)
-        return zip(values, expected).map { Double(abs($0 - $1)) / scale }.max() ?? 0
+        return worst(zip(values, expected).map { Double(abs($0 - $1)) / scale })
     }
 
-    private static func innerProductError() -> Double? {
+    private static func innerProductError() throws -> Double {
         let (batch, inputUnits, units) = (7, 37, 19)
-        guard let product = try? OneDNNKernels(.innerProduct(inputUnits: inputUnits, units: units), batch: batch, hasBias: true,
-                                               fusesReLU: false, training: true)
-        else { return nil }
+        let product = try OneDNNKernels(.innerProduct(inputUnits: inputUnits, units: units), batch: batch, hasBias: true,
+                                        fusesReLU: true, training: true)
         var generator = SeededGenerator(seed: 2)
         func random(_ count: Int) -> [Float] { (0..<count).map { _ in generator.nextFloat(in: -1, 1) } }
         let input = random(batch * inputUnits), kernel = random(inputUnits * units), bias = random(units)
         let outputGradient = random(batch * units)
         var output = [Float](repeating: 0, count: batch * units), inputGradient = [Float](repeating: 0, count: input.count)
         var kernelGradient = [Float](repeating: 0, count: kernel.count), biasGradient = [Float](repeating: 0, count: units)
-        product.forward(input: input, kernel: kernel, bias: bias, output: &output)
+        /// `max(0, input · kernel + bias)`, naively.
+        func expectedOutput(_ kernel: [Float]) -> [Float] {
+            MatrixMultiply.reference(input, kernel, rows: batch, columns: units, inner: inputUnits)
+                .enumerated().map { max(0, $0.element + bias[$0.offset % units]) }
+        }
+        // The same kernel version twice, then a changed kernel under a new version.
+        let changedKernel = kernel.map { -0.5 * $0 }
+        var reused = output, changed = output
+        product.forward(input: input, kernel: kernel, kernelVersion: 1, bias: bias, output: &output)
+        product.forward(input: input, kernel: kernel, kernelVersion: 1, bias: bias, output: &reused)
+        product.forward(input: input, kernel: changedKernel, kernelVersion: 2, bias: bias, output: &changed)
         product.backward(input: input, outputGradient: outputGradient, kernel: kernel, inputGradient: &inputGradient,
                          kernelGradient: &kernelGradient, biasGradient: &biasGradient)
-        let expectedOutput = MatrixMultiply.reference(input, kernel, rows: batch, columns: units, inner: inputUnits)
-            .enumerated().map { $0.element + bias[$0.offset % units] }
         let expectedBiasGradient = (0..<units).map { unit in
             stride(from: unit, to: outputGradient.count, by: units).reduce(Float(0)) { $0 + outputGradient[$1] }
         }
-        return [relativeError(output, expectedOutput),
+        return worst([relativeError(output, expectedOutput(kernel)), relativeError(reused, expectedOutput(kernel)),
+                relativeError(changed, expectedOutput(changedKernel)),
                 relativeError(inputGradient, MatrixMultiply.reference(outputGradient, kernel, transposeB: true,
                                                                       rows: batch, columns: inputUnits, inner: units)),
                 relativeError(kernelGradient, MatrixMultiply.reference(input, transposeA: true, outputGradient,
                                                                        rows: inputUnits, columns: units, inner: batch)),
-                relativeError(biasGradient, expectedBiasGradient)].max()
+                relativeError(biasGradient, expectedBiasGradient)])
     }
 
-    private static func convolutionError() -> Double? {
-        guard let geometry = WindowGeometry(inputHeight: 9, inputWidth: 7, channels: 3, windowHeight: 3, windowWidth: 3,
-                                            strideHeight: 2, strideWidth: 2, padding: .same)
-        else { return nil }
+    private static func convolutionError() throws -> Double {
+        let geometry = WindowGeometry(inputHeight: 9, inputWidth: 7, channels: 3, windowHeight: 3, windowWidth: 3,
+                                      strideHeight: 2, strideWidth: 2, padding: .same)!  // fits: "same" padding
         let (batch, filters) = (5, 6)
-        guard let convolution = try? OneDNNKernels(.convolution(geometry, filters: filters), batch: batch, hasBias: true,
-                                                   fusesReLU: false, training: true)
-        else { return nil }
+        let convolution = try OneDNNKernels(.convolution(geometry, filters: filters), batch: batch, hasBias: true,
+                                            fusesReLU: false, training: true)
         var generator = SeededGenerator(seed: 1)
         func random(_ count: Int) -> [Float] { (0..<count).map { _ in generator.nextFloat(in: -1, 1) } }
         let input = random(batch * geometry.inputSize), kernel = random(geometry.patchSize * filters), bias = random(filters)
@@ -612,7 +624,7 @@ extension OneDNNKernels {
         patchGradients.withUnsafeMutableBufferPointer { patches in
             expectedInputGradient.withUnsafeMutableBufferPointer { geometry.col2im(patches.baseAddress!, images: batch, into: $0.baseAddress!) }
         }
-        return [relativeError(output, expectedOutput), relativeError(inputGradient, expectedInputGradient),
-                relativeError(kernelGradient, expectedKernelGradient), relativeError(biasGradient, expectedBiasGradient)].max()
+        return worst([relativeError(output, expectedOutput), relativeError(inputGradient, expectedInputGradient),
+                      relativeError(kernelGradient, expectedKernelGradient), relativeError(biasGradient, expectedBiasGradient)])
     }
 }

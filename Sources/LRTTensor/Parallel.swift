@@ -42,7 +42,9 @@ public enum Parallel {
     ///     fewer items run inline on the calling thread as shard 0.
     ///   - body: the work for one shard. Shards run at the same time, so each must
     ///     write only memory no other shard touches (its own items, its own scratch
-    ///     buffer indexed by `shard`, which is below ``shardCount``).
+    ///     buffer indexed by `shard`, which is below ``shardCount``). A loop inside a
+    ///     shard runs all its shards on that shard's thread, numbered from 0 again, so
+    ///     it must not share the outer loop's per-shard scratch buffers.
     public static func forEachShard(count: Int, minimumSize: Int = 1,
                                     _ body: (_ shard: Int, _ items: Range<Int>) -> Void) {
         let shards = shardCount(for: count, minimumSize: minimumSize)

@@ -158,8 +158,9 @@ struct Doctor: ParsableCommand {
         let coreSource = BLASRuntime.wasReexecuted ? "set by lrt for this CPU"
             : environment[BLASRuntime.coreTypeVariable] != nil ? "set by OPENBLAS_CORETYPE" : "detected by OpenBLAS"
         let check = BLASRuntime.selfCheck(size: gemmSize)
-        let oneDNNError = OneDNNKernels.selfCheck()
-        let oneDNNPassed = oneDNNError.map { $0 <= 1e-5 } ?? true
+        var oneDNNError: Double?, oneDNNProblem: String?
+        do { oneDNNError = try OneDNNKernels.selfCheck() } catch { oneDNNProblem = "\(error)" }
+        let oneDNNPassed = oneDNNProblem == nil && (oneDNNError.map { $0 <= 1e-5 } ?? true)  // NaN fails
         let backendSource = KernelBackend.invalidSetting.map { "\(KernelBackend.environmentVariable)=\($0) names no backend (onednn or blas); ignored" }
             ?? (environment[KernelBackend.environmentVariable] != nil ? "set by \(KernelBackend.environmentVariable)" : "default")
         let fields: [(String, String)] = [
@@ -174,7 +175,8 @@ struct Doctor: ParsableCommand {
             ("kernels", KernelBackend.preferred.rawValue),
             ("kernels_source", backendSource),
             ("onednn_max_relative_error", oneDNNError.map { String(format: "%.2e", $0) } ?? "-"),
-            ("onednn_check", oneDNNError == nil ? "skipped (oneDNN unavailable)" : oneDNNPassed ? "passed" : "FAILED"),
+            ("onednn_check", oneDNNProblem.map { "FAILED: \($0)" }
+                ?? (oneDNNError == nil ? "skipped (oneDNN unavailable)" : oneDNNPassed ? "passed" : "FAILED")),
             ("threads", OpenMPTeam.isAvailable ? "\(Parallel.shardCount), on oneDNN's OpenMP team" : "\(Parallel.shardCount), on Dispatch"),
             ("hdf5", HDF5Library.version),
             ("libpng", PNGCodec.libpngVersion),

@@ -320,6 +320,27 @@ final class ReferenceTests: XCTestCase {
         XCTAssertEqual(model.infer(input), sliced, "a second call gives the same")
     }
 
+    /// A layer shared by two models: after its kernel changes, the other model's inference sees the
+    /// change (oneDNN's converted kernel is reused only within one `infer` call).
+    func testSharedLayerSeesChangedWeightsInEitherModel() {
+        let dense = Dense(name: "dense", inputUnits: 64, units: 8, activation: .relu,
+                          kernel: random([64, 8], seed: 1), bias: random([8], seed: 2))
+        let first = Sequential(name: "first", inputShape: [64], layers: [dense])
+        let second = Sequential(name: "second", inputShape: [64], layers: [dense])
+        let input = random([4, 64], seed: 3)
+        let before = first.infer(input)
+        dense.kernel.value.withUnsafeMutableBufferPointer { values in
+            for index in values.indices { values[index] *= -1 }
+        }
+        var context = ForwardContext.inference
+        let expected = Sequential(name: "reference", inputShape: [64], layers: [
+            Dense(name: "dense", inputUnits: 64, units: 8, activation: .relu, kernel: dense.kernel.value, bias: dense.bias!.value),
+        ]).forward(input, context: &context)
+        let after = second.infer(input)
+        assertClose(after, expected, "the second model after the change")
+        XCTAssertNotEqual(after, before)
+    }
+
     /// Training normalizes by the batch's mean and biased variance and moves the moving
     /// statistics by Keras 3's rule; inference uses the moving statistics. The batch is
     /// large enough to be split across cores.
