@@ -1,17 +1,5 @@
 import LRTTensor
 
-/// The Keras config shared by `MaxPooling2D` and `AveragePooling2D`.
-private func poolingConfig(name: String, geometry: WindowGeometry, padding: Padding) -> JSONValue {
-    func pair(_ first: Int, _ second: Int) -> JSONValue { .array([.number(Double(first)), .number(Double(second))]) }
-    return .object([
-        ("name", .string(name)), ("trainable", .bool(true)), ("dtype", .string("float32")),
-        ("pool_size", pair(geometry.windowHeight, geometry.windowWidth)),
-        ("padding", .string(padding.rawValue)),
-        ("strides", pair(geometry.strideHeight, geometry.strideWidth)),
-        ("data_format", .string("channels_last")),
-    ])
-}
-
 /// The valid rows (or columns) of the window at `output`: the window clipped to the image.
 @inline(__always)
 private func windowRange(_ output: Int, stride: Int, padBefore: Int, window: Int, input: Int) -> Range<Int> {
@@ -114,13 +102,11 @@ private func windowMaximum(_ source: UnsafePointer<Float>, rows: Range<Int>, col
     }
 }
 
-/// The largest value of each channel in each window (Keras `MaxPooling2D`).
-///
-/// With `same` padding the window ignores positions outside the image. The
-/// gradient goes to the first largest input of each window, as in TensorFlow.
-public final class MaxPooling2D: Layer {
+/// What `MaxPooling2D` and `AveragePooling2D` share: the window, the Keras config, the output
+/// buffers, and oneDNN's pooling for inference.
+public class Pooling2D {
     public let name: String
-    public let className = "MaxPooling2D"
+    public let className: String
     /// One input image, `[height, width, channels]`.
     public let inputShape: [Int]
     public let geometry: WindowGeometry
@@ -131,12 +117,8 @@ public final class MaxPooling2D: Layer {
     public var oneDNNFailure: String? { oneDNN.failure }
     private let oneDNN: OneDNNPoolingLayer
 
-    private var output = Tensor(shape: [0])         // [batch, outputHeight, outputWidth, channels]
-    private var inputGradient = Tensor(shape: [0])  // [batch, height, width, channels]
-    /// For each output, the offset within its image of the input it came from (training only).
-    private let argmax = ScratchBuffer<Int32>()     // [batch, outputHeight, outputWidth, channels]
-    /// The batch size ``argmax`` was recorded for by the last training forward.
-    private var recordedBatch = 0
+    fileprivate var output = Tensor(shape: [0])         // [batch, outputHeight, outputWidth, channels]
+    fileprivate var inputGradient = Tensor(shape: [0])  // [batch, height, width, channels]
 
     /// - Parameters:
     ///   - name: the Keras layer name.
@@ -144,53 +126,105 @@ public final class MaxPooling2D: Layer {
     ///   - poolSize: `(height, width)` of the window.
     ///   - strides: steps between windows (Keras's default is the pool size).
     ///   - padding: `valid` (default) or TensorFlow's `same`.
-    /// - Precondition: the window fits (``ModelConfig`` checks it and names the layer).
-    public init(name: String, inputShape: [Int], poolSize: (height: Int, width: Int),
-                strides: (height: Int, width: Int)? = nil, padding: Padding = .valid) {
+    /// - Precondition: `inputShape` is `[height, width, channels]` and the window fits (``ModelConfig`` checks both).
+    fileprivate init(className: String, kind: OneDNNPooling.Kind, name: String, inputShape: [Int],
+                     poolSize: (height: Int, width: Int), strides: (height: Int, width: Int)?, padding: Padding) {
+        precondition(inputShape.count == 3, "\(className) '\(name)' needs [height, width, channels] input, got \(inputShape)")
+        let strides = strides ?? poolSize
+        guard let geometry = WindowGeometry(
+            inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
+            windowHeight: poolSize.height, windowWidth: poolSize.width,
+            strideHeight: strides.height, strideWidth: strides.width, padding: padding)
+        else { preconditionFailure("\(className) '\(name)': pool \(poolSize) does not fit input \(inputShape)") }
         self.name = name
+        self.className = className
         self.inputShape = inputShape
-        self.geometry = poolingGeometry("MaxPooling2D", name: name, inputShape: inputShape, poolSize: poolSize,
-                                        strides: strides, padding: padding)
+        self.geometry = geometry
         self.padding = padding
-        oneDNN = OneDNNPoolingLayer(name: name, .maximum, geometry: geometry)
+        oneDNN = OneDNNPoolingLayer(name: name, kind, geometry: geometry)
     }
 
     public var parameters: [Parameter] { [] }
     public var outputShape: [Int] { [geometry.outputHeight, geometry.outputWidth, geometry.channels] }
-    public var config: JSONValue { poolingConfig(name: name, geometry: geometry, padding: padding) }
-    private var outputSize: Int { geometry.outputPositions * geometry.channels }
+    fileprivate var outputSize: Int { geometry.outputPositions * geometry.channels }
+
+    public var config: JSONValue {
+        func pair(_ first: Int, _ second: Int) -> JSONValue { .array([.number(Double(first)), .number(Double(second))]) }
+        return .object([
+            ("name", .string(name)), ("trainable", .bool(true)), ("dtype", .string("float32")),
+            ("pool_size", pair(geometry.windowHeight, geometry.windowWidth)),
+            ("padding", .string(padding.rawValue)),
+            ("strides", pair(geometry.strideHeight, geometry.strideWidth)),
+            ("data_format", .string("channels_last")),
+        ])
+    }
+
+    /// Checks `input`, sizes ``output``, and in inference pools by oneDNN when it can.
+    /// - Returns: the batch size, or nil when oneDNN has written ``output``.
+    fileprivate func beginForward(_ input: Tensor, training: Bool) -> Int? {
+        let batch = input.count / geometry.inputSize
+        precondition(input.count == batch * geometry.inputSize, "\(className) '\(name)' expects \(inputShape) inputs per example")
+        if output.count != batch * outputSize { output = Tensor(shape: [batch] + outputShape) }
+        return !training && backend == .oneDNN && oneDNN.forward(input, into: &output) ? nil : batch
+    }
+
+    /// Calls `body(image, rows, columns, index)` for every window of the images of a batch, split
+    /// across cores: `rows` and `columns` are the window clipped to the image, `index` is the
+    /// offset of the window's output (its first channel) in the batch's output.
+    /// `beginImage(image)` runs before the windows of each image.
+    fileprivate func forEachWindow(batch: Int, beginImage: (_ image: Int) -> Void = { _ in },
+                                   _ body: (_ image: Int, _ rows: Range<Int>, _ columns: Range<Int>, _ index: Int) -> Void) {
+        let geometry = geometry, outputSize = outputSize
+        Parallel.forEachShard(count: batch, minimumSize: Parallel.minimumShardSize(workPerItem: geometry.inputSize)) { _, items in
+            for image in items {
+                beginImage(image)
+                for outputY in 0..<geometry.outputHeight {
+                    let rows = windowRange(outputY, stride: geometry.strideHeight, padBefore: geometry.padTop,
+                                           window: geometry.windowHeight, input: geometry.inputHeight)
+                    for outputX in 0..<geometry.outputWidth {
+                        let columns = windowRange(outputX, stride: geometry.strideWidth, padBefore: geometry.padLeft,
+                                                  window: geometry.windowWidth, input: geometry.inputWidth)
+                        body(image, rows, columns, image * outputSize + (outputY * geometry.outputWidth + outputX) * geometry.channels)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The largest value of each channel in each window (Keras `MaxPooling2D`).
+///
+/// With `same` padding the window ignores positions outside the image. The
+/// gradient goes to the first largest input of each window, as in TensorFlow.
+public final class MaxPooling2D: Pooling2D, Layer {
+    /// For each output, the offset within its image of the input it came from (training only).
+    private let argmax = ScratchBuffer<Int32>()     // [batch, outputHeight, outputWidth, channels]
+    /// The batch size ``argmax`` was recorded for by the last training forward.
+    private var recordedBatch = 0
+
+    /// See ``Pooling2D``'s initializer for the parameters.
+    public init(name: String, inputShape: [Int], poolSize: (height: Int, width: Int),
+                strides: (height: Int, width: Int)? = nil, padding: Padding = .valid) {
+        super.init(className: "MaxPooling2D", kind: .maximum, name: name, inputShape: inputShape, poolSize: poolSize,
+                   strides: strides, padding: padding)
+    }
 
     public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
-        let geometry = geometry, outputSize = outputSize, channels = geometry.channels
-        let batch = input.count / geometry.inputSize
-        precondition(input.count == batch * geometry.inputSize, "MaxPooling2D '\(name)' expects \(inputShape) inputs per example")
-        if output.count != batch * outputSize { output = Tensor(shape: [batch] + outputShape) }
-        if !context.training && backend == .oneDNN && oneDNN.forward(input, into: &output) { return output }
+        guard let batch = beginForward(input, training: context.training) else { return output }
+        let geometry = geometry, channels = geometry.channels
         let positions = context.training ? argmax.pointer(count: batch * outputSize) : nil
         if context.training { recordedBatch = batch }
         input.withUnsafeBufferPointer { inputs in
             output.withUnsafeMutableBufferPointer { outputs in
                 let inputs = inputs.baseAddress!, outputs = outputs.baseAddress!
-                Parallel.forEachShard(count: batch, minimumSize: Parallel.minimumShardSize(workPerItem: geometry.inputSize)) { _, items in
-                    for image in items {
-                        let source = inputs + image * geometry.inputSize
-                        for outputY in 0..<geometry.outputHeight {
-                            let rows = windowRange(outputY, stride: geometry.strideHeight, padBefore: geometry.padTop,
-                                                   window: geometry.windowHeight, input: geometry.inputHeight)
-                            for outputX in 0..<geometry.outputWidth {
-                                let columns = windowRange(outputX, stride: geometry.strideWidth, padBefore: geometry.padLeft,
-                                                          window: geometry.windowWidth, input: geometry.inputWidth)
-                                let index = image * outputSize + (outputY * geometry.outputWidth + outputX) * channels
-                                let target = outputs + index  // [channels]
-                                if let positions {
-                                    windowMaximum(source, rows: rows, columns: columns, inputWidth: geometry.inputWidth,
-                                                  channels: channels, into: target, positions: positions + index)
-                                } else {
-                                    windowMaximum(source, rows: rows, columns: columns, inputWidth: geometry.inputWidth,
-                                                  channels: channels, into: target)
-                                }
-                            }
-                        }
+                forEachWindow(batch: batch) { image, rows, columns, index in
+                    let source = inputs + image * geometry.inputSize
+                    if let positions {
+                        windowMaximum(source, rows: rows, columns: columns, inputWidth: geometry.inputWidth,
+                                      channels: channels, into: outputs + index, positions: positions + index)
+                    } else {
+                        windowMaximum(source, rows: rows, columns: columns, inputWidth: geometry.inputWidth,
+                                      channels: channels, into: outputs + index)
                     }
                 }
             }
@@ -228,68 +262,23 @@ public final class MaxPooling2D: Layer {
 ///
 /// With `same` padding a window averages only the positions inside the image,
 /// as TensorFlow and Keras do.
-public final class AveragePooling2D: Layer {
-    public let name: String
-    public let className = "AveragePooling2D"
-    /// One input image, `[height, width, channels]`.
-    public let inputShape: [Int]
-    public let geometry: WindowGeometry
-    public let padding: Padding
-    /// The kernels that compute inference (training always runs lrt's own loops).
-    public var backend = KernelBackend.preferred
-    /// Why oneDNN could not build this layer's primitive, if it could not; lrt's own loops run instead.
-    public var oneDNNFailure: String? { oneDNN.failure }
-    private let oneDNN: OneDNNPoolingLayer
-
-    private var output = Tensor(shape: [0])         // [batch, outputHeight, outputWidth, channels]
-    private var inputGradient = Tensor(shape: [0])  // [batch, height, width, channels]
-
-    /// - Parameters:
-    ///   - name: the Keras layer name.
-    ///   - inputShape: one image, `[height, width, channels]`.
-    ///   - poolSize: `(height, width)` of the window.
-    ///   - strides: steps between windows (Keras's default is the pool size).
-    ///   - padding: `valid` (default) or TensorFlow's `same`.
-    /// - Precondition: the window fits (``ModelConfig`` checks it and names the layer).
+public final class AveragePooling2D: Pooling2D, Layer {
+    /// See ``Pooling2D``'s initializer for the parameters.
     public init(name: String, inputShape: [Int], poolSize: (height: Int, width: Int),
                 strides: (height: Int, width: Int)? = nil, padding: Padding = .valid) {
-        self.name = name
-        self.inputShape = inputShape
-        self.geometry = poolingGeometry("AveragePooling2D", name: name, inputShape: inputShape, poolSize: poolSize,
-                                        strides: strides, padding: padding)
-        self.padding = padding
-        oneDNN = OneDNNPoolingLayer(name: name, .average, geometry: geometry)
+        super.init(className: "AveragePooling2D", kind: .average, name: name, inputShape: inputShape, poolSize: poolSize,
+                   strides: strides, padding: padding)
     }
 
-    public var parameters: [Parameter] { [] }
-    public var outputShape: [Int] { [geometry.outputHeight, geometry.outputWidth, geometry.channels] }
-    public var config: JSONValue { poolingConfig(name: name, geometry: geometry, padding: padding) }
-    private var outputSize: Int { geometry.outputPositions * geometry.channels }
-
     public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
-        let geometry = geometry, outputSize = outputSize, channels = geometry.channels
-        let batch = input.count / geometry.inputSize
-        precondition(input.count == batch * geometry.inputSize, "AveragePooling2D '\(name)' expects \(inputShape) inputs per example")
-        if output.count != batch * outputSize { output = Tensor(shape: [batch] + outputShape) }
-        if !context.training && backend == .oneDNN && oneDNN.forward(input, into: &output) { return output }
+        guard let batch = beginForward(input, training: context.training) else { return output }
+        let geometry = geometry
         input.withUnsafeBufferPointer { inputs in
             output.withUnsafeMutableBufferPointer { outputs in
                 let inputs = inputs.baseAddress!, outputs = outputs.baseAddress!
-                Parallel.forEachShard(count: batch, minimumSize: Parallel.minimumShardSize(workPerItem: geometry.inputSize)) { _, items in
-                    for image in items {
-                        let source = inputs + image * geometry.inputSize
-                        for outputY in 0..<geometry.outputHeight {
-                            let rows = windowRange(outputY, stride: geometry.strideHeight, padBefore: geometry.padTop,
-                                                   window: geometry.windowHeight, input: geometry.inputHeight)
-                            for outputX in 0..<geometry.outputWidth {
-                                let columns = windowRange(outputX, stride: geometry.strideWidth, padBefore: geometry.padLeft,
-                                                          window: geometry.windowWidth, input: geometry.inputWidth)
-                                let target = outputs + image * outputSize + (outputY * geometry.outputWidth + outputX) * channels
-                                windowMean(source, rows: rows, columns: columns, inputWidth: geometry.inputWidth,
-                                           channels: channels, into: target)
-                            }
-                        }
-                    }
+                forEachWindow(batch: batch) { image, rows, columns, index in
+                    windowMean(inputs + image * geometry.inputSize, rows: rows, columns: columns, inputWidth: geometry.inputWidth,
+                               channels: geometry.channels, into: outputs + index)
                 }
             }
         }
@@ -304,25 +293,15 @@ public final class AveragePooling2D: Layer {
         outputGradient.withUnsafeBufferPointer { outputGradients in
             inputGradient.withUnsafeMutableBufferPointer { inputGradients in
                 let outputGradients = outputGradients.baseAddress!, inputGradients = inputGradients.baseAddress!
-                Parallel.forEachShard(count: batch, minimumSize: Parallel.minimumShardSize(workPerItem: geometry.inputSize)) { _, items in
-                    for image in items {
-                        let target = inputGradients + image * geometry.inputSize
-                        target.update(repeating: 0, count: geometry.inputSize)
-                        for outputY in 0..<geometry.outputHeight {
-                            let rows = windowRange(outputY, stride: geometry.strideHeight, padBefore: geometry.padTop,
-                                                   window: geometry.windowHeight, input: geometry.inputHeight)
-                            for outputX in 0..<geometry.outputWidth {
-                                let columns = windowRange(outputX, stride: geometry.strideWidth, padBefore: geometry.padLeft,
-                                                          window: geometry.windowWidth, input: geometry.inputWidth)
-                                let gradient = outputGradients + image * outputSize + (outputY * geometry.outputWidth + outputX) * channels
-                                let scale = 1 / Float(rows.count * columns.count)
-                                for y in rows {
-                                    for x in columns {
-                                        let window = target + (y * geometry.inputWidth + x) * channels
-                                        for channel in 0..<channels { window[channel] += gradient[channel] * scale }
-                                    }
-                                }
-                            }
+                forEachWindow(batch: batch, beginImage: { image in
+                    (inputGradients + image * geometry.inputSize).update(repeating: 0, count: geometry.inputSize)
+                }) { image, rows, columns, index in
+                    let target = inputGradients + image * geometry.inputSize, gradient = outputGradients + index
+                    let scale = 1 / Float(rows.count * columns.count)
+                    for y in rows {
+                        for x in columns {
+                            let window = target + (y * geometry.inputWidth + x) * channels
+                            for channel in 0..<channels { window[channel] += gradient[channel] * scale }
                         }
                     }
                 }
@@ -402,18 +381,4 @@ public final class GlobalAveragePooling2D: Layer {
         }
         return inputGradient
     }
-}
-
-/// The window geometry of a pooling layer; `strides` default to the pool size (Keras).
-/// - Precondition: `inputShape` is `[height, width, channels]` and the window fits (``ModelConfig`` checks both).
-private func poolingGeometry(_ className: String, name: String, inputShape: [Int], poolSize: (height: Int, width: Int),
-                             strides: (height: Int, width: Int)?, padding: Padding) -> WindowGeometry {
-    precondition(inputShape.count == 3, "\(className) '\(name)' needs [height, width, channels] input, got \(inputShape)")
-    let strides = strides ?? poolSize
-    guard let geometry = WindowGeometry(
-        inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
-        windowHeight: poolSize.height, windowWidth: poolSize.width,
-        strideHeight: strides.height, strideWidth: strides.width, padding: padding)
-    else { preconditionFailure("\(className) '\(name)': pool \(poolSize) does not fit input \(inputShape)") }
-    return geometry
 }

@@ -80,38 +80,10 @@ public struct WindowGeometry: Equatable, Sendable {
     ///   - input: `[images, inputHeight, inputWidth, channels]`.
     ///   - columns: `[images · outputHeight · outputWidth, patchSize]`, overwritten.
     public func im2col(_ input: UnsafePointer<Float>, images: Int, into columns: UnsafeMutablePointer<Float>) {
-        let runLength = windowWidth * channels
-        var row = columns
-        for image in 0..<images {
-            let source = input + image * inputSize
-            for outputY in 0..<outputHeight {
-                let top = outputY * strideHeight - padTop
-                for outputX in 0..<outputWidth {
-                    let left = outputX * strideWidth - padLeft
-                    let fitsHorizontally = left >= 0 && left + windowWidth <= inputWidth
-                    var destination = row
-                    for windowY in 0..<windowHeight {
-                        let y = top + windowY
-                        if y < 0 || y >= inputHeight {
-                            destination.update(repeating: 0, count: runLength)
-                        } else if fitsHorizontally {
-                            copy(source + (y * inputWidth + left) * channels, to: destination, count: runLength)
-                        } else {
-                            for windowX in 0..<windowWidth {
-                                let x = left + windowX
-                                let target = destination + windowX * channels
-                                if x < 0 || x >= inputWidth {
-                                    target.update(repeating: 0, count: channels)
-                                } else {
-                                    copy(source + (y * inputWidth + x) * channels, to: target, count: channels)
-                                }
-                            }
-                        }
-                        destination += runLength
-                    }
-                    row += patchSize
-                }
-            }
+        forEachRun(images: images) { column, image, count in
+            copy(input + image, to: columns + column, count: count)
+        } padding: { column, count in
+            (columns + column).update(repeating: 0, count: count)
         }
     }
 
@@ -122,30 +94,44 @@ public struct WindowGeometry: Equatable, Sendable {
     ///   - input: `[images, inputHeight, inputWidth, channels]`, overwritten.
     public func col2im(_ columns: UnsafePointer<Float>, images: Int, into input: UnsafeMutablePointer<Float>) {
         input.update(repeating: 0, count: images * inputSize)
+        forEachRun(images: images) { column, image, count in
+            add(columns + column, to: input + image, count: count)
+        } padding: { _, _ in }
+    }
+
+    /// im2col's order, as runs of contiguous floats: `inside(column, image, count)` for a run of
+    /// `count` floats at offset `column` of the columns and `image` of the images, and
+    /// `padding(column, count)` for a run that falls outside the image.
+    @inline(__always)
+    private func forEachRun(images: Int, inside: (_ column: Int, _ image: Int, _ count: Int) -> Void,
+                            padding: (_ column: Int, _ count: Int) -> Void) {
         let runLength = windowWidth * channels
-        var row = columns
+        var row = 0
         for image in 0..<images {
-            let target = input + image * inputSize
+            let source = image * inputSize
             for outputY in 0..<outputHeight {
                 let top = outputY * strideHeight - padTop
                 for outputX in 0..<outputWidth {
                     let left = outputX * strideWidth - padLeft
                     let fitsHorizontally = left >= 0 && left + windowWidth <= inputWidth
-                    var source = row
+                    var column = row
                     for windowY in 0..<windowHeight {
                         let y = top + windowY
-                        if y >= 0 && y < inputHeight {
-                            if fitsHorizontally {
-                                add(source, to: target + (y * inputWidth + left) * channels, count: runLength)
-                            } else {
-                                for windowX in 0..<windowWidth {
-                                    let x = left + windowX
-                                    guard x >= 0 && x < inputWidth else { continue }
-                                    add(source + windowX * channels, to: target + (y * inputWidth + x) * channels, count: channels)
+                        if y < 0 || y >= inputHeight {
+                            padding(column, runLength)
+                        } else if fitsHorizontally {
+                            inside(column, source + (y * inputWidth + left) * channels, runLength)
+                        } else {
+                            for windowX in 0..<windowWidth {
+                                let x = left + windowX
+                                if x < 0 || x >= inputWidth {
+                                    padding(column + windowX * channels, channels)
+                                } else {
+                                    inside(column + windowX * channels, source + (y * inputWidth + x) * channels, channels)
                                 }
                             }
                         }
-                        source += runLength
+                        column += runLength
                     }
                     row += patchSize
                 }
@@ -172,35 +158,18 @@ public struct WindowGeometry: Equatable, Sendable {
     ///   - input: `[images, inputHeight, inputWidth, channels]`.
     ///   - columns: `[patchSize, images · outputHeight · outputWidth]`, overwritten.
     public func im2colTransposed(_ input: UnsafePointer<Float>, images: Int, into columns: UnsafeMutablePointer<Float>) {
-        let positions = images * outputPositions
-        for windowY in 0..<windowHeight {
-            for windowX in 0..<windowWidth {
-                let inside = insideOutputs(offset: windowX, stride: strideWidth, padBefore: padLeft,
-                                           input: inputWidth, outputs: outputWidth)
-                let firstX = inside.lowerBound * strideWidth - padLeft + windowX
-                for channel in 0..<channels {
-                    let row = columns + ((windowY * windowWidth + windowX) * channels + channel) * positions
-                    for image in 0..<images {
-                        for outputY in 0..<outputHeight {
-                            let destination = row + image * outputPositions + outputY * outputWidth  // [outputWidth]
-                            let y = outputY * strideHeight - padTop + windowY
-                            guard y >= 0 && y < inputHeight else {
-                                destination.update(repeating: 0, count: outputWidth)
-                                continue
-                            }
-                            destination.update(repeating: 0, count: inside.lowerBound)
-                            let source = input + image * inputSize + (y * inputWidth + firstX) * channels + channel
-                            let step = strideWidth * channels
-                            if step == 1 {
-                                (destination + inside.lowerBound).update(from: source, count: inside.count)
-                            } else {
-                                for (index, outputX) in inside.enumerated() { destination[outputX] = source[index * step] }
-                            }
-                            (destination + inside.upperBound).update(repeating: 0, count: outputWidth - inside.upperBound)
-                        }
-                    }
-                }
+        let step = strideWidth * channels
+        forEachOutputRow(images: images) { column, image, inside in
+            let destination = columns + column  // [outputWidth]
+            guard let image else { return destination.update(repeating: 0, count: outputWidth) }
+            destination.update(repeating: 0, count: inside.lowerBound)
+            let source = input + image
+            if step == 1 {
+                (destination + inside.lowerBound).update(from: source, count: inside.count)
+            } else {
+                for (index, outputX) in inside.enumerated() { destination[outputX] = source[index * step] }
             }
+            (destination + inside.upperBound).update(repeating: 0, count: outputWidth - inside.upperBound)
         }
     }
 
@@ -211,6 +180,21 @@ public struct WindowGeometry: Equatable, Sendable {
     ///   - input: `[images, inputHeight, inputWidth, channels]`, overwritten.
     public func col2imTransposed(_ columns: UnsafePointer<Float>, images: Int, into input: UnsafeMutablePointer<Float>) {
         input.update(repeating: 0, count: images * inputSize)
+        let step = strideWidth * channels
+        forEachOutputRow(images: images) { column, image, inside in
+            guard let image else { return }
+            let source = columns + column, target = input + image
+            for (index, outputX) in inside.enumerated() { target[index * step] += source[outputX] }
+        }
+    }
+
+    /// The transposed layout's order, one output row at a time: `body(column, image, inside)` for
+    /// the `outputWidth` floats at offset `column` of the columns (one window element and channel,
+    /// one output row of one image). Of them, those at `inside` come from the image, the first at
+    /// offset `image` of the images and the rest `strideWidth · channels` apart; `image` is nil
+    /// when the whole row falls in the padding.
+    @inline(__always)
+    private func forEachOutputRow(images: Int, _ body: (_ column: Int, _ image: Int?, _ inside: Range<Int>) -> Void) {
         let positions = images * outputPositions
         for windowY in 0..<windowHeight {
             for windowX in 0..<windowWidth {
@@ -218,15 +202,13 @@ public struct WindowGeometry: Equatable, Sendable {
                                            input: inputWidth, outputs: outputWidth)
                 let firstX = inside.lowerBound * strideWidth - padLeft + windowX
                 for channel in 0..<channels {
-                    let row = columns + ((windowY * windowWidth + windowX) * channels + channel) * positions
+                    let row = ((windowY * windowWidth + windowX) * channels + channel) * positions
                     for image in 0..<images {
                         for outputY in 0..<outputHeight {
                             let y = outputY * strideHeight - padTop + windowY
-                            guard y >= 0 && y < inputHeight else { continue }
-                            let source = row + image * outputPositions + outputY * outputWidth  // [outputWidth]
-                            let target = input + image * inputSize + (y * inputWidth + firstX) * channels + channel
-                            let step = strideWidth * channels
-                            for (index, outputX) in inside.enumerated() { target[index * step] += source[outputX] }
+                            let inImage = y >= 0 && y < inputHeight
+                            body(row + image * outputPositions + outputY * outputWidth,
+                                 inImage ? image * inputSize + (y * inputWidth + firstX) * channels + channel : nil, inside)
                         }
                     }
                 }
