@@ -123,13 +123,7 @@ public enum ModelConfig {
                 throw ModelConfigError("Dense layer '\(name)' gets input of shape \(inputShape); add a Flatten layer before it")
             }
             let units = try options.integer("units", default: nil, range: 1...(1 << 20))
-            let activation = try options.activation("activation", default: .linear)
-            let useBias = try options.bool("use_bias", default: true)
-            let kernelInitializer = try options.initializer("kernel_initializer", default: .glorotUniform)
-            let biasInitializer = try options.initializer("bias_initializer", default: .zeros)
-            try options.requireNull(["kernel_regularizer", "bias_regularizer", "activity_regularizer",
-                                     "kernel_constraint", "bias_constraint", "quantization_config", "lora_rank"])
-            options.ignore(["lora_alpha"])
+            let (activation, useBias, kernelInitializer, biasInitializer) = try options.kernelLayerOptions()
             return Dense(name: name, inputUnits: inputShape[0], units: units, activation: activation,
                          kernel: kernelInitializer.make(shape: try checkWeightShape([inputShape[0], units], layer: "Dense layer '\(name)'"),
                                                         generator: &generator),
@@ -155,13 +149,7 @@ public enum ModelConfig {
             guard groups == 1 else {
                 throw ModelConfigError("Conv2D layer '\(name)': groups \(groups) is not supported; only groups 1")
             }
-            let activation = try options.activation("activation", default: .linear)
-            let useBias = try options.bool("use_bias", default: true)
-            let kernelInitializer = try options.initializer("kernel_initializer", default: .glorotUniform)
-            let biasInitializer = try options.initializer("bias_initializer", default: .zeros)
-            try options.requireNull(["kernel_regularizer", "bias_regularizer", "activity_regularizer",
-                                     "kernel_constraint", "bias_constraint", "quantization_config", "lora_rank"])
-            options.ignore(["lora_alpha"])
+            let (activation, useBias, kernelInitializer, biasInitializer) = try options.kernelLayerOptions()
             try checkWindow(image, window: kernelSize, strides: strides, padding: padding,
                             layer: "Conv2D layer '\(name)'", what: "kernel_size")
             let kernelShape = try checkWeightShape([kernelSize.0, kernelSize.1, image[2], filters], layer: "Conv2D layer '\(name)'")
@@ -444,6 +432,20 @@ struct LayerOptions {
 
     /// Options without effect here.
     mutating func ignore(_ keys: [String]) { used.formUnion(keys) }
+
+    /// The options `Dense` and `Conv2D` share: activation, bias, initializers; regularizers,
+    /// constraints and quantization must be absent (null).
+    mutating func kernelLayerOptions() throws
+        -> (activation: Activation, useBias: Bool, kernelInitializer: Initializer, biasInitializer: Initializer) {
+        let activation = try self.activation("activation", default: .linear)
+        let useBias = try bool("use_bias", default: true)
+        let kernelInitializer = try initializer("kernel_initializer", default: .glorotUniform)
+        let biasInitializer = try initializer("bias_initializer", default: .zeros)
+        try requireNull(["kernel_regularizer", "bias_regularizer", "activity_regularizer",
+                         "kernel_constraint", "bias_constraint", "quantization_config", "lora_rank"])
+        ignore(["lora_alpha"])
+        return (activation, useBias, kernelInitializer, biasInitializer)
+    }
 
     /// Refuses keys nobody read, and the config settings lrt does not support.
     func rejectUnused() throws {
