@@ -70,48 +70,76 @@ public enum Checkpoint {
     // MARK: - Writing
 
     /// Writes `model` (and, when given, the optimizer and training state) to `path`
-    /// atomically: to a temporary file beside it, renamed over `path` when complete,
-    /// so an interrupted save never damages an existing file.
+    /// atomically and durably (``SafeFile/write(_:to:what:)``): the file is built in memory,
+    /// written to an exclusive temporary file beside `path`, `fsync`ed and renamed over
+    /// `path`, so an interrupted save or a full disk never damages an existing file.
+    ///
+    /// Call ``reserve(_:overwrite:inputs:inputFolders:)`` first: it checks the target and
+    /// takes the lock that keeps two runs from writing the same file.
     ///
     /// - Parameter compressWeights: gzip level 4 on weight datasets (default false).
+    /// - Throws: ``CheckpointError`` naming `path` and a fix; `path` is untouched then.
     public static func save(model: Sequential, optimizer: Optimizer?, training: TrainingState?,
                             to path: String, compressWeights: Bool = false) throws {
-        let temporaryPath = temporaryPath(for: path)
-        do {
-            let file = try HDF5File.create(atPath: temporaryPath)
-            try write(model: model, optimizer: optimizer, training: training, into: file.root,
+        try writeFile(path, what: "checkpoint") { root in
+            try write(model: model, optimizer: optimizer, training: training, into: root,
                       gzipLevel: compressWeights ? 4 : nil)
-            try file.close()
-            guard rename(temporaryPath, path) == 0 else {
-                throw CheckpointError("cannot move the finished checkpoint to \(path): \(String(cString: strerror(errno)))")
-            }
+        }
+    }
+
+    /// Builds an HDF5 file in memory with `body` and writes it to `path` through
+    /// ``SafeFile/write(_:to:what:)``: the one way lrt writes HDF5 files.
+    static func writeFile(_ path: String, what: String, _ body: (HDF5Group) throws -> Void) throws {
+        do {
+            let file = try HDF5File.createInMemory(name: path)
+            try body(file.root)
+            try SafeFile.write(try file.closeAndTakeImage(), to: path, what: what)
+        } catch let error as FileError {
+            throw CheckpointError(error.description)
         } catch {
-            unlink(temporaryPath)
-            if error is CheckpointError { throw error }
-            throw CheckpointError("cannot write checkpoint \(path): \(error)")
+            throw CheckpointError("cannot write \(what) \(path): \(error)")
         }
     }
 
-    /// Checks that a checkpoint can be written at `path` before any work is done.
-    public static func checkWritable(_ path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        var isDirectory: ObjCBool = false
-        let folder = directory.isEmpty ? "." : directory
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw CheckpointError("cannot write checkpoint \(path): folder \(folder) does not exist; create it or choose another --out")
-        }
-        guard FileManager.default.isWritableFile(atPath: folder) else {
-            throw CheckpointError("cannot write checkpoint \(path): folder \(folder) is not writable; choose another --out")
-        }
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw CheckpointError("cannot write checkpoint \(path): it is a folder; choose a file name such as \(path)/model.h5")
+    /// Checks that a checkpoint can be written at `path` before any work is done (see
+    /// ``SafeFile/Target/check()``): an existing file there must be an lrt or Keras checkpoint
+    /// unless `overwrite`, and may never be one of `inputs` or inside `inputFolders`.
+    ///
+    /// - Throws: ``CheckpointError`` naming `path` and a fix.
+    public static func checkWritable(_ path: String, overwrite: Bool = false, inputs: [String] = [],
+                                     inputFolders: [String] = []) throws {
+        do {
+            try target(path, overwrite: overwrite, inputs: inputs, inputFolders: inputFolders).check()
+        } catch let error as FileError {
+            throw CheckpointError(error.description)
         }
     }
 
-    static func temporaryPath(for path: String) -> String {
-        let url = URL(fileURLWithPath: path)
-        return url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp").path
+    /// ``checkWritable(_:overwrite:inputs:inputFolders:)``, then takes the advisory lock on
+    /// `path` for the whole run: a second run writing the same file fails at once, naming the
+    /// first one's process id. Release the lock (or drop it) after the last save.
+    ///
+    /// - Throws: ``CheckpointError`` naming `path` and a fix.
+    public static func reserve(_ path: String, overwrite: Bool = false, inputs: [String] = [],
+                               inputFolders: [String] = []) throws -> SafeFile.Lock {
+        try checkWritable(path, overwrite: overwrite, inputs: inputs, inputFolders: inputFolders)
+        do { return try SafeFile.Lock(path, what: "checkpoint") } catch let error as FileError {
+            throw CheckpointError(error.description)
+        }
+    }
+
+    /// The target description of a checkpoint at `path`.
+    static func target(_ path: String, overwrite: Bool, inputs: [String], inputFolders: [String]) -> SafeFile.Target {
+        SafeFile.Target(path: path, what: "checkpoint", overwrite: overwrite, inputs: inputs, inputFolders: inputFolders,
+                        isReplaceable: isCheckpoint)
+    }
+
+    /// Whether `path` is an HDF5 file with a root `model_config` attribute: an lrt checkpoint
+    /// or a Keras model, which `--out` may replace without `--overwrite`.
+    public static func isCheckpoint(_ path: String) -> Bool {
+        guard let file = try? HDF5File.openForReading(atPath: path) else { return false }
+        defer { try? file.close() }
+        return file.root.hasAttribute("model_config")
     }
 
     private static func write(model: Sequential, optimizer: Optimizer?, training: TrainingState?,

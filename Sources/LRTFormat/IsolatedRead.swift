@@ -1,4 +1,5 @@
 import Foundation
+import LRTHDF5
 
 /// Reads files in a child process, so that a file which makes the HDF5 C library crash or
 /// hang is reported as a damaged file instead of crashing or hanging lrt.
@@ -55,6 +56,7 @@ public enum IsolatedRead {
     ///   signal such as SIGSEGV) or ran past `timeout`; its output is dropped then.
     public static func supervise(executable: URL, arguments: [String], files: [String],
                                  timeout: TimeInterval? = nil) throws -> Int32 {
+        try requireRegularFiles(files)
         let folder = FileManager.default.temporaryDirectory
             .appendingPathComponent("lrt-isolated-\(getpid())-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -81,6 +83,7 @@ public enum IsolatedRead {
     /// - Throws: ``CheckpointError`` when the child crashed or did not finish in time. A file
     ///   that the child merely refuses passes: the caller's own load reports it.
     public static func preflight(_ path: String, executable: URL, timeout: TimeInterval? = nil) throws {
+        try requireRegularFiles([path])
         // A real descriptor: Foundation's `FileHandle.nullDevice` has none on Linux, and the
         // child would then inherit (and print to) this process's streams.
         guard let null = FileHandle(forUpdatingAtPath: "/dev/null") else {
@@ -89,6 +92,17 @@ public enum IsolatedRead {
         defer { try? null.close() }
         _ = try runChild(executable: executable, arguments: ["inspect", "--json", path], files: [path],
                          timeout: timeout ?? defaultTimeout(files: [path]), input: null, output: null, error: null)
+    }
+
+    /// Refuses, before a child is started, any of `files` that exists but is not a regular
+    /// file: a FIFO would block the child until the timeout, then read as "damaged". Missing
+    /// files pass, for the command's own message.
+    static func requireRegularFiles(_ files: [String]) throws {
+        for path in files where FileManager.default.fileExists(atPath: path) {
+            do { try SafeFile.requireRegularFile(path) } catch let error as FileError where error.kind != .systemFailure {
+                throw CheckpointError(error.description)
+            }
+        }
     }
 
     /// Spawns the child with `posix_spawn` (standard streams redirected to `input`, `output`,

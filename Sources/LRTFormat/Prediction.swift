@@ -27,11 +27,14 @@ public enum Prediction {
     /// - Parameters:
     ///   - inputName: the dataset holding the inputs (default `x`).
     ///   - batchSize: examples per forward pass (default 256).
+    ///   - overwrite: replace an existing `outputPath` that is not an lrt predictions file
+    ///     (default false: refused). The output may never be the model or the inputs.
     /// - Throws: ``CheckpointError`` naming the file and dataset when the model or the
     ///   inputs cannot be read, or the inputs do not have the model's input shape.
     public static func run(modelPath: String, inputsPath: String, outputPath: String, inputName: String = "x",
-                           batchSize: Int = 256) throws -> Summary {
+                           batchSize: Int = 256, overwrite: Bool = false) throws -> Summary {
         precondition(batchSize > 0)
+        try checkOutput(outputPath, modelPath: modelPath, inputsPath: inputsPath, overwrite: overwrite)
         let contents = try Checkpoint.load(from: modelPath)
         let model = contents.model
         let (inputs, shape) = try readInputs(inputsPath, name: inputName, exampleShape: model.inputShape)
@@ -47,7 +50,7 @@ public enum Prediction {
             outputs += model.predict(batch).storage
         }
         let outputShape = [count] + model.outputShape
-        try writeAtomically(outputPath) { root in
+        try writeAtomically(outputPath, overwrite: overwrite, inputs: [modelPath, inputsPath]) { root in
             try root.writeFloats("y_pred", outputs, shape: outputShape)
             try root.setAttribute("model", string: modelPath)
         }
@@ -76,21 +79,39 @@ public enum Prediction {
         }
     }
 
-    /// Writes a new HDF5 file beside `path` and renames it over `path` when complete.
-    private static func writeAtomically(_ path: String, _ body: (HDF5Group) throws -> Void) throws {
-        try Checkpoint.checkWritable(path)
-        let temporaryPath = Checkpoint.temporaryPath(for: path)
+    /// Writes the predictions file through ``Checkpoint/writeFile(_:what:_:)``, after checking
+    /// the target: an existing file must be an lrt predictions file unless `overwrite`, and
+    /// the output may be neither the model nor the inputs. Holds the target's lock meanwhile.
+    private static func writeAtomically(_ path: String, overwrite: Bool, inputs: [String],
+                                        _ body: (HDF5Group) throws -> Void) throws {
+        let lock: SafeFile.Lock
         do {
-            let file = try HDF5File.create(atPath: temporaryPath)
-            try body(file.root)
-            try file.close()
-            guard rename(temporaryPath, path) == 0 else {
-                throw CheckpointError("cannot move the finished file to \(path): \(String(cString: strerror(errno)))")
-            }
-        } catch {
-            unlink(temporaryPath)
-            if error is CheckpointError { throw error }
-            throw CheckpointError("cannot write \(path): \(error)")
+            try SafeFile.Target(path: path, what: "predictions file", overwrite: overwrite, inputs: inputs,
+                                isReplaceable: isPredictionsFile).check()
+            lock = try SafeFile.Lock(path, what: "predictions file")
+        } catch let error as FileError {
+            throw CheckpointError(error.description)
         }
+        defer { lock.release() }
+        try Checkpoint.writeFile(path, what: "predictions file", body)
+    }
+
+    /// Checks `outputPath` before the model is run: see ``run(modelPath:inputsPath:outputPath:inputName:batchSize:overwrite:)``.
+    ///
+    /// - Throws: ``CheckpointError`` naming the path and a fix.
+    public static func checkOutput(_ outputPath: String, modelPath: String, inputsPath: String, overwrite: Bool) throws {
+        do {
+            try SafeFile.Target(path: outputPath, what: "predictions file", overwrite: overwrite,
+                                inputs: [modelPath, inputsPath], isReplaceable: isPredictionsFile).check()
+        } catch let error as FileError {
+            throw CheckpointError(error.description)
+        }
+    }
+
+    /// Whether `path` is a predictions file lrt wrote: `y_pred` and the `model` attribute, no `x`.
+    public static func isPredictionsFile(_ path: String) -> Bool {
+        guard let file = try? HDF5File.openForReading(atPath: path) else { return false }
+        defer { try? file.close() }
+        return file.root.contains("y_pred") && file.root.hasAttribute("model") && !file.root.contains("x")
     }
 }

@@ -12,6 +12,11 @@ public struct HDF5Error: Error, CustomStringConvertible, Equatable {
         case fileNotFound
         /// The path names a directory, not a file.
         case isDirectory
+        /// The path names a FIFO, device or socket, not a regular file.
+        case notRegularFile
+        /// The file refers to data outside itself (an external link, external raw storage, a
+        /// virtual dataset), which lrt never follows.
+        case externalReference
         /// The file exists but does not carry the HDF5 signature.
         case notHDF5
         /// The file was closed before the operation.

@@ -61,19 +61,67 @@ public final class HDF5File {
         return HDF5File(path: path, identifier: identifier)
     }
 
-    /// Opens an existing HDF5 file read-only.
+    /// Creates a new, empty HDF5 file in memory (HDF5's core driver without a backing
+    /// store): nothing touches the disk until ``closeAndTakeImage()`` hands the bytes to
+    /// ``SafeFile/write(_:to:what:)``. HDF5 never sees a failed write this way; with the sec2
+    /// driver, a failed flush on a full disk made `H5Fclose` fail half-way and leave a dangling
+    /// file id that `H5_term_library` dereferenced at exit (SIGSEGV in `H5F__close_cb`).
+    ///
+    /// - Parameter name: the name errors use (the target path); never opened.
+    /// - Throws: ``HDF5Error`` if HDF5 cannot create the file.
+    public static func createInMemory(name: String) throws -> HDF5File {
+        HDF5Library.prepareThread()
+        let location = HDF5Location(filePath: name, objectPath: nil)
+        let access = try location.check(H5Pcreate(lrt_H5P_FILE_ACCESS()), "cannot create file access properties")
+        defer { H5Pclose(access) }
+        try location.check(H5Pset_fapl_core(access, 16 << 20, false), "cannot select the in-memory driver")
+        // The core driver tells files apart by name: make it unique within the process.
+        let identifier = try location.check(
+            H5Fcreate("\(name)#\(UUID().uuidString)", lrt_H5F_ACC_EXCL(), lrt_H5P_DEFAULT(), access), "cannot create file")
+        return HDF5File(path: name, identifier: identifier)
+    }
+
+    /// Closes a file from ``createInMemory(name:)`` and returns its bytes, a complete HDF5 file.
+    ///
+    /// - Throws: ``HDF5Error`` if HDF5 cannot flush the file or copy its image.
+    public func closeAndTakeImage() throws -> [UInt8] {
+        guard let identifier else {
+            throw HDF5Location(filePath: path, objectPath: nil).error(.fileClosed, "the file is closed")
+        }
+        HDF5Library.prepareThread()
+        let location = HDF5Location(filePath: path, objectPath: nil)
+        try location.check(H5Fflush(identifier, H5F_SCOPE_GLOBAL), "cannot flush the file")
+        let size = try location.check(H5Fget_file_image(identifier, nil, 0), "cannot measure the file image")
+        var image = [UInt8](repeating: 0, count: size)
+        try location.check(
+            image.withUnsafeMutableBytes { H5Fget_file_image(identifier, $0.baseAddress, size) }, "cannot copy the file image")
+        try close()
+        return image
+    }
+
+    /// Opens an existing HDF5 file read-only, so that lrt reads only that file: it must be a
+    /// regular file (a FIFO or device is refused at once), and links to other files are never
+    /// followed (see ``HDF5Group``; external raw storage and virtual datasets are refused when
+    /// a dataset is read).
     ///
     /// - Throws: ``HDF5Error`` naming `path` with kind `.fileNotFound` ("no such file"),
-    ///   `.isDirectory`, `.notHDF5` ("not an HDF5 file"), or `.libraryFailure` for
-    ///   unreadable, truncated or corrupt files (with HDF5's reason).
+    ///   `.isDirectory`, `.notRegularFile`, `.notHDF5` ("not an HDF5 file"), or
+    ///   `.libraryFailure` for unreadable, truncated or corrupt files (with HDF5's reason).
     public static func openForReading(atPath path: String) throws -> HDF5File {
         HDF5Library.prepareThread()
         let location = HDF5Location(filePath: path, objectPath: nil)
-        var directory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &directory) else {
-            throw location.error(.fileNotFound, "no such file")
+        do { try SafeFile.requireRegularFile(path) } catch let error as FileError {
+            switch error.kind {
+            case .isFolder: throw location.error(.isDirectory, "is a directory")
+            case .notRegularFile:
+                var status = stat()
+                let type = stat(path, &status) == 0 ? SafeFile.fileType(status.st_mode) : "not a regular file"
+                throw location.error(.notRegularFile, "is \(type), not a regular file; lrt reads only regular files")
+            default:
+                if error.code == ENOENT { throw location.error(.fileNotFound, "no such file") }
+                throw location.error(.libraryFailure, "cannot open: \(String(cString: strerror(error.code)))")
+            }
         }
-        if directory.boolValue { throw location.error(.isDirectory, "is a directory") }
         let signature = try location.check(H5Fis_hdf5(path), "cannot read file")
         guard signature > 0 else {
             throw location.error(.notHDF5, "not an HDF5 file (no HDF5 signature found; is it a text or other file?)")
@@ -108,6 +156,16 @@ public final class HDF5File {
         }
         return identifier
     }
+
+    /// Link-access properties that refuse to traverse external links (a second line of
+    /// defence behind the link-type checks in ``HDF5Object``). Created once, never closed.
+    nonisolated(unsafe) static let linkAccess: hid_t = {
+        HDF5Library.prepareThread()
+        let properties = H5Pcreate(lrt_H5P_LINK_ACCESS())
+        _ = H5Pset_elink_cb(properties, { _, _, _, _, _, _, _ in -1 }, nil)
+        _ = H5Pset_nlinks(properties, 16)
+        return properties
+    }()
 
     private static func isDirectory(_ path: String) -> Bool {
         var directory: ObjCBool = false

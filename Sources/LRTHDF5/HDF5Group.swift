@@ -192,6 +192,7 @@ public struct HDF5Group: HDF5Object {
         let location = HDF5Location(filePath: file.path, objectPath: datasetPath)
         let dataset = try openObject(atAbsolutePath: datasetPath, as: H5I_DATASET)
         defer { H5Oclose(dataset) }
+        try requireInternalStorage(dataset, at: location)
         let space = try location.check(H5Dget_space(dataset), "cannot read the dataset's dataspace")
         defer { H5Sclose(space) }
         let type = try location.check(H5Dget_type(dataset), "cannot read the dataset's type")
@@ -200,6 +201,23 @@ public struct HDF5Group: HDF5Object {
             H5Dread(dataset, $0, lrt_H5S_ALL(), lrt_H5S_ALL(), lrt_H5P_DEFAULT(), $1)
         }
         return try body(StoredData(space: space, type: type, read: read, location: location))
+    }
+
+    /// Refuses a dataset whose elements live outside this file: external raw storage
+    /// (`H5Pset_external`, which would make HDF5 read any file named in it) or a virtual
+    /// dataset (`H5Pset_virtual`, which maps other files' datasets), before anything is read.
+    private func requireInternalStorage(_ dataset: hid_t, at location: HDF5Location) throws {
+        let creationProperties = try location.check(H5Dget_create_plist(dataset), "cannot read the dataset's storage properties")
+        defer { H5Pclose(creationProperties) }
+        let layout = H5Pget_layout(creationProperties)
+        guard layout != H5D_VIRTUAL else {
+            throw location.error(.externalReference, "is a virtual dataset mapping data of other files; lrt reads only the file it was given (store the data in the dataset itself)")
+        }
+        guard layout != H5D_LAYOUT_ERROR else { throw location.libraryError("cannot read the dataset's storage layout") }
+        let externalFiles = try location.check(H5Pget_external_count(creationProperties), "cannot read the dataset's external storage")
+        guard externalFiles == 0 else {
+            throw location.error(.externalReference, "stores its data in \(externalFiles) external file(s); lrt reads only the file it was given (store the data in the dataset itself)")
+        }
     }
 
     /// Link-creation properties that create missing intermediate groups. The caller closes them.

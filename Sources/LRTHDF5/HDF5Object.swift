@@ -32,18 +32,31 @@ extension HDF5Object {
 
     /// Whether an object exists at `absolutePath`, checking each component with `H5Lexists`
     /// (a single call on a multi-component path fails when an intermediate group is missing).
+    ///
+    /// Each component's link must be a hard link or a soft link (a path inside this file):
+    /// an external link (to another file) or a user-defined link throws `.externalReference`
+    /// before it is traversed, so lrt reads only the file it was given.
     func objectExists(atAbsolutePath absolutePath: String) throws -> Bool {
         let fileIdentifier = try file.openIdentifier(for: absolutePath)
         var prefix = ""
         for component in absolutePath.split(separator: "/") {
             prefix += "/" + component
-            guard H5Lexists(fileIdentifier, prefix, lrt_H5P_DEFAULT()) > 0 else {
+            guard H5Lexists(fileIdentifier, prefix, HDF5File.linkAccess) > 0 else {
                 H5Eclear2(lrt_H5E_DEFAULT())
                 return false
             }
+            var link = H5L_info_t()
+            guard H5Lget_info(fileIdentifier, prefix, &link, HDF5File.linkAccess) >= 0 else {
+                throw HDF5Location(filePath: file.path, objectPath: prefix).libraryError("cannot read the link")
+            }
+            guard link.type == H5L_TYPE_HARD || link.type == H5L_TYPE_SOFT else {
+                let kind = link.type == H5L_TYPE_EXTERNAL ? "an external link to another file" : "a user-defined link"
+                throw HDF5Location(filePath: file.path, objectPath: prefix).error(
+                    .externalReference, "is \(kind); lrt reads only the file it was given (re-save the model without links)")
+            }
         }
         // A soft link may dangle: require that it resolves to an object.
-        let resolves = H5Oexists_by_name(fileIdentifier, absolutePath, lrt_H5P_DEFAULT()) > 0
+        let resolves = H5Oexists_by_name(fileIdentifier, absolutePath, HDF5File.linkAccess) > 0
         H5Eclear2(lrt_H5E_DEFAULT())
         return resolves
     }
@@ -67,7 +80,7 @@ extension HDF5Object {
         let location = HDF5Location(filePath: file.path, objectPath: absolutePath)
         guard try objectExists(atAbsolutePath: absolutePath) else { throw location.error(.notFound, "no such \(kind)") }
         let identifier = try location.check(
-            H5Oopen(try file.openIdentifier(for: absolutePath), absolutePath, lrt_H5P_DEFAULT()), "cannot open \(kind)")
+            H5Oopen(try file.openIdentifier(for: absolutePath), absolutePath, HDF5File.linkAccess), "cannot open \(kind)")
         let actual = H5Iget_type(identifier)
         guard actual == expected ?? actual, actual == H5I_GROUP || actual == H5I_DATASET else {
             H5Oclose(identifier)

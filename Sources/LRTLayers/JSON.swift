@@ -116,6 +116,38 @@ public enum JSONValue: Equatable, Sendable {
     }
 }
 
+extension JSONValue {
+    /// Decodes the bytes of a JSON file as UTF-8 (JSON's encoding, RFC 8259), dropping a
+    /// leading byte-order mark.
+    ///
+    /// - Throws: ``JSONError`` naming the offset and value of the first byte that is not
+    ///   UTF-8 (a Latin-1 file, for example) and how to fix it.
+    public static func decodeUTF8(_ bytes: [UInt8]) throws -> String {
+        var body = bytes[...]
+        if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }
+        if body.starts(with: [0xFF, 0xFE]) || body.starts(with: [0xFE, 0xFF]) {
+            throw JSONError(offset: 0, reason: "the file is UTF-16 text, not UTF-8; save it as UTF-8")
+        }
+        var iterator = body.makeIterator()
+        var decoder = UTF8()
+        var offset = body.startIndex
+        var text = ""
+        text.reserveCapacity(body.count)
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar):
+                text.unicodeScalars.append(scalar)
+                offset += UTF8.width(scalar)
+            case .emptyInput:
+                return text
+            case .error:
+                let byte = bytes[offset]
+                throw JSONError(offset: offset, reason: "byte 0x\(String(byte, radix: 16, uppercase: true)) is not UTF-8 (a Latin-1 or Windows-1252 file?); save the file as UTF-8")
+            }
+        }
+    }
+}
+
 /// A JSON syntax error at a byte offset.
 public struct JSONError: Error, CustomStringConvertible {
     public let offset: Int
@@ -154,12 +186,19 @@ private struct JSONParser {
         case UInt8(ascii: "{"):
             offset += 1
             var members: [(key: String, value: JSONValue)] = []
+            var keys = Set<String>()
             skipWhitespace()
             if offset < bytes.count, bytes[offset] == UInt8(ascii: "}") { offset += 1; return .object(members) }
             while true {
                 skipWhitespace()
                 guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+                let keyOffset = offset
                 let key = try parseString()
+                // Python's json takes the last of repeated keys, this parser would take the
+                // first: refuse them rather than read a config differently from Keras.
+                guard keys.insert(key).inserted else {
+                    throw JSONError(offset: keyOffset, reason: "key \(JSONValue.string(key).serialized) appears twice in one object; keep one")
+                }
                 skipWhitespace()
                 try expect(":")
                 skipWhitespace()

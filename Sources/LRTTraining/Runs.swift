@@ -68,6 +68,10 @@ public enum Runs {
         public var metricsLogPath: String?
         /// Gzip the weight datasets of the checkpoints written (h5py and Keras read them).
         public var compressWeights = false
+        /// Replace an existing output file that is not an lrt or Keras checkpoint (`--overwrite`).
+        public var overwrite = false
+        /// Files the command read besides the data (the model config), which the output may never be.
+        public var inputFiles: [String] = []
         public init() {}
     }
 
@@ -89,6 +93,16 @@ public enum Runs {
     ///   `configuration` describes.
     public static func finetune(modelPath: String, configuration: TrainingConfiguration, keepOptimizer: Bool = false,
                                 hooks: Hooks = Hooks()) throws -> RunSummary {
+        var hooks = hooks
+        hooks.inputFiles.append(modelPath)  // never overwrite the model trained from
+        return try continueFromFile(modelPath: modelPath, configuration: configuration, keepOptimizer: keepOptimizer,
+                                    hooks: hooks)
+    }
+
+    /// ``finetune(modelPath:configuration:keepOptimizer:hooks:)`` without protecting `modelPath`:
+    /// `lrt resume` of a Keras file writes back into it by default.
+    private static func continueFromFile(modelPath: String, configuration: TrainingConfiguration,
+                                         keepOptimizer: Bool, hooks: Hooks) throws -> RunSummary {
         try configuration.validate()
         let contents = try Checkpoint.load(from: modelPath)
         contents.warnings.forEach { (hooks.progress ?? printError)("warning: \($0)") }
@@ -108,8 +122,10 @@ public enum Runs {
 
     private static func start(model: Sequential, generator: SeededGenerator, configuration: TrainingConfiguration,
                               optimizer: Optimizer? = nil, hooks: Hooks) throws -> RunSummary {
-        try Checkpoint.checkWritable(configuration.outputPath)
         let root = absolutePath(configuration.dataRoot)
+        let lock = try Checkpoint.reserve(configuration.outputPath, overwrite: hooks.overwrite,
+                                          inputs: hooks.inputFiles, inputFolders: [root])
+        defer { lock.release() }
         let (train, test) = try loadSplits(root: root, model: model, classNames: nil)
         var state = TrainingState()
         state.seed = configuration.seed
@@ -140,7 +156,8 @@ public enum Runs {
                 var configuration = TrainingConfiguration(dataRoot: dataRoot, modelConfig: "")
                 configuration.epochs = epochs ?? 1
                 configuration.outputPath = outputPath ?? checkpointPath
-                return try finetune(modelPath: checkpointPath, configuration: configuration, keepOptimizer: true, hooks: hooks)
+                return try continueFromFile(modelPath: checkpointPath, configuration: configuration, keepOptimizer: true,
+                                            hooks: hooks)
             }
             let keras = contents.kerasOptimizer != nil ? "pass --data DIR to continue its weights and Keras optimizer state, or " : ""
             throw TrainingError("\(checkpointPath) holds a model but no training state to resume; \(keras)use `lrt finetune \(checkpointPath) --data DIR` to train from its weights (add --keep-optimizer to keep its optimizer state)")
@@ -153,10 +170,16 @@ public enum Runs {
         let optimizer = try resumedOptimizer(saved: savedOptimizer, requested: optimizerConfig, reset: resetOptimizer,
                                              checkpointPath: checkpointPath)
         let output = outputPath ?? checkpointPath
-        try Checkpoint.checkWritable(output)
         var state = saved
         if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
+        let lock = try Checkpoint.reserve(output, overwrite: hooks.overwrite, inputs: hooks.inputFiles,
+                                          inputFolders: [state.dataRoot])
+        defer { lock.release() }
         let (train, test) = try loadSplits(root: state.dataRoot, model: contents.model, classNames: state.classNames)
+        let present = Set(train.labels.map(Int.init))
+        if let missing = state.classNames.indices.first(where: { !present.contains($0) }) {
+            throw TrainingError("\(state.dataRoot)/train has no images of class '\(state.classNames[missing])', one of the \(state.classNames.count) classes \(checkpointPath) was trained on; resume with the dataset it was trained on")
+        }
         guard state.epochOrder.isEmpty || state.epochOrder.count == train.count,
               state.epochOrder.allSatisfy({ $0 < train.count })
         else {

@@ -18,12 +18,11 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let path = try model ?? Samples.path("models/digits-cnn.json")
-        let modelConfig: String
-        do { modelConfig = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw CommandError("cannot read model config \(path): \((error as NSError).localizedDescription)")
-        }
+        let modelConfig = try readModelConfig(path)
         Interrupt.install()
-        try report(Runs.train(try options.configuration(modelConfig: modelConfig), hooks: options.monitoring.hooks))
+        var hooks = options.monitoring.hooks
+        hooks.inputFiles = [path]
+        try report(Runs.train(try options.configuration(modelConfig: modelConfig), hooks: hooks))
     }
 }
 
@@ -191,6 +190,17 @@ struct Doctor: ParsableCommand {
 }
 
 // MARK: - Shared
+
+/// The text of a Keras model config file: a regular file of at most 16 MiB of UTF-8.
+private func readModelConfig(_ path: String) throws -> String {
+    let bytes: [UInt8]
+    do { bytes = try SafeFile.readRegularFile(path, what: "model config", limit: 16 << 20) } catch {
+        throw CommandError("\(error)")
+    }
+    do { return try JSONValue.decodeUTF8(bytes) } catch {
+        throw CommandError("cannot read model config \(path): \(error)")
+    }
+}
 
 private func report(_ summary: RunSummary) throws {
     let accuracy = summary.testAccuracy.map { String(format: ", test accuracy %.4f", $0) } ?? ""

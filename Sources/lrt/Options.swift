@@ -16,7 +16,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Mini-batch size.")
     var batchSize = 32
 
-    @Option(help: "Seed of the run's random generator (weights, shuffling).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seed of the run's random generator (weights, shuffling): a whole number from 0 to \(UInt64.max).", valueName: "seed"),
+            transform: parseSeed)
     var seed: UInt64 = 0
 
     @Option(help: "Checkpoint file to write.")
@@ -54,6 +55,9 @@ struct MonitoringOptions: ParsableArguments {
     @Flag(help: "Gzip the weights in the checkpoint (h5py and Keras read it).")
     var compress = false
 
+    @Flag(help: "Replace the --out file even when it is not an lrt or Keras checkpoint (it may never be an input).")
+    var overwrite = false
+
     func validate() throws {
         guard logEvery >= 0 else { throw ValidationError("--log-every must be 0 (off) or a positive number of steps, got \(logEvery)") }
     }
@@ -65,6 +69,7 @@ struct MonitoringOptions: ParsableArguments {
         hooks.logEvery = logEvery
         hooks.metricsLogPath = metricsLog
         hooks.compressWeights = compress
+        hooks.overwrite = overwrite
         return hooks
     }
 }
@@ -87,14 +92,26 @@ enum Samples {
     }
 }
 
-/// Ctrl-C asks the running trainer to save and stop after the current batch; a second one quits at once.
+/// `--seed`: a whole number from 0 to 2^64-1. Parsed unconditionally, so `--seed -1` is
+/// refused by name instead of being taken for a flag ("Missing value").
+func parseSeed(_ text: String) throws -> UInt64 {
+    guard let seed = UInt64(text) else {
+        throw ValidationError("--seed must be a whole number from 0 to \(UInt64.max), got '\(text)'")
+    }
+    return seed
+}
+
+/// Ctrl-C or SIGTERM (`kill`, `docker stop`) asks the running trainer to save and stop after
+/// the current batch; a second one quits at once.
 enum Interrupt {
     nonisolated(unsafe) static var requested = false
 
     static func install() {
-        signal(SIGINT) { _ in
-            if Interrupt.requested { _exit(130) }
-            Interrupt.requested = true
+        for number in [SIGINT, SIGTERM] {
+            signal(number) { received in
+                if Interrupt.requested { _exit(128 + received) }
+                Interrupt.requested = true
+            }
         }
     }
 }

@@ -26,15 +26,21 @@ struct Predict: ParsableCommand {
     @Option(help: "Examples per forward pass.")
     var batchSize = 256
 
+    @Flag(help: "Replace OUT even when it is not an lrt predictions file (it may never be MODEL or INPUTS).")
+    var overwrite = false
+
     func validate() throws {
         guard (1...(1 << 20)).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...1048576, got \(batchSize)") }
     }
 
     func run() throws {
         try Isolation.preflight(model)
+        do { try Prediction.checkOutput(out, modelPath: model, inputsPath: inputs, overwrite: overwrite) } catch {
+            throw CommandError("\(error)")
+        }
         try Isolation.superviseUnlessChild(files: [model, inputs])
         let summary = try Prediction.run(modelPath: model, inputsPath: inputs, outputPath: out, inputName: inputName,
-                                         batchSize: batchSize)
+                                         batchSize: batchSize, overwrite: overwrite)
         summary.warnings.forEach { printError("warning: \($0)") }
         print("wrote \(out) (y_pred \(summary.outputShape))")
     }

@@ -83,10 +83,15 @@ final class CheckpointTests: FormatTestCase {
         try Checkpoint.save(model: model, optimizer: optimizer, training: state, to: file)
         let before = try Data(contentsOf: URL(fileURLWithPath: file))
         model.parameters[0].value = Tensor(shape: [9, 4], repeating: 7)
-        // Make the rename fail: the target's temporary name is taken by a folder.
-        try FileManager.default.createDirectory(atPath: Checkpoint.temporaryPath(for: file), withIntermediateDirectories: false)
+        // Make the rename fail, through the file layer's test double.
+        var failingRename = SafeFile.FileSystem.system
+        failingRename.rename = { _, _ in errno = EIO; return -1 }
+        SafeFile.fileSystem = failingRename
+        defer { SafeFile.fileSystem = .system }
         XCTAssertThrowsError(try Checkpoint.save(model: model, optimizer: optimizer, training: state, to: file))
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: file)), before)
+        let folder = (file as NSString).deletingLastPathComponent
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(SafeFile.temporarySuffix) }, [])
     }
 
     /// training_config names the Keras optimizer closest to lrt's, with only options of the same meaning,
