@@ -41,7 +41,7 @@ public enum Checkpoint {
         /// The lrt optimizer with its state (`lrt/optimizer`); nil in Keras files and model-only files.
         public var optimizer: Optimizer?
         public var training: TrainingState?
-        /// Non-fatal findings, e.g. non-finite weights.
+        /// Non-fatal findings, e.g. weights stored as float64 and converted.
         public var warnings: [String] = []
         /// Who wrote the file: lrt (with its format version) or Keras.
         public var origin: Origin = .keras

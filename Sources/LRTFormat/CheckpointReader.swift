@@ -30,7 +30,9 @@ extension Checkpoint {
     /// Nothing in the file is trusted: the format and version are checked, the model is
     /// rebuilt from its config (after a size check), every dataset's shape is checked
     /// before it is read, and every count, index and name is checked against the model.
-    /// Non-finite weights or optimizer slots load with a warning.
+    /// Weights and optimizer slots must be finite and stored as float32 (float16 and float64
+    /// are converted with a note in ``Contents/warnings``). Only this file is read: external
+    /// links, external storage and virtual datasets are refused.
     ///
     /// - Throws: ``CheckpointError``, one line naming the file and the object inside it.
     public static func load(from path: String) throws -> Contents {
@@ -153,8 +155,7 @@ struct CheckpointReader {
                 guard shape == parameter.value.shape else {
                     throw CheckpointError("\(path): \(datasetPath) has shape \(shape) but \(parameter.path) needs \(parameter.value.shape)")
                 }
-                let values = try layerGroup.readFloats(weightName).values
-                if !values.allSatisfy(\.isFinite) { warnings.append("\(path): \(datasetPath) contains NaN or infinite values") }
+                let values = try readTensorValues(layerGroup, weightName, datasetPath: datasetPath, notes: &warnings)
                 parameter.value = Tensor(shape: shape, storage: values)
             }
         }
@@ -162,6 +163,27 @@ struct CheckpointReader {
             throw CheckpointError("\(path): no weights for layer '\(missing.name)' in \(group.path) (layer_names: \(fileLayers))")
         }
         return warnings
+    }
+
+    /// The values of a weight or optimizer-slot dataset, strictly: stored as little-endian
+    /// float32, or as float16 or float64 (converted, with a note in `notes`); integers,
+    /// big-endian and other types are refused, and so is any NaN or infinite value (a diverged
+    /// run or a damaged file would otherwise load silently and fail later, far from the cause).
+    private func readTensorValues(_ group: HDF5Group, _ name: String, datasetPath: String,
+                                  notes: inout [String]) throws -> [Float] {
+        let type = try group.datasetType(name)
+        switch (type.kind, type.bits, type.isBigEndian) {
+        case (.float, 32, false): break
+        case (.float, 16, false): notes.append("\(path): \(datasetPath) is stored as float16; converted exactly to float32")
+        case (.float, 64, false): notes.append("\(path): \(datasetPath) is stored as float64; rounded to float32")
+        default:
+            throw CheckpointError("\(path): \(datasetPath) is stored as \(type); lrt reads weights and optimizer state as little-endian float32 (float16 and float64 are converted): re-save the model with float32 weights")
+        }
+        let values = try group.readFloats(name).values
+        if let index = values.firstIndex(where: { !$0.isFinite }) {
+            throw CheckpointError("\(path): \(datasetPath) holds \(values[index]) at index \(index); weights and optimizer state must be finite (the run diverged before this save, or the file is damaged): use an earlier checkpoint")
+        }
+        return values
     }
 
     /// The weight's own name: the last path component without Keras 2's `:0` suffix.
@@ -214,8 +236,7 @@ struct CheckpointReader {
                 guard shape == parameter.value.shape else {
                     throw CheckpointError("\(path): \(datasetPath) has shape \(shape) but \(parameter.path) is \(parameter.value.shape)")
                 }
-                let values = try slotGroup.readFloats(parameter.path).values
-                if !values.allSatisfy(\.isFinite) { warnings.append("\(path): \(datasetPath) contains NaN or infinite values") }
+                let values = try readTensorValues(slotGroup, parameter.path, datasetPath: datasetPath, notes: &warnings)
                 tensors.append(Tensor(shape: shape, storage: values))
             }
             if tensors.isEmpty { continue }

@@ -139,6 +139,13 @@ public struct HDF5Group: HDF5Object {
         }
     }
 
+    /// The stored element type of a dataset, without reading its data.
+    ///
+    /// - Throws: ``HDF5Error`` naming the dataset if it is missing.
+    public func datasetType(_ name: String) throws -> HDF5NumberType {
+        try readDataset(name) { $0.numberType }
+    }
+
     /// The shape of a dataset (`[]` for a scalar), without reading its data.
     ///
     /// - Throws: ``HDF5Error`` naming the dataset if it is missing or exceeds the limits.

@@ -11,6 +11,43 @@ enum HDF5Limits {
     static let maximumStringBytes = 64 << 20
 }
 
+/// The stored element type of a numeric dataset, for readers that accept only some types
+/// (lrt's weights: little-endian float32, with float16 and float64 converted).
+public struct HDF5NumberType: Equatable, Sendable, CustomStringConvertible {
+    /// The family of the type.
+    public enum Kind: Sendable, Equatable {
+        case float, signedInteger, unsignedInteger
+        /// Strings, compounds and every other non-numeric type.
+        case other
+    }
+
+    /// The family of the type.
+    public let kind: Kind
+    /// Bits per element (32 for float32).
+    public let bits: Int
+    /// Whether the bytes are stored most significant first.
+    public let isBigEndian: Bool
+
+    /// Creates a type description.
+    public init(kind: Kind, bits: Int, isBigEndian: Bool) {
+        self.kind = kind
+        self.bits = bits
+        self.isBigEndian = isBigEndian
+    }
+
+    /// `float32`, `float64`, `int64`, `uint8`, with `big-endian ` in front when so.
+    public var description: String {
+        let name: String
+        switch kind {
+        case .float: name = "float\(bits)"
+        case .signedInteger: name = "int\(bits)"
+        case .unsignedInteger: name = "uint\(bits)"
+        case .other: name = "a non-numeric type"
+        }
+        return (isBigEndian && kind != .other ? "big-endian " : "") + name
+    }
+}
+
 /// The dataspace and datatype of one stored dataset or attribute, and how to read it.
 /// Lets datasets and attributes share the reading code.
 struct StoredData {
@@ -46,6 +83,19 @@ struct StoredData {
             throw location.error(.invalidContent, "shape \(dimensions) exceeds the limit of 2^31 elements")
         }
         return dimensions.map { Int($0) }
+    }
+
+    /// The stored type as an ``HDF5NumberType``.
+    var numberType: HDF5NumberType {
+        let bits = H5Tget_size(type) * 8
+        let bigEndian = H5Tget_order(type) == H5T_ORDER_BE
+        switch typeClass {
+        case H5T_FLOAT: return HDF5NumberType(kind: .float, bits: bits, isBigEndian: bigEndian)
+        case H5T_INTEGER:
+            return HDF5NumberType(kind: H5Tget_sign(type) == H5T_SGN_NONE ? .unsignedInteger : .signedInteger, bits: bits,
+                                  isBigEndian: bigEndian)
+        default: return HDF5NumberType(kind: .other, bits: bits, isBigEndian: false)
+        }
     }
 
     /// The stored type in words, for error messages ("variable-length string", "compound").

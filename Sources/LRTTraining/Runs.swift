@@ -126,13 +126,17 @@ public enum Runs {
         let lock = try Checkpoint.reserve(configuration.outputPath, overwrite: hooks.overwrite,
                                           inputs: hooks.inputFiles, inputFolders: [root])
         defer { lock.release() }
+        let optimizer = try optimizer ?? configuration.makeOptimizer()
+        try ResourceEstimate(model: model, batchSize: configuration.batchSize, optimizerSlots: optimizer.rule.slotNames.count,
+                             imageCount: ResourceEstimate.countImages(under: root))
+            .check(against: .current(), batchSize: configuration.batchSize)
         let (train, test) = try loadSplits(root: root, model: model, classNames: nil)
         var state = TrainingState()
         state.seed = configuration.seed
         state.batchSize = configuration.batchSize
         state.dataRoot = root
         state.classNames = train.classNames
-        let trainer = Trainer(model: model, optimizer: try optimizer ?? configuration.makeOptimizer(),
+        let trainer = Trainer(model: model, optimizer: optimizer,
                               trainData: train, testData: test, state: state, generator: generator)
         return try run(trainer, epochs: configuration.epochs, outputPath: configuration.outputPath, hooks: hooks)
     }
@@ -175,6 +179,9 @@ public enum Runs {
         let lock = try Checkpoint.reserve(output, overwrite: hooks.overwrite, inputs: hooks.inputFiles,
                                           inputFolders: [state.dataRoot])
         defer { lock.release() }
+        try ResourceEstimate(model: contents.model, batchSize: state.batchSize, optimizerSlots: optimizer.rule.slotNames.count,
+                             imageCount: ResourceEstimate.countImages(under: state.dataRoot))
+            .check(against: .current(), batchSize: state.batchSize)
         let (train, test) = try loadSplits(root: state.dataRoot, model: contents.model, classNames: state.classNames)
         let present = Set(train.labels.map(Int.init))
         if let missing = state.classNames.indices.first(where: { !present.contains($0) }) {
