@@ -1,0 +1,114 @@
+import CHDF5
+import Foundation
+import LRTHDF5
+import XCTest
+
+/// Files crafted with the C API that point outside themselves: external raw storage, an
+/// external link and a virtual dataset. lrt reads only the file it was given, so each is
+/// refused by name before a byte of the other file is read.
+final class ExternalReferenceTests: HDF5TestCase {
+    /// A file `secret.bin` whose 16 bytes are four float32 values a crafted file may point to.
+    private func writeSecret() throws -> String {
+        let secret = temporaryPath("secret.bin")
+        let values: [Float] = [1, 2, 3, 4]
+        try values.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: secret)) }
+        return secret
+    }
+
+    /// Creates `name` with the raw C API; `body` gets the file id.
+    private func craft(_ name: String, _ body: (hid_t) -> Void) -> String {
+        let path = temporaryPath(name)
+        let file = H5Fcreate(path, lrt_H5F_ACC_TRUNC(), lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT())
+        precondition(file >= 0, "cannot create \(path)")
+        body(file)
+        precondition(H5Fclose(file) >= 0)
+        return path
+    }
+
+    /// Dataset `kernel` [4] float32 whose storage is the external file `secret.bin`.
+    func testExternalRawStorageIsRefused() throws {
+        _ = try writeSecret()
+        let path = craft("external-storage.h5") { file in
+            var dimensions: [hsize_t] = [4]
+            let space = H5Screate_simple(1, &dimensions, nil)
+            let properties = H5Pcreate(lrt_H5P_DATASET_CREATE())
+            precondition(H5Pset_external(properties, "secret.bin", 0, 16) >= 0)
+            let dataset = H5Dcreate2(file, "kernel", lrt_H5T_IEEE_F32LE(), space, lrt_H5P_DEFAULT(), properties, lrt_H5P_DEFAULT())
+            precondition(dataset >= 0)
+            H5Dclose(dataset)
+            H5Pclose(properties)
+            H5Sclose(space)
+        }
+        let root = try HDF5File.openForReading(atPath: path).root
+        assertHDF5Error(try root.readFloats("kernel"), kind: .externalReference, mentions: [path, "/kernel", "external file"])
+        assertHDF5Error(try root.datasetShape("kernel"), kind: .externalReference, mentions: [path, "/kernel"])
+    }
+
+    /// Group member `weights` is an external link to `other.h5:/weights`.
+    func testExternalLinksAreRefused() throws {
+        let other = craft("other.h5") { file in
+            var dimensions: [hsize_t] = [2]
+            let space = H5Screate_simple(1, &dimensions, nil)
+            let dataset = H5Dcreate2(file, "weights", lrt_H5T_IEEE_F32LE(), space, lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT())
+            let values: [Float] = [5, 6]
+            H5Dwrite(dataset, lrt_H5T_NATIVE_FLOAT(), lrt_H5S_ALL(), lrt_H5S_ALL(), lrt_H5P_DEFAULT(), values)
+            H5Dclose(dataset)
+            H5Sclose(space)
+        }
+        let path = craft("external-link.h5") { file in
+            let group = H5Gcreate2(file, "model_weights", lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT())
+            precondition(H5Lcreate_external(other, "/weights", group, "kernel", lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT()) >= 0)
+            precondition(H5Lcreate_external(other, "/", file, "linked_group", lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT()) >= 0)
+            H5Gclose(group)
+        }
+        let root = try HDF5File.openForReading(atPath: path).root
+        let weights = try root.openGroup("model_weights")
+        XCTAssertEqual(try weights.memberNames(), ["kernel"])
+        assertHDF5Error(try weights.readFloats("kernel"), kind: .externalReference,
+                        mentions: [path, "/model_weights/kernel", "external link"])
+        assertHDF5Error(try root.openGroup("linked_group"), kind: .externalReference, mentions: ["/linked_group", "external link"])
+        assertHDF5Error(try root.readFloats("linked_group/weights"), kind: .externalReference, mentions: ["/linked_group"])
+        XCTAssertFalse(root.contains("model_weights/kernel"), "an external link does not count as a member that exists")
+    }
+
+    /// Dataset `kernel` [4] is a virtual dataset mapping `source.h5:/data`.
+    func testVirtualDatasetsAreRefused() throws {
+        _ = craft("source.h5") { file in
+            var dimensions: [hsize_t] = [4]
+            let space = H5Screate_simple(1, &dimensions, nil)
+            let dataset = H5Dcreate2(file, "data", lrt_H5T_IEEE_F32LE(), space, lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT())
+            let values: [Float] = [9, 9, 9, 9]
+            H5Dwrite(dataset, lrt_H5T_NATIVE_FLOAT(), lrt_H5S_ALL(), lrt_H5S_ALL(), lrt_H5P_DEFAULT(), values)
+            H5Dclose(dataset)
+            H5Sclose(space)
+        }
+        let path = craft("virtual.h5") { file in
+            var dimensions: [hsize_t] = [4]
+            let space = H5Screate_simple(1, &dimensions, nil)
+            let properties = H5Pcreate(lrt_H5P_DATASET_CREATE())
+            precondition(H5Pset_virtual(properties, space, "source.h5", "/data", space) >= 0)
+            let dataset = H5Dcreate2(file, "kernel", lrt_H5T_IEEE_F32LE(), space, lrt_H5P_DEFAULT(), properties, lrt_H5P_DEFAULT())
+            precondition(dataset >= 0)
+            H5Dclose(dataset)
+            H5Pclose(properties)
+            H5Sclose(space)
+        }
+        let root = try HDF5File.openForReading(atPath: path).root
+        assertHDF5Error(try root.readFloats("kernel"), kind: .externalReference, mentions: [path, "/kernel", "virtual dataset"])
+    }
+
+    /// Soft links inside the file stay readable: only links out of the file are refused.
+    func testSoftLinksInsideTheFileAreRead() throws {
+        let path = craft("soft-link.h5") { file in
+            var dimensions: [hsize_t] = [2]
+            let space = H5Screate_simple(1, &dimensions, nil)
+            let dataset = H5Dcreate2(file, "data", lrt_H5T_IEEE_F32LE(), space, lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT())
+            let values: [Float] = [1, 2]
+            H5Dwrite(dataset, lrt_H5T_NATIVE_FLOAT(), lrt_H5S_ALL(), lrt_H5S_ALL(), lrt_H5P_DEFAULT(), values)
+            H5Dclose(dataset)
+            H5Sclose(space)
+            precondition(H5Lcreate_soft("/data", file, "alias", lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT()) >= 0)
+        }
+        XCTAssertEqual(try HDF5File.openForReading(atPath: path).root.readFloats("alias").values, [1, 2])
+    }
+}
