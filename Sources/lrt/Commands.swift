@@ -206,7 +206,7 @@ private func report(_ summary: RunSummary) throws {
     let accuracy = summary.testAccuracy.map { String(format: ", test accuracy %.4f", $0) } ?? ""
     if summary.stoppedEarly {
         printError("interrupted: saved \(summary.checkpointPath) mid-epoch \(summary.epochs + 1); continue with `lrt resume \(summary.checkpointPath)`")
-        throw ExitCode(130)
+        throw ExitCode(128 + Interrupt.received)
     }
     print("wrote \(summary.checkpointPath) (epoch \(summary.epochs)\(accuracy))")
 }

@@ -105,11 +105,14 @@ func parseSeed(_ text: String) throws -> UInt64 {
 /// the current batch; a second one quits at once.
 enum Interrupt {
     nonisolated(unsafe) static var requested = false
+    /// The signal that asked to stop (SIGINT or SIGTERM), for the exit status 128 + signal.
+    nonisolated(unsafe) static var received: Int32 = SIGINT
 
     static func install() {
         for number in [SIGINT, SIGTERM] {
             signal(number) { received in
                 if Interrupt.requested { _exit(128 + received) }
+                Interrupt.received = received
                 Interrupt.requested = true
             }
         }

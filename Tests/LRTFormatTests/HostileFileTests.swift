@@ -86,14 +86,44 @@ final class HostileFileTests: FormatTestCase {
         try assertRefused(cases)
     }
 
-    func testNonFiniteWeightsLoadWithAWarningNotAnError() throws {
-        let file = try savedCheckpoint("nan.h5")
-        try Damage(file).apply(.floats("/model_weights/dense_1/mlp/dense_1/bias", [.nan, .infinity], [2]))
-        var contents: Checkpoint.Contents?
-        let standardError = capturingStandardError { contents = try? Checkpoint.load(from: file) }
-        XCTAssertEqual(standardError, "")
-        XCTAssertEqual(contents?.warnings.count, 1)
-        XCTAssert(contents?.warnings.first?.contains("/model_weights/dense_1/mlp/dense_1/bias") == true)
+    /// NaN or infinite weights and optimizer slots are refused by path (they loaded silently:
+    /// `eval` printed `"loss": null` with status 0 and `resume` blamed the learning rate).
+    func testNonFiniteWeightsAndSlotsAreRefused() throws {
+        let bias = "/model_weights/dense_1/mlp/dense_1/bias"
+        let slot = "/lrt/optimizer/momentum/dense.kernel"
+        try assertRefused([
+            ("nan-weight", .floats(bias, [.nan, 1], [2]), [bias, "nan at index 0", "must be finite", "earlier checkpoint"]),
+            ("infinite-weight", .floats(bias, [1, -.infinity], [2]), [bias, "-inf at index 1"]),
+            ("nan-slot", .floats(slot, [Float](repeating: .nan, count: 36), [9, 4]), [slot, "nan at index 0"]),
+        ])
+    }
+
+    /// Weights stored as float16 or float64 are converted with a note; integers, big-endian
+    /// floats and other types are refused (they were converted silently).
+    func testWeightTypesOtherThanFloat32AreConvertedOrRefused() throws {
+        let bias = "/model_weights/dense_1/mlp/dense_1/bias"
+        for (type, note) in [(Damage.StoredType.float16, "float16; converted exactly"), (.float64, "float64; rounded")] {
+            let file = try savedCheckpoint("\(type).h5")
+            try Damage(file).apply(.typedFloats(bias, [0.5, -2], [2], type))
+            let contents = try Checkpoint.load(from: file)
+            XCTAssertEqual(contents.model.weights.first { $0.path == "dense_1.bias" }?.value.storage, [0.5, -2])
+            XCTAssertEqual(contents.warnings.count, 1)
+            XCTAssert(contents.warnings.first?.contains(bias) == true && contents.warnings.first?.contains(note) == true,
+                      "\(contents.warnings)")
+        }
+        try assertRefused([
+            ("int32", .typedFloats(bias, [1, 2], [2], .int32), [bias, "stored as int32", "little-endian float32"]),
+            ("big-endian", .typedFloats(bias, [1, 2], [2], .bigEndianFloat32), [bias, "big-endian float32"]),
+        ])
+    }
+
+    /// A kernel stored in an external file is refused: `lrt resume` used to copy that file's
+    /// bytes into the checkpoint it wrote.
+    func testWeightsStoredInAnotherFileAreRefused() throws {
+        let secret = path("secret.bin")
+        try Data(repeating: 0x41, count: 4 * 36).write(to: URL(fileURLWithPath: secret))
+        let kernel = "/model_weights/dense/mlp/dense/kernel"
+        try assertRefused([("external", .externalStorage(kernel, secret, [9, 4]), [kernel, "external file", "only the file it was given"])])
     }
 
     // MARK: lrt state
@@ -168,6 +198,32 @@ struct Damage {
         case int64s(String, [Int64])               // dataset path, values (1-D)
         case stringDataset(String, [Int])          // dataset path, shape: strings where numbers belong
         case emptyDataset(String, [UInt64])        // dataset path, declared shape, nothing written
+        case typedFloats(String, [Float], [Int], StoredType)  // dataset path, values, shape, type in the file
+        case externalStorage(String, String, [Int])  // dataset path, external file, shape: float32 stored outside
+    }
+
+    /// A dataset element type other than lrt's little-endian float32.
+    enum StoredType {
+        case float16, float64, bigEndianFloat32, int32
+
+        /// The HDF5 type; the caller closes it.
+        func make() -> hid_t {
+            switch self {
+            case .float16:
+                // IEEE half precision, as h5py writes numpy.float16.
+                let type = H5Tcopy(lrt_H5T_IEEE_F32LE())
+                H5Tset_fields(type, 15, 10, 5, 0, 10)
+                H5Tset_size(type, 2)
+                H5Tset_ebias(type, 15)
+                return type
+            case .float64: return H5Tcopy(lrt_H5T_IEEE_F64LE())
+            case .bigEndianFloat32:
+                let type = H5Tcopy(lrt_H5T_IEEE_F32LE())
+                H5Tset_order(type, H5T_ORDER_BE)
+                return type
+            case .int32: return H5Tcopy(lrt_H5T_NATIVE_INT32())
+            }
+        }
     }
 
     let path: String
@@ -203,6 +259,17 @@ struct Damage {
             try replaceDataset(file, datasetPath, type: type, dimensions: shape.map { UInt64($0) }, values: words)
         case let .emptyDataset(datasetPath, dimensions):
             try replaceDataset(file, datasetPath, type: lrt_H5T_NATIVE_FLOAT(), dimensions: dimensions, values: [Float]())
+        case let .typedFloats(datasetPath, values, shape, stored):
+            let type = stored.make()
+            defer { H5Tclose(type) }
+            try replaceDataset(file, datasetPath, type: type, memoryType: lrt_H5T_NATIVE_FLOAT(),
+                               dimensions: shape.map { UInt64($0) }, values: values)
+        case let .externalStorage(datasetPath, externalFile, shape):
+            let properties = H5Pcreate(lrt_H5P_DATASET_CREATE())
+            defer { H5Pclose(properties) }
+            try check(H5Pset_external(properties, externalFile, 0, hsize_t(shape.reduce(4, *))), "store \(datasetPath) externally")
+            try replaceDataset(file, datasetPath, type: lrt_H5T_IEEE_F32LE(), dimensions: shape.map { UInt64($0) },
+                               values: [Float](), creationProperties: properties)
         }
     }
 
@@ -236,19 +303,21 @@ struct Damage {
         }
     }
 
-    private func replaceDataset<Element>(_ file: hid_t, _ datasetPath: String, type: hid_t, dimensions: [UInt64],
-                                         values: [Element]) throws {
+    private func replaceDataset<Element>(_ file: hid_t, _ datasetPath: String, type: hid_t, memoryType: hid_t? = nil,
+                                         dimensions: [UInt64], values: [Element],
+                                         creationProperties: hid_t = lrt_H5P_DEFAULT()) throws {
         if H5Lexists(file, datasetPath, lrt_H5P_DEFAULT()) > 0 {
             try check(H5Ldelete(file, datasetPath, lrt_H5P_DEFAULT()), "replace \(datasetPath)")
         }
         let space = H5Screate_simple(Int32(dimensions.count), dimensions, nil)
         defer { H5Sclose(space) }
-        let dataset = H5Dcreate2(file, datasetPath, type, space, lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT())
+        let dataset = H5Dcreate2(file, datasetPath, type, space, lrt_H5P_DEFAULT(), creationProperties, lrt_H5P_DEFAULT())
         guard dataset >= 0 else { throw CheckpointError("cannot create \(datasetPath) in \(path)") }
         defer { H5Dclose(dataset) }
         if !values.isEmpty {
             try values.withUnsafeBytes { bytes in
-                try check(H5Dwrite(dataset, type, lrt_H5S_ALL(), lrt_H5S_ALL(), lrt_H5P_DEFAULT(), bytes.baseAddress), "write \(datasetPath)")
+                try check(H5Dwrite(dataset, memoryType ?? type, lrt_H5S_ALL(), lrt_H5S_ALL(), lrt_H5P_DEFAULT(), bytes.baseAddress),
+                          "write \(datasetPath)")
             }
         }
     }
