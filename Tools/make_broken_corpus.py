@@ -8,14 +8,21 @@ CHECKPOINT must be an lrt checkpoint with an optimizer that keeps a slot (SGD wi
 and training state, e.g. from `lrt train --epochs 1`. DIR receives one file per case and
 `manifest.json`: [{"file", "case", "expect"}], where expect is
 
-    error    lrt must refuse it: exit status 1, one `Error: …` line on stderr;
-    warning  lrt must load it and warn (NaN or infinite weights);
-    loads    lrt must load it (a numeric type it converts, e.g. float64 weights);
+    error    lrt must refuse it: exit status 1, one `Error: …` line on stderr (NaN or
+             infinite weights, integer or big-endian weights, data in other files:
+             external storage, external links, virtual datasets);
+    warning  lrt must load it and note a conversion (float16 or float64 weights);
+    loads    lrt must load it;
     any      either of error or loads (bit flips that may hit only weight values).
 
 In every case lrt must not crash and must print nothing else on stderr (no HDF5 error dump).
 Tests/LRTFormatTests/BrokenCorpusTests.swift runs `lrt inspect` on every file when h5py is
-importable. Needs h5py and numpy.
+importable. Needs h5py and numpy (`python3 -m venv Tools/.venv && Tools/.venv/bin/pip install
+h5py numpy`; Tools/.venv is ignored by git and used by the tests when present). `secret.bin` and
+`secret.h5` in DIR are the targets of the external references, not corpus files.
+
+`--flips-only N` writes only N single bit flips (for the long runs that look for files crashing
+or hanging libhdf5 itself, e.g. `--flips-only 1500`).
 """
 
 import argparse
@@ -101,6 +108,8 @@ def metadata_cases(corpus):
     edit("model_config_number.h5", "error", lambda f: f.attrs.__setitem__("model_config", numpy.int64(7)))
     edit("model_config_too_large.h5", "error",
          lambda f: f.attrs.__setitem__("model_config", json.dumps({"class_name": "Sequential", "pad": "x" * (17 << 20)})))
+    edit("model_config_duplicate_key.h5", "error",
+         lambda f: f.attrs.__setitem__("model_config", f.attrs["model_config"].replace('"class_name"', '"class_name": "Other", "class_name"', 1)))
     edit("model_config_invalid_utf8.h5", "error", lambda f: f.attrs.__setitem__("model_config", numpy.bytes_(b"{\"\xff\xfe\": 1}")))
     edit("model_config_unknown_class.h5", "error",
          lambda f: set_config(f, lambda cfg: layers_of(cfg).__setitem__(1, {"class_name": "LSTM", "config": {"units": 4}})))
@@ -169,12 +178,36 @@ def metadata_cases(corpus):
     edit("weight_huge_matching_rows.h5", "error", lambda f: replace(f, kernel, shape=(shape[0], 1 << 30), dtype="<f4"))
     edit("weight_rank_9.h5", "error", lambda f: replace(f, kernel, shape=(1,) * 9, dtype="<f4"))
     edit("weight_is_group.h5", "error", lambda f: (f.__delitem__(kernel), f.create_group(kernel)))
-    edit("weight_float64.h5", "loads", lambda f: replace(f, kernel, numpy.asarray(f[kernel][()], numpy.float64)))
-    edit("weight_int32.h5", "loads", lambda f: replace(f, kernel, numpy.ones(shape, numpy.int32)))
-    edit("weight_float16.h5", "loads", lambda f: replace(f, kernel, numpy.asarray(f[kernel][()], numpy.float16)))
-    edit("weight_nan.h5", "warning", lambda f: f[kernel].__setitem__((0,) * len(shape), numpy.nan))
-    edit("weight_infinite.h5", "warning", lambda f: f[c.bias].__setitem__(0, numpy.inf))
-    edit("weight_all_nan.h5", "warning", lambda f: f[kernel].__setitem__(..., numpy.nan))
+    # float16 and float64 are converted with a note; integers and big-endian floats are refused.
+    edit("weight_float64.h5", "warning", lambda f: replace(f, kernel, numpy.asarray(f[kernel][()], numpy.float64)))
+    edit("weight_float16.h5", "warning", lambda f: replace(f, kernel, numpy.asarray(f[kernel][()], numpy.float16)))
+    edit("weight_int32.h5", "error", lambda f: replace(f, kernel, numpy.ones(shape, numpy.int32)))
+    edit("weight_uint8.h5", "error", lambda f: replace(f, kernel, numpy.ones(shape, numpy.uint8)))
+    edit("weight_big_endian.h5", "error", lambda f: replace(f, kernel, numpy.asarray(f[kernel][()], ">f4")))
+    # Non-finite weights are refused (they loaded with only a warning).
+    edit("weight_nan.h5", "error", lambda f: f[kernel].__setitem__((0,) * len(shape), numpy.nan))
+    edit("weight_infinite.h5", "error", lambda f: f[c.bias].__setitem__(0, numpy.inf))
+    edit("weight_all_nan.h5", "error", lambda f: f[kernel].__setitem__(..., numpy.nan))
+    # Data outside the file: lrt reads only the file it was given.
+    secret = c.out / "secret.bin"
+    secret.write_bytes(numpy.full(shape, 0.25, numpy.float32).tobytes())
+    with h5py.File(c.out / "secret.h5", "w") as file:
+        file["kernel"] = numpy.full(shape, 0.5, numpy.float32)
+    edit("weight_external_storage.h5", "error",
+         lambda f: replace(f, kernel, shape=shape, dtype="<f4", external=[(str(secret), 0, secret.stat().st_size)]))
+    edit("weight_external_storage_relative.h5", "error",
+         lambda f: replace(f, kernel, shape=shape, dtype="<f4", external=[("secret.bin", 0, secret.stat().st_size)]))
+    edit("weight_external_link.h5", "error", lambda f: (f.__delitem__(kernel), f.__setitem__(kernel, h5py.ExternalLink("secret.h5", "/kernel"))))
+    edit("group_external_link.h5", "error",
+         lambda f: (f.__delitem__(f"model_weights/{c.weighted[0]}"),
+                    f.__setitem__(f"model_weights/{c.weighted[0]}", h5py.ExternalLink("secret.h5", "/"))))
+
+    def virtual_kernel(f):
+        layout = h5py.VirtualLayout(shape=shape, dtype="<f4")
+        layout[...] = h5py.VirtualSource("secret.h5", "kernel", shape=shape)
+        del f[kernel]
+        f.create_virtual_dataset(kernel, layout)
+    edit("weight_virtual_dataset.h5", "error", virtual_kernel)
 
     # The lrt group.
     edit("lrt_format_other.h5", "error", lambda f: f["lrt"].attrs.__setitem__("format", "other-checkpoint"))
@@ -216,7 +249,8 @@ def metadata_cases(corpus):
     edit("optimizer_slot_strings.h5", "error", lambda f: replace(f, slot, numpy.full(shape, "x", dtype=object), dtype=STRING))
     edit("optimizer_slot_unknown_parameter.h5", "error",
          lambda f: f[f"{optimizer}/{c.slot}"].create_dataset("ghost.kernel", data=numpy.zeros(3, numpy.float32)))
-    edit("optimizer_slot_nan.h5", "warning", lambda f: f[slot].__setitem__((0,) * len(shape), numpy.nan))
+    edit("optimizer_slot_nan.h5", "error", lambda f: f[slot].__setitem__((0,) * len(shape), numpy.nan))
+    edit("optimizer_slot_external_link.h5", "error", lambda f: (f.__delitem__(slot), f.__setitem__(slot, h5py.ExternalLink("secret.h5", "/kernel"))))
     edit("optimizer_extra_member.h5", "error", lambda f: f[optimizer].create_dataset("notes", data=[1.0]))
     edit("optimizer_multipliers_missing.h5", "error", lambda f: f[optimizer].__delitem__("layer_rate_multipliers"))
     edit("optimizer_multipliers_length.h5", "error",
@@ -299,6 +333,19 @@ def metadata_cases(corpus):
         edit("telemetry_extra_member.h5", "error", lambda f: f[telemetry].create_dataset("notes", data=[1.0]))
 
 
+def flip_cases(corpus, flips):
+    """Single bit flips at seeded offsets; some hit only weight values and still load. Returns the generator."""
+    data = corpus.bytes
+    rng = random.Random(1234)
+    for index in range(flips):
+        offset = rng.randrange(len(data))
+        bit = rng.randrange(8)
+        flipped = bytearray(data)
+        flipped[offset] ^= 1 << bit
+        corpus.add(f"bitflip_{index:04d}_at_{offset}_bit_{bit}.h5", "any", bytes(flipped))
+    return rng
+
+
 def byte_cases(corpus, cuts, flips):
     c = corpus
     data = c.bytes
@@ -323,14 +370,7 @@ def byte_cases(corpus, cuts, flips):
     offsets = sorted(set(list(range(0, min(len(data), 512), 32)) + [len(data) * k // cuts for k in range(cuts)] + [len(data) - 1]))
     for offset in offsets:
         c.add(f"truncated_at_{offset}.h5", "error", data[:offset])
-    # Single bit flips at seeded offsets; some hit only weight values and still load.
-    rng = random.Random(1234)
-    for index in range(flips):
-        offset = rng.randrange(len(data))
-        bit = rng.randrange(8)
-        flipped = bytearray(data)
-        flipped[offset] ^= 1 << bit
-        c.add(f"bitflip_{index:03d}_at_{offset}_bit_{bit}.h5", "any", bytes(flipped))
+    rng = flip_cases(c, flips)
     # Runs of zeros over metadata-sized regions.
     for index in range(8):
         offset = rng.randrange(len(data) - 64)
@@ -345,12 +385,16 @@ def main():
     parser.add_argument("--out", required=True, help="folder for the corpus (created; existing files are replaced)")
     parser.add_argument("--flips", type=int, default=64, help="bit-flipped copies (default 64)")
     parser.add_argument("--cuts", type=int, default=48, help="evenly spaced truncations (default 48, plus 16 in the first 512 bytes)")
+    parser.add_argument("--flips-only", type=int, default=None, help="write only this many bit flips (seeded), nothing else")
     arguments = parser.parse_args()
     out = pathlib.Path(arguments.out)
     out.mkdir(parents=True, exist_ok=True)
     corpus = Corpus(arguments.source, out)
-    metadata_cases(corpus)
-    byte_cases(corpus, arguments.cuts, arguments.flips)
+    if arguments.flips_only is not None:
+        flip_cases(corpus, arguments.flips_only)
+    else:
+        metadata_cases(corpus)
+        byte_cases(corpus, arguments.cuts, arguments.flips)
     corpus.write()
     counts = {}
     for entry in corpus.entries:

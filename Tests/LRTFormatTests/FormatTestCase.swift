@@ -135,11 +135,18 @@ class FormatTestCase: XCTestCase {
         return zip(first, second).map { abs($0 - $1) }.max() ?? 0
     }
 
+    /// The Python to run the tools with: `Tools/.venv/bin/python3` when that virtual
+    /// environment exists (h5py and numpy installed there, ignored by git), else `python3`.
+    static var pythonCommand: [String] {
+        let venv = repository.appendingPathComponent("Tools/.venv/bin/python3").path
+        return FileManager.default.isExecutableFile(atPath: venv) ? [venv] : ["python3"]
+    }
+
     /// Whether `python3 -c "import MODULES"` works here (CI installs no Python packages).
     static func pythonHas(_ modules: [String]) -> Bool {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import " + modules.joined(separator: ", ")]
+        process.arguments = pythonCommand + ["-c", "import " + modules.joined(separator: ", ")]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         do { try process.run() } catch { return false }
@@ -151,7 +158,7 @@ class FormatTestCase: XCTestCase {
     func python(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
+        process.arguments = Self.pythonCommand + arguments
         let outputURL = directory.appendingPathComponent("python-\(UUID().uuidString).out")
         let errorURL = directory.appendingPathComponent("python-\(UUID().uuidString).err")
         _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
