@@ -25,19 +25,35 @@ final class ExternalReferenceTests: HDF5TestCase {
         return path
     }
 
+    /// Writes a contiguous float32 dataset `name` [values.count] at the root of `file`.
+    private func writeFloats(_ file: hid_t, _ name: String, _ values: [Float]) {
+        var dimensions: [hsize_t] = [hsize_t(values.count)]
+        let space = H5Screate_simple(1, &dimensions, nil)
+        let dataset = H5Dcreate2(file, name, lrt_H5T_IEEE_F32LE(), space, lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT())
+        precondition(H5Dwrite(dataset, lrt_H5T_NATIVE_FLOAT(), lrt_H5S_ALL(), lrt_H5S_ALL(), lrt_H5P_DEFAULT(), values) >= 0)
+        H5Dclose(dataset)
+        H5Sclose(space)
+    }
+
+    /// Creates dataset `kernel` [4] float32 without writing it, with creation properties set
+    /// by `configure(properties, space)` (external storage, a virtual mapping).
+    private func createKernel(_ file: hid_t, configure: (_ properties: hid_t, _ space: hid_t) -> Void) {
+        var dimensions: [hsize_t] = [4]
+        let space = H5Screate_simple(1, &dimensions, nil)
+        let properties = H5Pcreate(lrt_H5P_DATASET_CREATE())
+        configure(properties, space)
+        let dataset = H5Dcreate2(file, "kernel", lrt_H5T_IEEE_F32LE(), space, lrt_H5P_DEFAULT(), properties, lrt_H5P_DEFAULT())
+        precondition(dataset >= 0)
+        H5Dclose(dataset)
+        H5Pclose(properties)
+        H5Sclose(space)
+    }
+
     /// Dataset `kernel` [4] float32 whose storage is the external file `secret.bin`.
     func testExternalRawStorageIsRefused() throws {
         _ = try writeSecret()
         let path = craft("external-storage.h5") { file in
-            var dimensions: [hsize_t] = [4]
-            let space = H5Screate_simple(1, &dimensions, nil)
-            let properties = H5Pcreate(lrt_H5P_DATASET_CREATE())
-            precondition(H5Pset_external(properties, "secret.bin", 0, 16) >= 0)
-            let dataset = H5Dcreate2(file, "kernel", lrt_H5T_IEEE_F32LE(), space, lrt_H5P_DEFAULT(), properties, lrt_H5P_DEFAULT())
-            precondition(dataset >= 0)
-            H5Dclose(dataset)
-            H5Pclose(properties)
-            H5Sclose(space)
+            createKernel(file) { properties, _ in precondition(H5Pset_external(properties, "secret.bin", 0, 16) >= 0) }
         }
         let root = try HDF5File.openForReading(atPath: path).root
         assertHDF5Error(try root.readFloats("kernel"), kind: .externalReference, mentions: [path, "/kernel", "external file"])
@@ -46,15 +62,7 @@ final class ExternalReferenceTests: HDF5TestCase {
 
     /// Group member `weights` is an external link to `other.h5:/weights`.
     func testExternalLinksAreRefused() throws {
-        let other = craft("other.h5") { file in
-            var dimensions: [hsize_t] = [2]
-            let space = H5Screate_simple(1, &dimensions, nil)
-            let dataset = H5Dcreate2(file, "weights", lrt_H5T_IEEE_F32LE(), space, lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT())
-            let values: [Float] = [5, 6]
-            H5Dwrite(dataset, lrt_H5T_NATIVE_FLOAT(), lrt_H5S_ALL(), lrt_H5S_ALL(), lrt_H5P_DEFAULT(), values)
-            H5Dclose(dataset)
-            H5Sclose(space)
-        }
+        let other = craft("other.h5") { writeFloats($0, "weights", [5, 6]) }
         let path = craft("external-link.h5") { file in
             let group = H5Gcreate2(file, "model_weights", lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT())
             precondition(H5Lcreate_external(other, "/weights", group, "kernel", lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT()) >= 0)
@@ -73,25 +81,11 @@ final class ExternalReferenceTests: HDF5TestCase {
 
     /// Dataset `kernel` [4] is a virtual dataset mapping `source.h5:/data`.
     func testVirtualDatasetsAreRefused() throws {
-        _ = craft("source.h5") { file in
-            var dimensions: [hsize_t] = [4]
-            let space = H5Screate_simple(1, &dimensions, nil)
-            let dataset = H5Dcreate2(file, "data", lrt_H5T_IEEE_F32LE(), space, lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT())
-            let values: [Float] = [9, 9, 9, 9]
-            H5Dwrite(dataset, lrt_H5T_NATIVE_FLOAT(), lrt_H5S_ALL(), lrt_H5S_ALL(), lrt_H5P_DEFAULT(), values)
-            H5Dclose(dataset)
-            H5Sclose(space)
-        }
+        _ = craft("source.h5") { writeFloats($0, "data", [9, 9, 9, 9]) }
         let path = craft("virtual.h5") { file in
-            var dimensions: [hsize_t] = [4]
-            let space = H5Screate_simple(1, &dimensions, nil)
-            let properties = H5Pcreate(lrt_H5P_DATASET_CREATE())
-            precondition(H5Pset_virtual(properties, space, "source.h5", "/data", space) >= 0)
-            let dataset = H5Dcreate2(file, "kernel", lrt_H5T_IEEE_F32LE(), space, lrt_H5P_DEFAULT(), properties, lrt_H5P_DEFAULT())
-            precondition(dataset >= 0)
-            H5Dclose(dataset)
-            H5Pclose(properties)
-            H5Sclose(space)
+            createKernel(file) { properties, space in
+                precondition(H5Pset_virtual(properties, space, "source.h5", "/data", space) >= 0)
+            }
         }
         let root = try HDF5File.openForReading(atPath: path).root
         assertHDF5Error(try root.readFloats("kernel"), kind: .externalReference, mentions: [path, "/kernel", "virtual dataset"])
@@ -100,13 +94,7 @@ final class ExternalReferenceTests: HDF5TestCase {
     /// Soft links inside the file stay readable: only links out of the file are refused.
     func testSoftLinksInsideTheFileAreRead() throws {
         let path = craft("soft-link.h5") { file in
-            var dimensions: [hsize_t] = [2]
-            let space = H5Screate_simple(1, &dimensions, nil)
-            let dataset = H5Dcreate2(file, "data", lrt_H5T_IEEE_F32LE(), space, lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT())
-            let values: [Float] = [1, 2]
-            H5Dwrite(dataset, lrt_H5T_NATIVE_FLOAT(), lrt_H5S_ALL(), lrt_H5S_ALL(), lrt_H5P_DEFAULT(), values)
-            H5Dclose(dataset)
-            H5Sclose(space)
+            writeFloats(file, "data", [1, 2])
             precondition(H5Lcreate_soft("/data", file, "alias", lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT()) >= 0)
         }
         XCTAssertEqual(try HDF5File.openForReading(atPath: path).root.readFloats("alias").values, [1, 2])
