@@ -2,7 +2,10 @@
 /// its own file and adds one line here.
 enum LayerRegistry {
     /// The types, in the order their class names are listed in errors.
-    static let types: [any KerasLayer.Type] = []
+    nonisolated(unsafe) static let types: [any KerasLayer.Type] = [  // immutable: safe to share
+        Dense.self, Conv2D.self, MaxPooling2D.self, AveragePooling2D.self, GlobalAveragePooling2D.self,
+        BatchNormalization.self, Dropout.self, Flatten.self, ActivationLayer.self,
+    ]
 
     /// The type that reads `className`, or nil.
     static func type(named className: String) -> (any KerasLayer.Type)? { byClassName[className] }
@@ -10,7 +13,7 @@ enum LayerRegistry {
     /// Every class name the registry reads.
     static var classNames: [String] { types.flatMap { $0.kerasClassNames } }
 
-    private static let byClassName: [String: any KerasLayer.Type] = {
+    nonisolated(unsafe) private static let byClassName: [String: any KerasLayer.Type] = {  // immutable
         var table: [String: any KerasLayer.Type] = [:]
         for type in types {
             for name in type.kerasClassNames {
