@@ -43,7 +43,7 @@ public struct ResourceEstimate: Sendable, Equatable {
 
     /// Estimates a run of `model` with batches of `batchSize`, an optimizer keeping
     /// `optimizerSlots` values per trainable weight, and `imageCount` decoded images.
-    public init(model: Sequential, batchSize: Int, optimizerSlots: Int, imageCount: Int) {
+    public init(model: any Model, batchSize: Int, optimizerSlots: Int, imageCount: Int) {
         let floatBytes = MemoryLayout<Float>.size
         let weights = model.weights.reduce(0) { $0 + $1.value.count }
         let trainable = model.parameters.reduce(0) { $0 + $1.value.count }
