@@ -48,7 +48,10 @@ public final class HDF5File {
         }
     }
 
-    /// Creates a new, empty HDF5 file at `path`, truncating any file already there.
+    /// Creates a new, empty HDF5 file at `path`, truncating any file already there, and
+    /// writes to it directly: for tests and tools that make fixtures. lrt's own outputs use
+    /// ``createInMemory(name:)`` and ``SafeFile/write(_:to:what:)`` (atomic, and safe on a
+    /// full disk, where a failed close here leaves HDF5 to crash at exit).
     ///
     /// - Throws: ``HDF5Error`` naming `path` if the file cannot be created (missing
     ///   directory, no permission, the file is open elsewhere in this process).

@@ -124,7 +124,7 @@ public enum Runs {
                               optimizer: Optimizer? = nil, hooks: Hooks) throws -> RunSummary {
         let root = absolutePath(configuration.dataRoot)
         let lock = try Checkpoint.reserve(configuration.outputPath, overwrite: hooks.overwrite,
-                                          inputs: hooks.inputFiles, inputFolders: [root])
+                                          inputs: hooks.inputFiles, inputFolders: dataFolders(root))
         defer { lock.release() }
         let optimizer = try optimizer ?? configuration.makeOptimizer()
         try ResourceEstimate(model: model, batchSize: configuration.batchSize, optimizerSlots: optimizer.rule.slotNames.count,
@@ -177,7 +177,7 @@ public enum Runs {
         var state = saved
         if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
         let lock = try Checkpoint.reserve(output, overwrite: hooks.overwrite, inputs: hooks.inputFiles,
-                                          inputFolders: [state.dataRoot])
+                                          inputFolders: dataFolders(state.dataRoot))
         defer { lock.release() }
         try ResourceEstimate(model: contents.model, batchSize: state.batchSize, optimizerSlots: optimizer.rule.slotNames.count,
                              imageCount: ResourceEstimate.countImages(under: state.dataRoot))
@@ -280,6 +280,9 @@ public enum Runs {
             throw TrainingError("the model outputs \(model.outputShape) values per example but the data has \(classCount) classes; make the last Dense layer have \(classCount) units")
         }
     }
+
+    /// The folders whose files are data: an output inside them would be read as an image.
+    static func dataFolders(_ root: String) -> [String] { [root + "/train", root + "/test"] }
 
     static func absolutePath(_ path: String) -> String {
         URL(fileURLWithPath: path).standardizedFileURL.path
