@@ -2,7 +2,10 @@
 /// its own file and adds one line here.
 enum LayerRegistry {
     /// The types, in the order their class names are listed in errors.
-    static let types: [any KerasLayer.Type] = []
+    static let types: [any KerasLayer.Type] = [
+        ElementwiseMerge.self, Concatenate.self, ZeroPadding2D.self, GlobalMaxPooling2D.self, Rescaling.self, Reshape.self,
+        ReLU.self,
+    ]
 
     /// The type that reads `className`, or nil.
     static func type(named className: String) -> (any KerasLayer.Type)? { byClassName[className] }

@@ -103,7 +103,7 @@ public enum ModelConfig {
     public static let maximumExampleSize = 1 << 26
 
     /// Refuses a weight shape too large to allocate, before it is allocated.
-    private static func checkWeightShape(_ shape: [Int], layer: String) throws -> [Int] {
+    static func checkWeightShape(_ shape: [Int], layer: String) throws -> [Int] {
         var count = 1
         for dimension in shape {
             let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
@@ -261,7 +261,7 @@ public enum ModelConfig {
     }
 
     /// The input as `[height, width, channels]`, or an error naming the layer.
-    private static func imageShape(_ inputShape: [Int], layer: String) throws -> [Int] {
+    static func imageShape(_ inputShape: [Int], layer: String) throws -> [Int] {
         guard inputShape.count == 3 else {
             throw ModelConfigError("\(layer) gets input of shape \(inputShape); it needs images [height, width, channels] (channels_last)")
         }
@@ -269,7 +269,7 @@ public enum ModelConfig {
     }
 
     /// Refuses a window that does not fit the image under valid padding.
-    private static func checkWindow(_ image: [Int], window: (Int, Int), strides: (Int, Int), padding: Padding,
+    static func checkWindow(_ image: [Int], window: (Int, Int), strides: (Int, Int), padding: Padding,
                                     layer: String, what: String) throws {
         guard WindowGeometry(inputHeight: image[0], inputWidth: image[1], channels: image[2],
                              windowHeight: window.0, windowWidth: window.1,
