@@ -4,7 +4,7 @@ enum LayerRegistry {
     /// The types, in the order their class names are listed in errors.
     static let types: [any KerasLayer.Type] = [
         ElementwiseMerge.self, Concatenate.self, ZeroPadding2D.self, GlobalMaxPooling2D.self, Rescaling.self, Reshape.self,
-        ReLU.self,
+        ReLU.self, DepthwiseConv2D.self, SeparableConv2D.self,
     ]
 
     /// The type that reads `className`, or nil.
