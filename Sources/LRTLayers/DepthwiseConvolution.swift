@@ -107,6 +107,19 @@ struct DepthwiseKernels {
     }
 }
 
+extension WindowGeometry {
+    /// The window over `image` (`[height, width, channels]`) of a layer whose config has been checked.
+    /// - Precondition: `image` has three axes and the window fits (``ModelConfig/checkWindow(_:window:strides:padding:layer:what:)``).
+    init(layer: String, image: [Int], window: (height: Int, width: Int), strides: (height: Int, width: Int), padding: Padding) {
+        precondition(image.count == 3, "\(layer) needs [height, width, channels] input, got \(image)")
+        guard let geometry = WindowGeometry(inputHeight: image[0], inputWidth: image[1], channels: image[2],
+                                            windowHeight: window.height, windowWidth: window.width,
+                                            strideHeight: strides.height, strideWidth: strides.width, padding: padding)
+        else { preconditionFailure("\(layer): window \(window) does not fit input \(image)") }
+        self = geometry
+    }
+}
+
 /// The options `DepthwiseConv2D` and `SeparableConv2D` read alike.
 private struct DepthwiseOptions {
     let image: [Int]
@@ -141,9 +154,7 @@ private struct DepthwiseOptions {
         try options.requireNull(["depthwise_regularizer", "bias_regularizer", "activity_regularizer",
                                  "depthwise_constraint", "bias_constraint"])
         try ModelConfig.checkWindow(image, window: kernelSize, strides: strides, padding: padding, layer: layer, what: "kernel_size")
-        geometry = WindowGeometry(inputHeight: image[0], inputWidth: image[1], channels: image[2],
-                                  windowHeight: kernelSize.0, windowWidth: kernelSize.1,
-                                  strideHeight: strides.0, strideWidth: strides.1, padding: padding)!
+        geometry = WindowGeometry(layer: layer, image: image, window: kernelSize, strides: strides, padding: padding)
         _ = try ModelConfig.checkWeightShape([kernelSize.0, kernelSize.1, image[2], depthMultiplier], layer: layer)
     }
 
@@ -220,12 +231,7 @@ public final class DepthwiseConv2D: Layer, KerasLayer {
     public init(name: String, inputShape: [Int], kernelSize: (height: Int, width: Int), strides: (height: Int, width: Int) = (1, 1),
                 padding: Padding = .valid, depthMultiplier: Int = 1, activation: Activation = .linear, kernel: Tensor, bias: Tensor?,
                 depthwiseInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros) {
-        precondition(inputShape.count == 3, "DepthwiseConv2D '\(name)' needs [height, width, channels] input, got \(inputShape)")
-        guard let geometry = WindowGeometry(
-            inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
-            windowHeight: kernelSize.height, windowWidth: kernelSize.width,
-            strideHeight: strides.height, strideWidth: strides.width, padding: padding)
-        else { preconditionFailure("DepthwiseConv2D '\(name)': kernel \(kernelSize) does not fit input \(inputShape)") }
+        let geometry = WindowGeometry(layer: "DepthwiseConv2D '\(name)'", image: inputShape, window: kernelSize, strides: strides, padding: padding)
         precondition(kernel.shape == [kernelSize.height, kernelSize.width, inputShape[2], depthMultiplier]
                      && (bias == nil || bias!.shape == [inputShape[2] * depthMultiplier]))
         self.name = name
@@ -395,12 +401,7 @@ public final class SeparableConv2D: Layer, KerasLayer {
                 activation: Activation = .linear, depthwiseKernel: Tensor, pointwiseKernel: Tensor, bias: Tensor?,
                 depthwiseInitializer: Initializer = .glorotUniform, pointwiseInitializer: Initializer = .glorotUniform,
                 biasInitializer: Initializer = .zeros) {
-        precondition(inputShape.count == 3, "SeparableConv2D '\(name)' needs [height, width, channels] input, got \(inputShape)")
-        guard let geometry = WindowGeometry(
-            inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
-            windowHeight: kernelSize.height, windowWidth: kernelSize.width,
-            strideHeight: strides.height, strideWidth: strides.width, padding: padding)
-        else { preconditionFailure("SeparableConv2D '\(name)': kernel \(kernelSize) does not fit input \(inputShape)") }
+        let geometry = WindowGeometry(layer: "SeparableConv2D '\(name)'", image: inputShape, window: kernelSize, strides: strides, padding: padding)
         precondition(depthwiseKernel.shape == [kernelSize.height, kernelSize.width, inputShape[2], depthMultiplier]
                      && pointwiseKernel.shape == [1, 1, inputShape[2] * depthMultiplier, filters]
                      && (bias == nil || bias!.shape == [filters]))
