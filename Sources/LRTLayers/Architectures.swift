@@ -44,8 +44,12 @@ public struct Architecture: Sendable {
         return (config, network.parameterCount)
     }
 
-    /// The largest image side and channel count accepted (larger ones would not fit lrt's size limits anyway).
-    public static let maximumSide = 4096, maximumChannels = 4096, maximumClassCount = 1 << 20
+    /// The largest image height or width accepted (larger ones would not fit lrt's size limits anyway).
+    public static let maximumSide = 4096
+    /// The most input channels accepted.
+    public static let maximumChannels = 4096
+    /// The most classes accepted.
+    public static let maximumClassCount = 1 << 20
 
     private func check(inputShape: [Int], classCount: Int) throws {
         let shapeText = "[" + inputShape.map(String.init).joined(separator: ", ") + "]"
