@@ -3,8 +3,10 @@
 enum LayerRegistry {
     /// The types, in the order their class names are listed in errors.
     nonisolated(unsafe) static let types: [any KerasLayer.Type] = [  // immutable: safe to share
-        Dense.self, Conv2D.self, MaxPooling2D.self, AveragePooling2D.self, GlobalAveragePooling2D.self,
-        BatchNormalization.self, Dropout.self, Flatten.self, ActivationLayer.self,
+        Dense.self, Conv2D.self, DepthwiseConv2D.self, SeparableConv2D.self,
+        MaxPooling2D.self, AveragePooling2D.self, GlobalAveragePooling2D.self, GlobalMaxPooling2D.self,
+        BatchNormalization.self, Dropout.self, Flatten.self, Reshape.self, ZeroPadding2D.self, Rescaling.self,
+        ReLU.self, ActivationLayer.self, ElementwiseMerge.self, Concatenate.self,
     ]
 
     /// The type that reads `className`, or nil.

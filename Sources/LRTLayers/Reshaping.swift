@@ -124,22 +124,12 @@ extension Flatten: KerasLayer {
 }
 
 extension ActivationLayer: KerasLayer {
-    static var kerasClassNames: [String] { ["ReLU", "LeakyReLU", "Activation"] }
+    static var kerasClassNames: [String] { ["LeakyReLU", "Activation"] }
 
     static func make(_ options: inout LayerOptions, inputShapes: [[Int]], generator: inout SeededGenerator) throws -> Layer {
         let name = options.name
         let inputShape = try options.singleInput(inputShapes)
         switch options.className {
-        case "ReLU":
-            let slope = try options.number("negative_slope", default: 0)
-            guard try options.optionalNumber("max_value") == nil,
-                  try options.number("threshold", default: 0) == 0,
-                  slope >= 0
-            else {
-                throw ModelConfigError("ReLU layer '\(name)': only max_value null, threshold 0 and a negative_slope ≥ 0 are supported")
-            }
-            return ActivationLayer(name: name, className: "ReLU",
-                                   activation: slope == 0 ? .relu : .leakyRelu(negativeSlope: Float(slope)), shape: inputShape)
         case "LeakyReLU":
             // Keras 3 calls it negative_slope, Keras 2 alpha; both default to 0.3.
             let keras3Slope = try options.optionalNumber("negative_slope")

@@ -11,18 +11,18 @@ struct Train: ParsableCommand {
         abstract: "Train a new model and write its checkpoint.",
         discussion: "With no arguments: the sample CNN (Samples/models/digits-cnn.json) on the bundled digits, paper SGD, into lrt-checkpoint.h5.")
 
-    @Option(help: "Keras model config (JSON file, as model.to_json() writes); default: Samples/models/digits-cnn.json.")
+    @Option(help: "Keras model config (a JSON file, as model.to_json() writes), or a built-in architecture sized for the data (`lrt models` lists them); default: Samples/models/digits-cnn.json.")
     var model: String?
 
     @OptionGroup var options: TrainingOptions
 
     func run() throws {
-        let path = try model ?? Samples.path("models/digits-cnn.json")
-        let modelConfig = try readModelConfig(path)
+        var configuration = try options.configuration(modelConfig: "")
+        configuration.modelConfig = try ModelArgument.config(model, dataRoot: configuration.dataRoot)
         Interrupt.install()
         var hooks = options.monitoring.hooks
-        hooks.inputFiles = [path]
-        try report(Runs.train(try options.configuration(modelConfig: modelConfig), hooks: hooks))
+        hooks.inputFiles = try ModelArgument.file(model).map { [$0] } ?? []
+        try report(Runs.train(configuration, hooks: hooks))
     }
 }
 
@@ -192,7 +192,7 @@ struct Doctor: ParsableCommand {
 // MARK: - Shared
 
 /// The text of a Keras model config file: a regular file of at most 16 MiB of UTF-8.
-private func readModelConfig(_ path: String) throws -> String {
+func readModelConfig(_ path: String) throws -> String {
     let bytes: [UInt8]
     do { bytes = try SafeFile.readRegularFile(path, what: "model config", limit: 16 << 20) } catch {
         throw CommandError("\(error)")
