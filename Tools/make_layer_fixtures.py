@@ -42,6 +42,7 @@ def layer_cases():
          L.DepthwiseConv2D((2, 3), padding="valid", use_bias=False, name="depthwise_1"), [(4, 5, 2)], 1.0),
         ("depthwise_same_even_kernel_stride1",
          L.DepthwiseConv2D(4, padding="same", name="depthwise_2"), [(5, 5, 8)], 1.0),
+        ("depthwise_many_channels", L.DepthwiseConv2D(3, padding="same", name="depthwise_3"), [(3, 4, 41)], 1.0),
         ("separable_same_multiplier2_relu",
          L.SeparableConv2D(3, 3, padding="same", depth_multiplier=2, activation="relu", name="separable"), [(6, 5, 4)], 1.0),
         ("separable_valid_stride2_no_bias",
