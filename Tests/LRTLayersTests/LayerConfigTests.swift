@@ -4,7 +4,7 @@ import LRTTensor
 
 /// Building the image layers from short specs and from the configs Keras writes, and refusing what they cannot honour.
 final class LayerConfigTests: XCTestCase {
-    private func build(_ layers: String, input: String = "[null, 28, 28, 1]") throws -> Sequential {
+    private func build(_ layers: String, input: String = "[null, 28, 28, 1]") throws -> any Model {
         var generator = SeededGenerator(seed: 1)
         return try ModelConfig.build(text: """
             {"class_name": "Sequential", "config": {"name": "net", "layers": [
