@@ -239,12 +239,17 @@ private struct DepthwiseOptions {
     }
 }
 
-/// Adds the per-shard partial sums `partials` (`[shards, count]`) into `gradient`.
-private func addPartials(_ partials: UnsafePointer<Float>, shards: Int, count: Int, into gradient: inout Tensor) {
-    gradient.withUnsafeMutableBufferPointer { gradients in
+/// Adds the per-shard partial sums `partials` (`[shards, count]`) into `parameter`'s gradient
+/// (the first shard's written when the gradient is freshly zeroed).
+private func addPartials(_ partials: UnsafePointer<Float>, shards: Int, count: Int, into parameter: Parameter) {
+    parameter.accumulateGradient { gradients, overwrite in
         for shard in 0..<shards {
             let partial = partials + shard * count
-            for index in 0..<count { gradients[index] += partial[index] }
+            if overwrite && shard == 0 {
+                _ = gradients.update(fromContentsOf: UnsafeBufferPointer(start: partial, count: count))
+            } else {
+                for index in 0..<count { gradients[index] += partial[index] }
+            }
         }
     }
 }
@@ -405,8 +410,8 @@ public final class DepthwiseConv2D: Layer, KerasLayer {
                 }
             }
         }
-        addPartials(kernelPartials, shards: shards, count: kernelCount, into: &kernel.gradient)
-        if let bias { addPartials(biasPartials, shards: shards, count: width, into: &bias.gradient) }
+        addPartials(kernelPartials, shards: shards, count: kernelCount, into: kernel)
+        if let bias { addPartials(biasPartials, shards: shards, count: width, into: bias) }
         input = .empty  // let the previous layer reuse its output buffer
         return inputGradient
     }
@@ -599,17 +604,18 @@ public final class SeparableConv2D: Layer, KerasLayer {
                                                      inputGradient: inputGradients, kernelGradient: kernelPartial)
                                 }
                                 // d(pointwise) += depthwise outputᵀ · dZ: [middle, filters], in bands of its rows
-                                pointwiseKernel.gradient.withUnsafeMutableBufferPointer { pointwiseGradients in
+                                pointwiseKernel.accumulateGradient { pointwiseGradients, overwrite in
                                     let pointwiseGradients = pointwiseGradients.baseAddress!
                                     Parallel.forEachShard(count: middle, minimumSize: max(1, (1 << 20) / max(batch * positions * filters, 1))) { _, band in
                                         MatrixMultiply.gemm(depthwiseOutputs + band.lowerBound, leadingA: middle, transposeA: true,
                                                             gradients, leadingB: filters,
                                                             into: pointwiseGradients + band.lowerBound * filters, leadingC: filters,
-                                                            rows: band.count, columns: filters, inner: batch * positions, beta: 1)
+                                                            rows: band.count, columns: filters, inner: batch * positions, beta: overwrite ? 0 : 1)
                                     }
                                 }
                                 // d(bias) += Σ over the batch and positions of dZ: [filters]
-                                bias?.gradient.withUnsafeMutableBufferPointer { biasGradients in
+                                bias?.accumulateGradient { biasGradients, overwrite in
+                                    if overwrite { biasGradients.update(repeating: 0) }
                                     for row in 0..<batch * positions {
                                         let rowGradient = gradients + row * filters
                                         for filter in 0..<filters { biasGradients[filter] += rowGradient[filter] }
@@ -621,7 +627,7 @@ public final class SeparableConv2D: Layer, KerasLayer {
                 }
             }
         }
-        addPartials(kernelPartials, shards: shards, count: kernelCount, into: &depthwiseKernel.gradient)
+        addPartials(kernelPartials, shards: shards, count: kernelCount, into: depthwiseKernel)
         input = .empty  // let the previous layer reuse its output buffer
         return inputGradient
     }
