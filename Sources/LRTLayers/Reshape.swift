@@ -33,7 +33,12 @@ public final class Reshape: Layer, KerasLayer {
     static func resolve(_ targetShape: [Int], count: Int) -> [Int]? {
         let unknown = targetShape.indices.filter { targetShape[$0] == -1 }
         guard unknown.count <= 1, targetShape.allSatisfy({ $0 > 0 || $0 == -1 }) else { return nil }
-        let known = targetShape.filter { $0 != -1 }.reduce(1, *)
+        var known = 1
+        for size in targetShape where size != -1 {
+            let (product, overflow) = known.multipliedReportingOverflow(by: size)
+            guard !overflow, product <= count else { return nil }
+            known = product
+        }
         guard let index = unknown.first else { return known == count ? targetShape : nil }
         guard count % known == 0, count / known > 0 else { return nil }
         var shape = targetShape

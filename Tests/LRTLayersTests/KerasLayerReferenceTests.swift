@@ -20,7 +20,7 @@ final class KerasLayerReferenceTests: XCTestCase {
     }
 
     func testForwardMatchesKeras() throws {
-        XCTAssertEqual(LayerReference.cases.count, 25)
+        XCTAssertEqual(LayerReference.cases.count, 26)
         for reference in LayerReference.cases {
             let layer = try build(reference)
             let inputs = zip(reference.inputs, reference.inputShapes).map { values, shape in

@@ -59,7 +59,7 @@ enum LayerChecks {
     static func checkGradients(_ layer: Layer, inputs originalInputs: [Tensor], step: Float = 1e-3, tolerance: Double = 1e-2,
                                file: StaticString = #filePath, line: UInt = #line) {
         var inputs = originalInputs
-        for parameter in layer.parameters { parameter.gradient.zero() }
+        for parameter in layer.parameters { parameter.zeroGradient() }
         let output = forward(layer, inputs)
         let weights = random(output.shape, seed: 99)
         let inputGradients = backward(layer, weights)
@@ -109,9 +109,12 @@ enum LayerChecks {
 
     /// Two training steps without zeroing: each parameter gradient doubles (backward adds), the
     /// input gradients stay the same (they are returned, not accumulated).
+    /// The gradients start stale (a first step), so a first contribution added to them instead of written shows.
     static func checkAccumulates(_ layer: Layer, inputs: [Tensor], file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertFalse(layer.parameters.isEmpty, file: file, line: line)
-        for parameter in layer.parameters { parameter.gradient.zero() }
+        _ = forward(layer, inputs)
+        _ = backward(layer, random(layer.outputShape.isEmpty ? [1] : [inputs[0].shape[0]] + layer.outputShape, seed: 97))
+        for parameter in layer.parameters { parameter.zeroGradient() }
         let weights = random(forward(layer, inputs).shape, seed: 98)
         let firstInputGradients = backward(layer, weights).map(\.storage)
         let first = layer.parameters.map(\.gradient.storage)

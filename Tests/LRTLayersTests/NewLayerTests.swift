@@ -101,6 +101,8 @@ final class NewLayerTests: XCTestCase {
                                    inputs: [LayerChecks.random([2, 4, 5, 2], seed: 3)])
         LayerChecks.checkGradients(depthwise([6, 6, 9], kernel: (3, 1), padding: .same, activation: .tanh),
                                    inputs: [LayerChecks.random([3, 6, 6, 9], seed: 4)])
+        LayerChecks.checkGradients(depthwise([3, 3, 41], kernel: (2, 2), padding: .same, activation: .tanh),
+                                   inputs: [LayerChecks.random([2, 3, 3, 41], seed: 5)])
     }
 
     func testSeparableConv2DGradients() {
@@ -117,6 +119,8 @@ final class NewLayerTests: XCTestCase {
             ([6, 7, 3], (3, 3), (1, 1), .same, 1, .linear), ([6, 7, 3], (3, 3), (2, 2), .same, 2, .relu),
             ([5, 8, 4], (2, 3), (2, 1), .valid, 1, .tanh), ([8, 8, 16], (3, 3), (2, 2), .same, 1, .linear),
             ([4, 4, 2], (4, 4), (3, 3), .same, 4, .linear),
+            // 41 channels: a block of 32, a block of 8 and one more.
+            ([5, 6, 41], (3, 3), (1, 1), .same, 1, .relu), ([5, 6, 41], (3, 2), (2, 2), .valid, 1, .linear),
         ]
         for (shape, kernel, strides, padding, multiplier, activation) in cases {
             let input = LayerChecks.random([3] + shape, seed: 8)
@@ -310,6 +314,8 @@ final class NewLayerTests: XCTestCase {
         LayerChecks.assertError("Rescaling", #"{"name": "r"}"#, inputShapes: image, mentions: ["'r'", "scale"])
         LayerChecks.assertError("Rescaling", #"{"name": "r", "scale": [0.5, 0.5, 0.5]}"#, inputShapes: image, mentions: ["'r'", "scale", "number", "0.5"])
         LayerChecks.assertError("Reshape", #"{"name": "s", "target_shape": [5, -1]}"#, inputShapes: image, mentions: ["'s'", "[5, -1]", "192"])
+        LayerChecks.assertError("Reshape", #"{"name": "s", "target_shape": [67108864, 67108864, 67108864, 67108864, -1]}"#, inputShapes: image,
+                                mentions: ["'s'", "cannot hold", "192"])
         LayerChecks.assertError("Reshape", #"{"name": "s", "target_shape": [-1, -1]}"#, inputShapes: image, mentions: ["'s'", "only one -1"])
         LayerChecks.assertError("Reshape", #"{"name": "s", "target_shape": [0, 3]}"#, inputShapes: image, mentions: ["'s'", "target_shape"])
         LayerChecks.assertError("Reshape", #"{"name": "s"}"#, inputShapes: image, mentions: ["'s'", "target_shape"])
