@@ -326,8 +326,8 @@ public struct OptimizerConfiguration: Sendable, Equatable, CustomStringConvertib
         let names = ["Constant", "Step", "MultiStep", "Exponential", "Inverse", "Cosine", "Warmup", "ReduceOnPlateau"]
         guard let className = config["class_name"]?.stringValue,
               let canonical = names.first(where: { $0.lowercased() == className.lowercased() }) else {
-            throw OptimizerError(invalid: .learningRate, value: config.serialized,
-                                 hint: "use a number or {\"class_name\": one of \(names.joined(separator: ", ")), \"config\": {…}}")
+            throw ConfigError(context: "optimizer", key: OptimizerKey.learningRate.rawValue, reason: .wrongType(
+                found: config.serialized, expected: "a number or {\"class_name\": one of \(names.joined(separator: ", ")), \"config\": {…}}"))
         }
         var options = try ConfigReader(config["config"] ?? .object([]), context: "schedule \(canonical)")
         let rate = try options.number("learning_rate", default: defaultLearningRate)

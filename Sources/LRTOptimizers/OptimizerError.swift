@@ -105,10 +105,12 @@ public struct OptimizerError: Error, CustomStringConvertible, Equatable {
             return hint
         case .config(let error):
             guard let key = error.key.flatMap(OptimizerKey.init(rawValue:)) else { return error.description }
+            // A config error names the JSON key as written unless `name` spells it otherwise.
+            let spelled = name(key) == key.label ? nil : name(key)
             switch error.reason {
-            case .missing: return "\(error.context) needs \(name(key) == key.label ? "\"\(key.rawValue)\"" : name(key))"
+            case .missing: return "\(error.context) needs \(spelled ?? "\"\(key.rawValue)\"")"
             case .wrongType(let found, let expected):
-                return "invalid \(name(key)) \(found): \(error.context): \"\(key.rawValue)\" must be \(expected)"
+                return "invalid \(spelled ?? key.rawValue) \(found): \(error.context): \"\(key.rawValue)\" must be \(expected)"
             default: return error.description
             }
         case .state(let message):
