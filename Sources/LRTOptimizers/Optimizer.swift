@@ -215,6 +215,17 @@ public final class Optimizer {
         return state
     }
 
+    /// This optimizer's state (step, slots, parameter steps, last multipliers) under another schedule,
+    /// which starts from its own initial state (`lrt resume --learning-rate`); this optimizer is unchanged.
+    public func replacingSchedule(_ schedule: any LearningRateSchedule) -> Optimizer {
+        let optimizer = Optimizer(configuration: configuration.replacingSchedule(schedule))
+        optimizer.step = step
+        optimizer.lastRate = lastRate
+        optimizer.states = states.mapValues { ParameterState(slots: $0.slots, step: $0.step) }
+        optimizer.layerRatesStage.restore(multipliers: multipliers)
+        return optimizer
+    }
+
     /// Feeds one finished epoch's metrics (training and validation, by name) to the schedule;
     /// ``ReduceOnPlateau`` reads its monitored metric here. Call it after each epoch's validation.
     /// - Throws: ``OptimizerError`` when the schedule monitors a metric that `metrics` lacks.

@@ -20,7 +20,7 @@ struct Train: ParsableCommand {
         let path = try model ?? Samples.path("models/digits-cnn.json")
         let modelConfig: String
         do { modelConfig = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw CommandError("cannot read model config \(path): \((error as NSError).localizedDescription)")
+            throw CommandError.unreadable(path: path, what: "model config", reason: (error as NSError).localizedDescription)
         }
         Interrupt.install()
         try report(Runs.train(try options.configuration(modelConfig: modelConfig), hooks: options.monitoring.hooks))
@@ -43,14 +43,12 @@ struct Resume: ParsableCommand {
     @Option(help: "The dataset, if it moved since the checkpoint was written.")
     var data: String?
 
-    @Option(help: ArgumentHelp("Continue with this optimizer (see `lrt train --help`); refused unless it matches the saved one or --reset-optimizer is given.", valueName: "name"))
-    var optimizer: OptimizerOptions.Name?
-
-    @Option(help: ArgumentHelp("Continue with this Keras-style optimizer config; same rule as --optimizer.", valueName: "file.json"))
-    var optimizerConfig: String?
-
     @Flag(help: "Start the optimizer afresh (step 0, no momentum or moments), keeping weights, epoch and data order.")
     var resetOptimizer = false
+
+    /// Each flag given overrides the saved optimizer's value; a new learning rate or schedule keeps
+    /// its state, any other change needs --reset-optimizer.
+    @OptionGroup(title: "Optimizer overrides (default: the saved optimizer)") var optimizer: OptimizerOptions
 
     @OptionGroup var monitoring: MonitoringOptions
 
@@ -61,12 +59,9 @@ struct Resume: ParsableCommand {
     func run() throws {
         try Isolation.preflight(checkpoint)
         Interrupt.install()
-        var arguments: [String] = []
-        if let optimizer { arguments += ["--optimizer", optimizer.rawValue] }
-        if let optimizerConfig { arguments += ["--optimizer-config", optimizerConfig] }
-        let requested = arguments.isEmpty ? nil : try OptimizerOptions.parse(arguments).config()
         try report(Runs.resume(checkpointPath: checkpoint, epochs: epochs, outputPath: out, dataRoot: data,
-                               optimizerConfig: requested, resetOptimizer: resetOptimizer, hooks: monitoring.hooks))
+                               optimizer: optimizer.configuration(over:), resetOptimizer: resetOptimizer,
+                               hooks: monitoring.hooks))
     }
 }
 
