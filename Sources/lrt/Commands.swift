@@ -54,6 +54,7 @@ struct Resume: ParsableCommand {
 
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        if optimizer.optimizer != nil { try optimizer.validateForNewRun() }
     }
 
     func run() throws {

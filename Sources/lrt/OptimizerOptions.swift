@@ -136,8 +136,10 @@ struct OptimizerOptions: ParsableArguments {
     @Option(help: "plateau: epochs to wait after a reduction (default 0).")
     var plateauCooldown: Int?
 
-    /// Checks the flags' values before anything is read, with usage text on a bad one.
-    func validate() throws {
+    /// Checks the flags of a new run before anything is read, with usage text on a bad one
+    /// (called by the commands' `validate()`: on `resume` only with `--optimizer`, since the other
+    /// flags override a saved optimizer that is not read yet).
+    func validateForNewRun() throws {
         guard optimizerConfig == nil else { return }
         do { _ = try fromFlags(over: nil) } catch let error as OptimizerError {
             throw ValidationError(Self.message(error))

@@ -29,6 +29,7 @@ struct TrainingOptions: ParsableArguments {
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        try optimizer.validateForNewRun()
     }
 
     /// The library configuration these options describe.
