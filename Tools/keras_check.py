@@ -103,7 +103,58 @@ def layer_cases(keras):
                                             layers.Dense(10, activation="softmax"), name="batch_norm_model"),
         "Dropout": lambda: model(layers.Flatten(), layers.Dense(16, activation="relu"), layers.Dropout(0.3),
                                  layers.Dense(10, activation="softmax"), name="dropout_model"),
+        # Functional models: the graph format both ways, and every layer that needs a graph or is new with it.
+        "Functional chain": lambda: functional(lambda x: layers.Dense(10, activation="softmax")(
+            layers.Dense(16, activation="relu")(layers.Flatten()(x))), name="chain_model"),
+        "Functional residual block (Add, BatchNormalization)": lambda: functional(residual, name="residual_model"),
+        "Functional branches (Concatenate, Subtract, Multiply, Average, Maximum)": lambda: functional(branches, name="branch_model"),
+        "ZeroPadding2D+GlobalMaxPooling2D+Rescaling": lambda: functional(lambda x: layers.Dense(10, activation="softmax")(
+            layers.GlobalMaxPooling2D()(layers.Conv2D(6, 3, activation="relu")(
+                layers.ZeroPadding2D(((1, 2), (0, 1)))(layers.Rescaling(2.0, offset=-1.0)(x))))), name="padding_model"),
+        "DepthwiseConv2D+SeparableConv2D": lambda: functional(lambda x: layers.Dense(10, activation="softmax")(layers.Flatten()(
+            layers.SeparableConv2D(6, 3, padding="same", depth_multiplier=2, activation="relu")(
+                layers.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=3)(x)))), name="depthwise_model"),
+        "Reshape+ReLU(max_value, threshold, negative_slope)": lambda: functional(lambda x: layers.Dense(10, activation="softmax")(
+            layers.Flatten()(layers.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.2)(
+                layers.Reshape((4, 16, 1))(layers.Conv2D(2, 3, padding="same")(x))))), name="reshape_model"),
     }
+
+
+def functional(body, name):
+    """A Keras Functional model: 8x8x1 inputs, `body` maps the input tensor to the output."""
+    import keras
+    inputs = keras.Input(shape=(8, 8, 1))
+    return keras.Model(inputs, body(inputs), name=name)
+
+
+def residual(x):
+    """A ResNet basic block with an identity and a projection shortcut, as in He et al. 2016."""
+    import keras
+    layers = keras.layers
+    x = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(8, 3, padding="same", use_bias=False)(x)))
+    shortcut = x
+    y = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(8, 3, padding="same", use_bias=False)(x)))
+    y = layers.BatchNormalization()(layers.Conv2D(8, 3, padding="same", use_bias=False)(y))
+    x = layers.ReLU()(layers.Add()([shortcut, y]))
+    projection = layers.BatchNormalization()(layers.Conv2D(12, 1, strides=2, use_bias=False)(x))
+    y = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(12, 3, strides=2, padding="same", use_bias=False)(x)))
+    y = layers.BatchNormalization()(layers.Conv2D(12, 3, padding="same", use_bias=False)(y))
+    x = layers.ReLU()(layers.Add()([projection, y]))
+    return layers.Dense(10, activation="softmax")(layers.GlobalAveragePooling2D()(x))
+
+
+def branches(x):
+    """Parallel branches merged every way Keras merges them."""
+    import keras
+    layers = keras.layers
+    flat = layers.Flatten()(x)
+    a = layers.Dense(12, activation="tanh")(flat)
+    b = layers.Dense(12, activation="sigmoid")(flat)
+    c = layers.Dense(12)(flat)
+    merged = layers.Concatenate()([layers.Subtract()([a, b]), layers.Multiply()([a, c]), layers.Average()([a, b, c]),
+                                   layers.Maximum()([b, c])])
+    images = layers.Concatenate(axis=-1)([layers.Conv2D(3, 3, padding="same")(x), layers.Conv2D(2, 1)(x)])
+    return layers.Dense(10, activation="softmax")(layers.Concatenate()([merged, layers.Flatten()(images)]))
 
 
 class Checker:

@@ -87,7 +87,7 @@ public enum Runs {
     public static func train(_ configuration: TrainingConfiguration, hooks: Hooks = Hooks()) throws -> RunSummary {
         try configuration.validate()
         var generator = SeededGenerator(seed: configuration.seed)
-        let model: Sequential
+        let model: any Model
         do { model = try ModelConfig.build(text: configuration.modelConfig, generator: &generator) } catch let error as ModelConfigError {
             throw TrainingError.model(error)
         }
@@ -118,7 +118,7 @@ public enum Runs {
                          configuration: configuration, optimizer: optimizer, hooks: hooks)
     }
 
-    private static func start(model: Sequential, generator: SeededGenerator, configuration: TrainingConfiguration,
+    private static func start(model: any Model, generator: SeededGenerator, configuration: TrainingConfiguration,
                               optimizer: Optimizer? = nil, hooks: Hooks) throws -> RunSummary {
         try Checkpoint.checkWritable(configuration.outputPath)
         let root = absolutePath(configuration.dataRoot)
@@ -250,7 +250,7 @@ public enum Runs {
                           stoppedEarly: trainer.stopRequested)
     }
 
-    private static func loadSplits(root: String, model: Sequential, classNames: [String]?) throws -> (ImageFolder, ImageFolder) {
+    private static func loadSplits(root: String, model: any Model, classNames: [String]?) throws -> (ImageFolder, ImageFolder) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else {
             throw TrainingError.data(path: root, problem: "data folder \(root) does not exist; pass --data DIR with DIR/train and DIR/test")
@@ -267,7 +267,7 @@ public enum Runs {
         return (train, test)
     }
 
-    private static func checkOutputs(of model: Sequential, classCount: Int) throws {
+    private static func checkOutputs(of model: any Model, classCount: Int) throws {
         guard model.outputShape == [classCount] else {
             throw TrainingError.mismatch("the model outputs \(model.outputShape) values per example but the data has \(classCount) classes; make the last Dense layer have \(classCount) units")
         }

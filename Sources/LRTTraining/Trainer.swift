@@ -56,7 +56,7 @@ extension TrainingCallback {
 /// The training spine: mini-batch SGD over an image folder, validation after each
 /// epoch, and callbacks for everything else.
 public final class Trainer {
-    public let model: Sequential
+    public let model: any Model
     public let optimizer: Optimizer
     public let trainData: ImageFolder
     public let testData: ImageFolder
@@ -77,7 +77,7 @@ public final class Trainer {
     private var batch = Tensor(shape: [0])
     private var labels: [Int32] = []
 
-    public init(model: Sequential, optimizer: Optimizer, trainData: ImageFolder, testData: ImageFolder,
+    public init(model: any Model, optimizer: Optimizer, trainData: ImageFolder, testData: ImageFolder,
                 state: TrainingState, generator: SeededGenerator) {
         self.model = model
         self.optimizer = optimizer
@@ -124,6 +124,7 @@ public final class Trainer {
         guard result.loss.isFinite else {
             throw TrainingError.diverged("the loss became \(result.loss) at epoch \(state.epoch + 1), step \(state.globalStep + 1) (learning rate \(optimizer.schedule.rate(step: optimizer.step, epoch: state.epoch))); training stopped without saving this state: lower --learning-rate")
         }
+        model.zeroGradients()
         model.backward(result.gradient)
         optimizer.apply(to: model.parameterGroups, epoch: state.epoch)
         if logEvery > 0, (state.globalStep + 1) % logEvery == 0 { recordTelemetry(step: state.globalStep + 1) }
