@@ -4,19 +4,6 @@ import LRTLayers
 import LRTOptimizers
 import LRTTensor
 
-/// A checkpoint or model file that cannot be read or written, naming the file,
-/// the path inside it and a fix.
-///
-/// `description` is always one line: line breaks in the text (from a file's own
-/// strings) are replaced by spaces.
-public struct CheckpointError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) {
-        self.description = description.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
-            .joined(separator: " ")
-    }
-}
-
 /// The lrt checkpoint: one HDF5 file that Keras reads as a legacy `.h5` model and
 /// that also holds everything needed to resume training.
 ///

@@ -157,8 +157,8 @@ public struct KerasOptimizerState {
         let optimizer: Optimizer
         do {
             optimizer = try Optimizer.make(config: try mapping.makeConfig(config, learningRate, layerRates))
-        } catch {
-            throw CheckpointError("Keras \(className) config cannot be used by lrt: \(error)")
+        } catch let error as OptimizerError {
+            throw CheckpointError(.optimizer(location: "Keras \(className) config cannot be used by lrt", error))
         }
         let context = KerasOptimizerImport.Context(learningRate: learningRate, iteration: iteration ?? 0, config: config)
         var converted: [String: [Tensor]] = [:]
@@ -185,8 +185,8 @@ public struct KerasOptimizerState {
         do {
             try optimizer.restore(step: iteration ?? 0, slots: converted.filter { !$0.value.isEmpty }, multipliers: [],
                                   parameters: model.parameters)
-        } catch {
-            throw CheckpointError("the Keras \(className) state does not fit the model: \(error)")
+        } catch let error as OptimizerError {
+            throw CheckpointError(.optimizer(location: "the Keras \(className) state does not fit the model", error))
         }
         return optimizer
     }
