@@ -149,40 +149,6 @@ public enum Checkpoint {
         ])
     }
 
-    /// The Keras optimizer config for an lrt optimizer, as Keras 3 deserializes it.
-    ///
-    /// The rate is the one of the last update (the schedule's first rate before any), as a
-    /// constant: Keras has no lrt schedules and no layer-wise rates. SGD, Adam, AdamW,
-    /// RMSprop and Adagrad map to the Keras classes of those names with their options; LARS
-    /// (which Keras lacks) to SGD with its momentum; LAMB to AdamW (Keras 3.15's `load_model`
-    /// cannot deserialize its own `Lamb`), without the trust ratio. lrt's coupled weight decay
-    /// (L2 added to the gradient) has no Keras option and is left out; AdamW's decoupled decay
-    /// is Keras's `weight_decay`. Gradient clipping carries over. A momentum of 0 is left out
-    /// (Keras's default).
-    static func kerasOptimizerConfig(_ optimizer: Optimizer) -> JSONValue {
-        let lrtConfig = optimizer.config
-        let className = lrtConfig["class_name"]?.stringValue ?? "SGD"
-        let options = lrtConfig["config"] ?? .object([])
-        let rate = optimizer.step > 0 ? optimizer.lastRate : optimizer.schedule.rate(step: 0, epoch: 0)
-        let kerasClass: String
-        let keys: [String]
-        switch className {
-        case "Adam": (kerasClass, keys) = ("Adam", ["beta_1", "beta_2", "epsilon", "amsgrad"])
-        case "AdamW": (kerasClass, keys) = ("AdamW", ["weight_decay", "beta_1", "beta_2", "epsilon", "amsgrad"])
-        case "LAMB": (kerasClass, keys) = ("AdamW", ["weight_decay", "beta_1", "beta_2", "epsilon"])
-        case "RMSprop": (kerasClass, keys) = ("RMSprop", ["rho", "momentum", "epsilon", "centered"])
-        case "Adagrad": (kerasClass, keys) = ("Adagrad", ["initial_accumulator_value", "epsilon"])
-        default: (kerasClass, keys) = ("SGD", ["momentum", "nesterov"])
-        }
-        var members: [(key: String, value: JSONValue)] = [("name", .string(kerasClass.lowercased())),
-                                                          ("learning_rate", .number(rate))]
-        for key in keys + ["global_clipnorm", "clipvalue"] {
-            guard let value = options[key], !value.isNull, !(key == "momentum" && value.numberValue == 0) else { continue }
-            members.append((key, value))
-        }
-        return .object([("class_name", .string(kerasClass)), ("config", .object(members))])
-    }
-
     /// JSON text with every number written as a float (`1.0`, not `1`): Keras's optimizers
     /// refuse an integer `learning_rate` or `momentum`.
     static func floatJSON(_ value: JSONValue) -> String {
