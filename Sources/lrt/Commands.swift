@@ -191,7 +191,7 @@ struct Doctor: ParsableCommand {
 private func report(_ summary: RunSummary) throws {
     let accuracy = summary.testAccuracy.map { String(format: ", test accuracy %.4f", $0) } ?? ""
     if summary.stoppedEarly {
-        printError("interrupted: saved \(summary.checkpointPath) mid-epoch \(summary.epochs + 1); continue with `lrt resume \(summary.checkpointPath)`")
+        Runs.printError("interrupted: saved \(summary.checkpointPath) mid-epoch \(summary.epochs + 1); continue with `lrt resume \(summary.checkpointPath)`")
         throw ExitCode(130)
     }
     print("wrote \(summary.checkpointPath) (epoch \(summary.epochs)\(accuracy))")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LRTTensor
+import LRTTraining
 
 /// `lrt`: train, resume, finetune and evaluate image classifiers with layer-specific adaptive learning rates.
 struct LRT: ParsableCommand {
@@ -23,7 +24,7 @@ enum Entry {
         // fast ones if it fell back to generic kernels on this CPU.
         BLASRuntime.prepareForFastKernels()
         if let setting = KernelBackend.invalidSetting {
-            printError("warning: \(KernelBackend.environmentVariable)=\(setting) names no backend; using \(KernelBackend.preferred.rawValue) (set onednn or blas)")
+            Runs.printError("warning: \(KernelBackend.environmentVariable)=\(setting) names no backend; using \(KernelBackend.preferred.rawValue) (set onednn or blas)")
         }
         LRT.main()
     }

@@ -122,6 +122,3 @@ enum CommandError: Error, CustomStringConvertible {
         }
     }
 }
-
-/// Writes one line to standard error.
-func printError(_ line: String) { Runs.printError(line) }

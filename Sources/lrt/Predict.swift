@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LRTFormat
+import LRTTraining
 
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,7 +36,7 @@ struct Predict: ParsableCommand {
         try Isolation.superviseUnlessChild(files: [model, inputs])
         let summary = try Prediction.run(modelPath: model, inputsPath: inputs, outputPath: out, inputName: inputName,
                                          batchSize: batchSize)
-        summary.warnings.forEach { printError("warning: \($0)") }
+        summary.warnings.forEach { Runs.printError("warning: \($0)") }
         print("wrote \(out) (y_pred \(summary.outputShape))")
     }
 }
