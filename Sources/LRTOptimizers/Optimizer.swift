@@ -132,7 +132,7 @@ public final class Optimizer {
         var gradients = StepGradients(groups: [], rate: rate)
         for (layerName, parameters) in groups {
             let tensors = parameters.filter(Optimizer.isTrained).map { parameter in
-                StepGradients.Tensor(path: parameter.path,
+                StepGradients.TrainedParameter(path: parameter.path,
                                      squares: parameter.gradient.withUnsafeBufferPointer(Kernels.sumOfSquares))
             }
             if !tensors.isEmpty { gradients.groups.append((layerName, tensors)) }

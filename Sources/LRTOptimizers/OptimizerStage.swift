@@ -34,8 +34,8 @@ extension OptimizerStage {
 /// The raw gradients of one step, as backprop produced them: every trained parameter's
 /// `‖g‖²`, grouped by layer in the model's order.
 public struct StepGradients {
-    /// One trained parameter.
-    public struct Tensor {
+    /// One trained parameter's raw gradient.
+    public struct TrainedParameter {
         /// The parameter's path (`dense.kernel`).
         public var path: String
         /// `‖g‖²` of its raw gradient.
@@ -43,7 +43,7 @@ public struct StepGradients {
     }
 
     /// The layers with at least one trained parameter, in model order.
-    public var groups: [(layerName: String, tensors: [Tensor])]
+    public var groups: [(layerName: String, tensors: [TrainedParameter])]
     /// The scheduled global rate `t` of this step.
     public var rate: Double
 }
