@@ -41,6 +41,31 @@ public enum PNGCodec {
         }
     }
 
+    /// The size of the PNG at `path` and its channels as lrt reads it (1 for gray, 3 for colour; alpha and
+    /// palettes as libpng reports them), from the header alone, without decoding pixels.
+    /// - Throws: `DataError` naming the path when the file is missing or is not a PNG.
+    public static func header(fileAt path: String) throws -> (height: Int, width: Int, channels: Int) {
+        try opened(path) { image throws(DataError) in
+            let isColour = image.pointee.format & png_uint_32(PNG_FORMAT_FLAG_COLOR) != 0
+            return (Int(image.pointee.height), Int(image.pointee.width), isColour ? 3 : 1)
+        }
+    }
+
+    /// Runs `body` on the png_image of `path` with its header read, then frees it.
+    private static func opened<Result>(_ path: String, _ body: (UnsafeMutablePointer<png_image>) throws(DataError) -> Result)
+    throws(DataError) -> Result {
+        // libpng keeps a pointer to the png_image for its error handler, so it needs a fixed address.
+        let image = UnsafeMutablePointer<png_image>.allocate(capacity: 1)
+        image.initialize(to: png_image())
+        image.pointee.version = lrt_png_image_version()
+        defer {
+            png_image_free(image)
+            image.deallocate()
+        }
+        guard png_image_begin_read_from_file(image, path) != 0 else { throw invalidImage(path, image) }
+        return try body(image)
+    }
+
     /// The version of libpng in use at run time, e.g. "1.6.39".
     public static var libpngVersion: String { String(cString: png_get_libpng_ver(nil)) }
 
@@ -51,28 +76,21 @@ public enum PNGCodec {
                      checkSize: (_ height: Int, _ width: Int) throws(DataError) -> Void = { _, _ throws(DataError) in })
     throws(DataError) -> (height: Int, width: Int) {
         let format = try format(channels: channels)
-        // libpng keeps a pointer to the png_image for its error handler, so it needs a fixed address.
-        let image = UnsafeMutablePointer<png_image>.allocate(capacity: 1)
-        image.initialize(to: png_image())
-        image.pointee.version = lrt_png_image_version()
-        defer {
-            png_image_free(image)
-            image.deallocate()
+        return try opened(path) { image throws(DataError) in
+            let height = Int(image.pointee.height), width = Int(image.pointee.width)
+            try checkSize(height, width)
+            let byteCount = height * width * channels  // libpng caps each side at 1,000,000: no overflow
+            guard UInt64(byteCount) <= ProcessInfo.processInfo.physicalMemory / 2 else {
+                throw DataError(.invalidImage, path: path, "image is \(height)×\(width), too large to decode in memory",
+                                hint: "resize the image or remove it from the dataset")
+            }
+            image.pointee.format = format
+            if buffer.count != byteCount { buffer = [UInt8](repeating: 0, count: byteCount) }
+            var black = png_color(red: 0, green: 0, blue: 0)
+            let finished = buffer.withUnsafeMutableBytes { png_image_finish_read(image, &black, $0.baseAddress, 0, nil) }
+            guard finished != 0 else { throw invalidImage(path, image) }
+            return (height, width)
         }
-        guard png_image_begin_read_from_file(image, path) != 0 else { throw invalidImage(path, image) }
-        let height = Int(image.pointee.height), width = Int(image.pointee.width)
-        try checkSize(height, width)
-        let byteCount = height * width * channels  // libpng caps each side at 1,000,000: no overflow
-        guard UInt64(byteCount) <= ProcessInfo.processInfo.physicalMemory / 2 else {
-            throw DataError(.invalidImage, path: path, "image is \(height)×\(width), too large to decode in memory",
-                            hint: "resize the image or remove it from the dataset")
-        }
-        image.pointee.format = format
-        if buffer.count != byteCount { buffer = [UInt8](repeating: 0, count: byteCount) }
-        var black = png_color(red: 0, green: 0, blue: 0)
-        let finished = buffer.withUnsafeMutableBytes { png_image_finish_read(image, &black, $0.baseAddress, 0, nil) }
-        guard finished != 0 else { throw invalidImage(path, image) }
-        return (height, width)
     }
 
     /// The libpng sample format for 1 (gray) or 3 (RGB) channels.

@@ -39,7 +39,7 @@ extension ImageFolder {
     }
 
     /// The first PNG of the first class folder, to size flat inputs from.
-    private static func firstImage(under root: String) -> String? {
+    static func firstImage(under root: String) -> String? {
         func entries(_ folder: String) -> [String] {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
             return names.filter { !$0.hasPrefix(".") }.sorted().map { folder + "/" + $0 }

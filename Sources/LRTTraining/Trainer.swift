@@ -14,6 +14,9 @@ public indirect enum TrainingError: Error, CustomStringConvertible {
     case optimizer(OptimizerError)
     /// The model config.
     case model(ModelConfigError)
+    /// A built-in architecture that is unknown (`--model NAME`) or cannot take the data; `data`
+    /// describes the dataset's images when they are the reason.
+    case architecture(ArchitectureError, data: String?)
     /// A data folder or image that does not fit the run.
     case data(path: String, problem: String)
     /// The model and the data do not fit each other.
@@ -32,6 +35,7 @@ public indirect enum TrainingError: Error, CustomStringConvertible {
         case .invalidSetting(let name, let value, let hint): return "invalid \(name) \(value): \(hint)"
         case .optimizer(let error): return error.description
         case .model(let error): return error.description
+        case .architecture(let error, let data): return data.map { "\(error) (\($0))" } ?? "--model: \(error)"
         case .data(_, let problem), .mismatch(let problem), .diverged(let problem): return problem
         case .cannotContinue(_, let problem), .cannotWrite(_, let problem): return problem
         case .stopped(let error, let checkpoint, let epoch): return "\(error.description); \(checkpoint) holds epoch \(epoch)"
