@@ -4,19 +4,6 @@ import LRTLayers
 import LRTOptimizers
 import LRTTensor
 
-/// A checkpoint or model file that cannot be read or written, naming the file,
-/// the path inside it and a fix.
-///
-/// `description` is always one line: line breaks in the text (from a file's own
-/// strings) are replaced by spaces.
-public struct CheckpointError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) {
-        self.description = description.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
-            .joined(separator: " ")
-    }
-}
-
 /// The lrt checkpoint: one HDF5 file that Keras reads as a legacy `.h5` model and
 /// that also holds everything needed to resume training.
 ///
@@ -188,40 +175,6 @@ public enum Checkpoint {
             ("metrics", .array([.string("accuracy")])), ("weighted_metrics", .null),
             ("optimizer_config", kerasOptimizerConfig(optimizer)),
         ])
-    }
-
-    /// The Keras optimizer config for an lrt optimizer, as Keras 3 deserializes it.
-    ///
-    /// The rate is the one of the last update (the schedule's first rate before any), as a
-    /// constant: Keras has no lrt schedules and no layer-wise rates. SGD, Adam, AdamW,
-    /// RMSprop and Adagrad map to the Keras classes of those names with their options; LARS
-    /// (which Keras lacks) to SGD with its momentum; LAMB to AdamW (Keras 3.15's `load_model`
-    /// cannot deserialize its own `Lamb`), without the trust ratio. lrt's coupled weight decay
-    /// (L2 added to the gradient) has no Keras option and is left out; AdamW's decoupled decay
-    /// is Keras's `weight_decay`. Gradient clipping carries over. A momentum of 0 is left out
-    /// (Keras's default).
-    static func kerasOptimizerConfig(_ optimizer: Optimizer) -> JSONValue {
-        let lrtConfig = optimizer.config
-        let className = lrtConfig["class_name"]?.stringValue ?? "SGD"
-        let options = lrtConfig["config"] ?? .object([])
-        let rate = optimizer.step > 0 ? optimizer.lastRate : optimizer.schedule.rate(step: 0, epoch: 0)
-        let kerasClass: String
-        let keys: [String]
-        switch className {
-        case "Adam": (kerasClass, keys) = ("Adam", ["beta_1", "beta_2", "epsilon", "amsgrad"])
-        case "AdamW": (kerasClass, keys) = ("AdamW", ["weight_decay", "beta_1", "beta_2", "epsilon", "amsgrad"])
-        case "LAMB": (kerasClass, keys) = ("AdamW", ["weight_decay", "beta_1", "beta_2", "epsilon"])
-        case "RMSprop": (kerasClass, keys) = ("RMSprop", ["rho", "momentum", "epsilon", "centered"])
-        case "Adagrad": (kerasClass, keys) = ("Adagrad", ["initial_accumulator_value", "epsilon"])
-        default: (kerasClass, keys) = ("SGD", ["momentum", "nesterov"])
-        }
-        var members: [(key: String, value: JSONValue)] = [("name", .string(kerasClass.lowercased())),
-                                                          ("learning_rate", .number(rate))]
-        for key in keys + ["global_clipnorm", "clipvalue"] {
-            guard let value = options[key], !value.isNull, !(key == "momentum" && value.numberValue == 0) else { continue }
-            members.append((key, value))
-        }
-        return .object([("class_name", .string(kerasClass)), ("config", .object(members))])
     }
 
     /// JSON text with every number written as a float (`1.0`, not `1`): Keras's optimizers

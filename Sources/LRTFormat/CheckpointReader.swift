@@ -37,17 +37,19 @@ extension Checkpoint {
     /// - Throws: ``CheckpointError``, one line naming the file and the object inside it.
     public static func load(from path: String) throws -> Contents {
         let file: HDF5File
-        do { file = try HDF5File.openForReading(atPath: path) } catch {
-            throw CheckpointError("\(error)")
+        do { file = try HDF5File.openForReading(atPath: path) } catch let error as HDF5Error {
+            throw CheckpointError(.hdf5(error))
         }
         defer { try? file.close() }
         do {
             return try CheckpointReader(root: file.root, path: path).read()
+        } catch let error as HDF5Error {
+            // Names the file, the object inside it and what is wrong with it.
+            throw CheckpointError(.hdf5(error))
         } catch let error as CheckpointError {
             throw error
         } catch {
-            // HDF5Error: names the file, the object inside it and what is wrong with it.
-            throw CheckpointError("\(error)")
+            throw CheckpointError("\(path): \(error)")  // not expected: every reader above throws one of the two
         }
     }
 }
@@ -67,7 +69,9 @@ struct CheckpointReader {
         let modelConfig = try jsonAttribute(root, "model_config", limit: CheckpointLimits.modelConfigBytes)
         var generator = SeededGenerator(seed: 0)
         let model: any Model
-        do { model = try ModelConfig.build(json: modelConfig, generator: &generator) } catch {
+        do { model = try ModelConfig.build(json: modelConfig, generator: &generator) } catch let error as ModelConfigError {
+            throw CheckpointError(.model(location: "\(path): its model_config (/@model_config) cannot be built", error))
+        } catch {
             throw CheckpointError("\(path): its model_config (/@model_config) cannot be built: \(error)")
         }
         guard root.contains("model_weights") else {
@@ -198,8 +202,8 @@ struct CheckpointReader {
     private func readOptimizer(from group: HDF5Group, model: any Model, warnings: inout [String]) throws -> Optimizer {
         let config = try jsonAttribute(group, "config", limit: CheckpointLimits.configBytes)
         let optimizer: Optimizer
-        do { optimizer = try Optimizer.make(config: config) } catch {
-            throw CheckpointError("\(path): \(group.path)@config cannot be used: \(error)")
+        do { optimizer = try Optimizer.make(config: config) } catch let error as OptimizerError {
+            throw CheckpointError(.optimizer(location: "\(path): \(group.path)@config cannot be used", error))
         }
         let slotNames = optimizer.rule.slotNames
         let fileSlotNames = try group.stringArrayAttribute("slot_names")
@@ -266,8 +270,8 @@ struct CheckpointReader {
         do {
             try optimizer.restore(step: step, slots: slots, multipliers: zip(layers, multipliers).map { ($0, Double($1)) },
                                   scalarState: scalarState, parameters: model.parameters)
-        } catch {
-            throw CheckpointError("\(path): \(group.path) cannot be restored: \(error)")
+        } catch let error as OptimizerError {
+            throw CheckpointError(.optimizer(location: "\(path): \(group.path) cannot be restored", error))
         }
         return optimizer
     }

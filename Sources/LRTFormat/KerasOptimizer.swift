@@ -116,7 +116,7 @@ public struct KerasOptimizerState {
         }
         guard unmatched.isEmpty else {
             let known = mapping == nil
-                ? "lrt cannot import the state of a Keras \(className) optimizer (it imports \(KerasOptimizerImport.mappings.map(\.kerasClass)))"
+                ? "lrt cannot import the state of a Keras \(className) optimizer (it imports \(KerasOptimizerImport.importable.map(\.kerasClass)))"
                 : "they match no parameter of the model"
             throw CheckpointError("\(path): \(group.path) holds \(unmatched.count) weights lrt cannot use, e.g. '\(unmatched[0])': \(known)")
         }
@@ -144,7 +144,7 @@ public struct KerasOptimizerState {
     public func makeOptimizer(for model: any Model, layerRates: LayerRates = .off) throws -> Optimizer {
         if let problem { throw CheckpointError(problem) }
         guard let mapping = KerasOptimizerImport.mapping(for: className) else {
-            throw CheckpointError("Keras optimizer \(className) cannot be imported; lrt imports \(KerasOptimizerImport.mappings.map(\.kerasClass).joined(separator: ", ")); train with a fresh optimizer instead")
+            throw CheckpointError("Keras optimizer \(className) cannot be imported; lrt imports \(KerasOptimizerImport.importable.map(\.kerasClass).joined(separator: ", ")); train with a fresh optimizer instead")
         }
         for key in config.keys where !mapping.options.contains(key) {
             guard let value = config[key], KerasOptimizerImport.isInert(key, value) else {
@@ -156,9 +156,9 @@ public struct KerasOptimizerState {
         }
         let optimizer: Optimizer
         do {
-            optimizer = try Optimizer.make(config: try mapping.makeConfig(config, learningRate, layerRates))
-        } catch {
-            throw CheckpointError("Keras \(className) config cannot be used by lrt: \(error)")
+            optimizer = try Optimizer.make(config: try mapping.makeConfig!(config, learningRate, layerRates))
+        } catch let error as OptimizerError {
+            throw CheckpointError(.optimizer(location: "Keras \(className) config cannot be used by lrt", error))
         }
         let context = KerasOptimizerImport.Context(learningRate: learningRate, iteration: iteration ?? 0, config: config)
         var converted: [String: [Tensor]] = [:]
@@ -185,8 +185,8 @@ public struct KerasOptimizerState {
         do {
             try optimizer.restore(step: iteration ?? 0, slots: converted.filter { !$0.value.isEmpty }, multipliers: [],
                                   parameters: model.parameters)
-        } catch {
-            throw CheckpointError("the Keras \(className) state does not fit the model: \(error)")
+        } catch let error as OptimizerError {
+            throw CheckpointError(.optimizer(location: "the Keras \(className) state does not fit the model", error))
         }
         return optimizer
     }
@@ -215,19 +215,22 @@ public enum KerasOptimizerImport {
         public var convert: @Sendable (Tensor, Context) throws -> Tensor
     }
 
-    /// How one Keras optimizer class is imported.
+    /// How one Keras optimizer class and lrt's optimizers map to each other, both directions.
     public struct Mapping: Sendable {
         /// The Keras class name (`SGD`); matched case-insensitively, with tf.keras's `Custom>` prefix ignored.
         public var kerasClass: String
-        /// Keras config keys this mapping reads (besides the inert ones, see ``isInert(_:_:)``).
+        /// Keras config keys the import reads (besides the inert ones, see ``isInert(_:_:)``).
         public var options: Set<String>
-        /// The slots, Keras → lrt.
+        /// The slots, Keras → lrt (none: the class is exported but not imported).
         public var slots: [SlotMapping]
         /// tf.keras 2 slot names → Keras 3 slot names (`m` → `momentum`).
         public var keras2SlotNames: [String: String]
         /// The lrt optimizer config (``Optimizer/make(config:)``) for a Keras config, the resolved
-        /// constant learning rate and the layer-wise rate rule.
-        public var makeConfig: @Sendable (JSONValue, Double, LayerRates) throws -> JSONValue
+        /// constant learning rate and the layer-wise rate rule; nil when lrt does not import the class.
+        public var makeConfig: (@Sendable (JSONValue, Double, LayerRates) throws -> JSONValue)?
+        /// The lrt classes saved as this Keras class, each with the lrt config keys copied into
+        /// Keras's config, in order (besides `name`, `learning_rate` and the clipping keys).
+        public var exports: [(lrtClass: OptimizerConfiguration.ClassName, keys: [String])]
     }
 
     /// The Keras optimizers lrt imports.
@@ -241,6 +244,10 @@ public enum KerasOptimizerImport {
     ///   `max_second_moment`); they are copied unchanged and the step count carries the bias
     ///   corrections. (Keras adds ε to √v before the bias correction, lrt and PyTorch after
     ///   it: the steps differ by O(ε).)
+    ///
+    /// Saving, an lrt optimizer becomes the Keras class whose ``Mapping/exports`` name its class:
+    /// LARS (which Keras lacks) SGD with its momentum; LAMB AdamW (Keras 3.15's `load_model` cannot
+    /// deserialize its own `Lamb`), without the trust ratio.
     public static let mappings: [Mapping] = [
         Mapping(
             kerasClass: "SGD", options: ["learning_rate", "momentum", "nesterov"],
@@ -256,14 +263,52 @@ public enum KerasOptimizerImport {
                     ("learning_rate", .number(learningRate)),
                     ("layer_rates", .string(layerRates.rawValue)),
                 ]))])
-            }),
-        adamMapping(kerasClass: "Adam", extraOptions: []),
-        adamMapping(kerasClass: "AdamW", extraOptions: ["weight_decay"]),
+            },
+            exports: [(.sgd, ["momentum", "nesterov"]), (.lars, ["momentum", "nesterov"])]),
+        adamMapping(kerasClass: "Adam", extraOptions: [],
+                    exports: [(.adam, ["beta_1", "beta_2", "epsilon", "amsgrad"])]),
+        adamMapping(kerasClass: "AdamW", extraOptions: ["weight_decay"],
+                    exports: [(.adamW, ["weight_decay", "beta_1", "beta_2", "epsilon", "amsgrad"]),
+                              (.lamb, ["weight_decay", "beta_1", "beta_2", "epsilon"])]),
+        Mapping(kerasClass: "RMSprop", options: [], slots: [], keras2SlotNames: [:], makeConfig: nil,
+                exports: [(.rmsprop, ["rho", "momentum", "epsilon", "centered"])]),
+        Mapping(kerasClass: "Adagrad", options: [], slots: [], keras2SlotNames: [:], makeConfig: nil,
+                exports: [(.adagrad, ["initial_accumulator_value", "epsilon"])]),
     ]
+
+    /// The Keras classes lrt imports the state of.
+    public static var importable: [Mapping] { mappings.filter { $0.makeConfig != nil } }
+
+    /// The Keras optimizer config for an lrt optimizer, as Keras 3 deserializes it (the export
+    /// direction of ``mappings``).
+    ///
+    /// The rate is the one of the last update (the schedule's first rate before any), as a
+    /// constant: Keras has no lrt schedules and no layer-wise rates. lrt's coupled weight decay
+    /// (L2 added to the gradient) has no Keras option and is left out; AdamW's decoupled decay
+    /// is Keras's `weight_decay`. Gradient clipping carries over. A momentum of 0 is left out
+    /// (Keras's default).
+    public static func kerasConfig(for optimizer: Optimizer) -> JSONValue {
+        let options = optimizer.config["config"] ?? .object([])
+        let rate = optimizer.step > 0 ? optimizer.lastRate : optimizer.schedule.rate(step: 0, epoch: 0)
+        var kerasClass = "SGD", keys = ["momentum", "nesterov"]
+        for mapping in mappings {
+            if let export = mapping.exports.first(where: { $0.lrtClass == optimizer.configuration.className }) {
+                (kerasClass, keys) = (mapping.kerasClass, export.keys)
+            }
+        }
+        var members: [(key: String, value: JSONValue)] = [("name", .string(kerasClass.lowercased())),
+                                                          ("learning_rate", .number(rate))]
+        for key in keys + ["global_clipnorm", "clipvalue"] {
+            guard let value = options[key], !value.isNull, !(key == "momentum" && value.numberValue == 0) else { continue }
+            members.append((key, value))
+        }
+        return .object([("class_name", .string(kerasClass)), ("config", .object(members))])
+    }
 
     /// Adam and AdamW: the same slots; AdamW adds Keras's decoupled `weight_decay`, which is lrt's
     /// (and PyTorch's) AdamW decay `θ ← θ − t·λ·θ`.
-    private static func adamMapping(kerasClass: String, extraOptions: [String]) -> Mapping {
+    private static func adamMapping(kerasClass: String, extraOptions: [String],
+                                    exports: [(lrtClass: OptimizerConfiguration.ClassName, keys: [String])]) -> Mapping {
         Mapping(
             kerasClass: kerasClass, options: Set(["learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad"] + extraOptions),
             slots: [
@@ -284,14 +329,15 @@ public enum KerasOptimizerImport {
                 }
                 members += [("learning_rate", .number(learningRate)), ("layer_rates", .string(layerRates.rawValue))]
                 return .object([("class_name", .string(kerasClass)), ("config", .object(members))])
-            })
+            },
+            exports: exports)
     }
 
     /// The mapping for a Keras class name, if lrt imports it.
     public static func mapping(for kerasClass: String) -> Mapping? {
         var name = kerasClass
         if name.hasPrefix("Custom>") { name.removeFirst("Custom>".count) }
-        return mappings.first { $0.kerasClass.lowercased() == name.lowercased() }
+        return importable.first { $0.kerasClass.lowercased() == name.lowercased() }
     }
 
     /// Keras optimizer options that change nothing at their value here: bookkeeping
@@ -311,4 +357,9 @@ public enum KerasOptimizerImport {
             return false
         }
     }
+}
+
+extension Checkpoint {
+    /// The Keras optimizer config written into `training_config` (``KerasOptimizerImport/kerasConfig(for:)``).
+    static func kerasOptimizerConfig(_ optimizer: Optimizer) -> JSONValue { KerasOptimizerImport.kerasConfig(for: optimizer) }
 }

@@ -20,9 +20,9 @@ public struct AdaGrad: UpdateRule {
     ///   - epsilon: ε > 0 added to the root (default 1e-10).
     ///   - learningRateDecay: PyTorch's `lr_decay`, ≥ 0 (default 0).
     public init(initialAccumulatorValue: Double = 0, epsilon: Double = 1e-10, learningRateDecay: Double = 0) throws {
-        try Check.nonNegative(initialAccumulatorValue, "initial_accumulator_value", example: "0.1")
-        try Check.positive(epsilon, "epsilon", example: "1e-10")
-        try Check.nonNegative(learningRateDecay, "lr_decay", example: "0")
+        try Check.nonNegative(initialAccumulatorValue, .initialAccumulatorValue, example: "0.1")
+        try Check.positive(epsilon, .epsilon, example: "1e-10")
+        try Check.nonNegative(learningRateDecay, .learningRateDecay, example: "0")
         self.initialAccumulatorValue = initialAccumulatorValue
         self.epsilon = epsilon
         self.learningRateDecay = learningRateDecay
@@ -76,9 +76,9 @@ public struct RMSProp: UpdateRule {
     ///   - momentum: μ in [0, 1) (default 0).
     ///   - centered: normalize by the estimated variance instead of the second moment (default false).
     public init(rho: Double = 0.99, epsilon: Double = 1e-8, momentum: Double = 0, centered: Bool = false) throws {
-        try Check.unitInterval(rho, "rho", example: "0.99")
-        try Check.positive(epsilon, "epsilon", example: "1e-8")
-        try Check.unitInterval(momentum, "momentum", example: "0.9")
+        try Check.unitInterval(rho, .rho, example: "0.99")
+        try Check.positive(epsilon, .epsilon, example: "1e-8")
+        try Check.unitInterval(momentum, .momentum, example: "0.9")
         self.rho = rho
         self.epsilon = epsilon
         self.momentum = momentum
@@ -155,9 +155,9 @@ public struct Adam: UpdateRule {
     ///   - epsilon: ε > 0 (default 1e-8).
     ///   - amsgrad: keep the running maximum of the second moment (default false).
     public init(beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8, amsgrad: Bool = false) throws {
-        try Check.unitInterval(beta1, "beta_1", example: "0.9")
-        try Check.unitInterval(beta2, "beta_2", example: "0.999")
-        try Check.positive(epsilon, "epsilon", example: "1e-8")
+        try Check.unitInterval(beta1, .beta1, example: "0.9")
+        try Check.unitInterval(beta2, .beta2, example: "0.999")
+        try Check.positive(epsilon, .epsilon, example: "1e-8")
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon

@@ -40,3 +40,48 @@ public enum LayerRates: String, Sendable, CaseIterable {
         }
     }
 }
+
+/// The paper's rule as a stage of the chain: at the start of each step, one multiplier per layer
+/// from the layer's raw gradient norm (kernel and bias together), or with `perTensor` one per
+/// tensor; each parameter's step is then scaled by its multiplier (``ParameterUpdate/multiplier``).
+public final class LayerRatesStage: OptimizerStage {
+    public let layerRates: LayerRates
+    /// One multiplier per parameter tensor instead of per layer.
+    public let perTensor: Bool
+    /// The multipliers of the last step, in order: one per layer named by the layer, or with
+    /// ``perTensor`` one per tensor named by its path.
+    public private(set) var multipliers: [(layerName: String, multiplier: Double)] = []
+    private var byPath: [String: Double] = [:]
+
+    public init(_ layerRates: LayerRates, perTensor: Bool) {
+        self.layerRates = layerRates
+        self.perTensor = perTensor
+    }
+
+    public var actsPerTensor: Bool { perTensor }
+
+    public func beginStep(_ step: StepGradients) {
+        multipliers.removeAll(keepingCapacity: true)
+        byPath.removeAll(keepingCapacity: true)
+        for (layerName, tensors) in step.groups {
+            var layerSquares = 0.0
+            for tensor in tensors { layerSquares += tensor.squares }
+            let layerMultiplier = layerRates.multiplier(gradientNorm: layerSquares.squareRoot())
+            if !perTensor { multipliers.append((layerName, layerMultiplier)) }
+            for tensor in tensors {
+                let multiplier = perTensor ? layerRates.multiplier(gradientNorm: tensor.squares.squareRoot()) : layerMultiplier
+                if perTensor { multipliers.append((tensor.path, multiplier)) }
+                byPath[tensor.path] = multiplier
+            }
+        }
+    }
+
+    public func beforeRule(_ update: inout ParameterUpdate) {
+        update.multiplier = byPath[update.path] ?? 1
+    }
+
+    /// Puts back the multipliers a checkpoint saved (reported until the next step).
+    func restore(multipliers: [(layerName: String, multiplier: Double)]) {
+        self.multipliers = multipliers
+    }
+}

@@ -1,20 +1,21 @@
 import LRTLayers
 import LRTTensor
 
-/// A base update rule composed with the stages around it, holding the state of every
-/// parameter by its path (mlx-swift's `OptimizerBase`, optax's `chain`).
+/// The optimizer: an update rule inside a chain of stages, holding the state of every parameter
+/// by its path (mlx-swift's `OptimizerBase`, optax's `chain`). Built from a typed
+/// ``OptimizerConfiguration``; the chain is ``stages`` (see ``OptimizerStage``), in this order:
 ///
-/// Each ``apply(to:epoch:)`` runs, for every trained parameter `θ` with raw gradient `g`:
+/// 1. ``GradientClippingStage``: `g ← clip(g)` (by global norm over all trained parameters, or by value).
+/// 2. ``WeightDecayStage``: coupled `g ← g + λ·θ` before the rule; in-update `d ← d + λ·θ` after
+///    it; decoupled `θ ← θ·(1 − t·λ)` at the step.
+/// 3. ``TrustRatioStage``: LARS `g ← r·(g + λθ)` with `r = η‖θ‖/(‖g_clipped‖ + λ‖θ‖ + ε)` before
+///    the rule; LAMB `r = ‖θ‖/‖d‖` on the step after it.
+/// 4. ``LayerRatesStage``: the paper's multiplier `m_l` from the raw gradient norm of the layer
+///    (or tensor, with ``perTensor``), see ``LayerRates``.
 ///
-/// 1. `t` = the schedule's rate for this step; the paper's multiplier `m_l` from the raw
-///    gradient norm of the layer (or tensor, with ``perTensor``), see ``LayerRates``.
-/// 2. Clipping: `g ← clip(g)` (by global norm over all trained parameters, or by value).
-/// 3. Coupled decay: `g ← g + λ·θ`.
-/// 4. LARS: `g ← r·g` with `r = η‖θ‖/(‖g_clipped‖ + λ‖θ‖ + ε)`.
-/// 5. The rule: `d, slots ← rule(g, θ, slots, k)` with `k` the parameter's 1-based step.
-/// 6. In-update decay and LAMB: `d ← d + λ·θ`, then `r = ‖θ‖/‖d‖`.
-/// 7. The step: `θ ← θ·(1 − t·λ) − t·m_l·r·d`, with the factor `(1 − t·λ)` only for
-///    decoupled decay and `r` only for LAMB (LARS's ratio is already inside `d`).
+/// and for every trained parameter `θ` with raw gradient `g`, between the stages' `beforeRule`
+/// and `afterRule`, the rule `d, slots ← rule(g, θ, slots, k)` with `k` the parameter's 1-based
+/// step; then the step `θ ← θ·(1 − t·λ) − t·m_l·r·d` with `t` the schedule's rate.
 ///
 /// So the paper's multiplier scales the learning rate of the layer's whole step and nothing
 /// else: for SGD `θ ← θ − t·m_l·v` (or `g`, `g + μv`); AdaGrad `θ ← θ − t·m_l·g/(√s + ε)`;
@@ -27,31 +28,45 @@ import LRTTensor
 ///
 /// Parameters that are not trainable, or whose gradient is empty, are skipped and keep no state.
 public final class Optimizer {
-    public let rule: any UpdateRule
-    public let layerRates: LayerRates
-    /// One paper multiplier per parameter tensor instead of per layer.
-    public let perTensor: Bool
-    /// A LARS or LAMB stage around the rule, or nil.
-    public let trustRatio: TrustRatio?
-    public let weightDecay: WeightDecay
-    public let clipping: GradientClipping
+    /// What this optimizer is, as built; ``config`` is its Keras-style JSON.
+    public let configuration: OptimizerConfiguration
+    /// The stages around the rule, in order.
+    public let stages: [any OptimizerStage]
     /// The global rate; stateful schedules advance through ``onEpochEnd(metrics:)``.
     public private(set) var schedule: any LearningRateSchedule
     /// The number of updates applied so far.
     public private(set) var step = 0
     /// The multiplier each rate group got at the last step, in order: one per layer named by
     /// the layer, or with ``perTensor`` one per tensor named by its path.
-    public private(set) var multipliers: [(layerName: String, multiplier: Double)] = []
+    public var multipliers: [(layerName: String, multiplier: Double)] { layerRatesStage.multipliers }
     /// The global rate `t` of the last step.
     public private(set) var lastRate = 0.0
     /// Per rate group, what the last step did (norms, multiplier, trust ratio).
     public private(set) var lastTelemetry: [LayerTelemetry] = []
 
+    private let layerRatesStage: LayerRatesStage
+    private let recordsPerTensor: Bool
     private var states: [String: ParameterState] = [:]
     private let workBuffer = GrowingBuffer()
     private let directionBuffer = GrowingBuffer()
-    private var rawSquares: [Double] = []
 
+    /// The optimizer `configuration` describes, with no state yet.
+    public init(configuration: OptimizerConfiguration) {
+        precondition(configuration.rule.slotNames.count <= SlotBuffers.capacity,
+                     "a rule keeps at most \(SlotBuffers.capacity) slots")
+        self.configuration = configuration
+        layerRatesStage = LayerRatesStage(configuration.layerRates, perTensor: configuration.perTensor)
+        var stages: [any OptimizerStage] = []
+        if configuration.clipping != .none { stages.append(GradientClippingStage(configuration.clipping)) }
+        if configuration.weightDecay.rate > 0 { stages.append(WeightDecayStage(configuration.weightDecay)) }
+        if let trustRatio = configuration.trustRatio { stages.append(TrustRatioStage(trustRatio)) }
+        stages.append(layerRatesStage)
+        self.stages = stages
+        recordsPerTensor = stages.contains { $0.actsPerTensor }
+        schedule = configuration.schedule
+    }
+
+    /// An optimizer from its parts; its class is the one they describe (``OptimizerConfiguration/ClassName/describing(rule:trustRatio:weightDecay:)``).
     /// - Parameters:
     ///   - rule: the base rule (``StochasticGradientDescent``, ``AdaGrad``, ``RMSProp``, ``Adam``).
     ///   - layerRates: the paper's rule or off (default paper).
@@ -60,24 +75,42 @@ public final class Optimizer {
     ///   - weightDecay: decay and where it enters (default none).
     ///   - clipping: gradient clipping (default none).
     ///   - schedule: the global rate.
-    public init(rule: any UpdateRule, layerRates: LayerRates = .paper, perTensor: Bool = false,
-                trustRatio: TrustRatio? = nil, weightDecay: WeightDecay = .none, clipping: GradientClipping = .none,
-                schedule: any LearningRateSchedule) {
-        precondition(rule.slotNames.count <= SlotBuffers.capacity, "a rule keeps at most \(SlotBuffers.capacity) slots")
-        self.rule = rule
-        self.layerRates = layerRates
-        self.perTensor = perTensor
-        self.trustRatio = trustRatio
-        self.weightDecay = weightDecay
-        self.clipping = clipping
-        self.schedule = schedule
+    public convenience init(rule: any UpdateRule, layerRates: LayerRates = .paper, perTensor: Bool = false,
+                            trustRatio: TrustRatio? = nil, weightDecay: WeightDecay = .none, clipping: GradientClipping = .none,
+                            schedule: any LearningRateSchedule) {
+        self.init(configuration: OptimizerConfiguration(
+            unchecked: .describing(rule: rule, trustRatio: trustRatio, weightDecay: weightDecay), rule: rule,
+            trustRatio: trustRatio, weightDecay: weightDecay, clipping: clipping, schedule: schedule,
+            layerRates: layerRates, perTensor: perTensor))
     }
+
+    /// Builds an optimizer from a Keras-style config (`--optimizer-config FILE.json`, checkpoints);
+    /// see ``OptimizerConfiguration/init(json:)``.
+    /// - Throws: ``OptimizerError`` naming the class, key or value at fault.
+    public static func make(config: JSONValue) throws -> Optimizer {
+        Optimizer(configuration: try OptimizerConfiguration(json: config))
+    }
+
+    /// The class names ``make(config:)`` accepts (case-insensitively).
+    public static let classNames = OptimizerConfiguration.ClassName.allCases.map(\.rawValue)
+
+    /// Everything needed to rebuild this optimizer, Keras-style (``OptimizerConfiguration/json``).
+    public var config: JSONValue { configuration.json }
+    /// The Keras-style class name (`SGD`, `AdamW`, `LARS`, …).
+    public var className: String { configuration.className.rawValue }
+    /// The base update rule.
+    public var rule: any UpdateRule { configuration.rule }
+    /// The paper's rule or off.
+    public var layerRates: LayerRates { configuration.layerRates }
+    /// One paper multiplier per parameter tensor instead of per layer.
+    public var perTensor: Bool { configuration.perTensor }
+    /// A LARS or LAMB stage around the rule, or nil.
+    public var trustRatio: TrustRatio? { configuration.trustRatio }
+    public var weightDecay: WeightDecay { configuration.weightDecay }
+    public var clipping: GradientClipping { configuration.clipping }
 
     /// Each parameter's slots (in `rule.slotNames` order), by parameter path; created on first use.
     public var slots: [String: [Tensor]] { states.mapValues(\.slots) }
-
-    /// The slots of the parameter at `path` (``slots`` without building the whole dictionary).
-    public func slots(for path: String) -> [Tensor]? { states[path]?.slots }
 
     /// The global rate the next update will use in epoch `epoch`.
     public func nextRate(epoch: Int) -> Double { schedule.rate(step: step, epoch: epoch) }
@@ -96,54 +129,43 @@ public final class Optimizer {
         step += 1
         lastRate = rate
 
-        rawSquares.removeAll(keepingCapacity: true)
-        var globalSquares = 0.0
-        for group in groups {
-            for parameter in group.parameters where Optimizer.isTrained(parameter) {
-                let squares = parameter.gradient.withUnsafeBufferPointer(Kernels.sumOfSquares)
-                rawSquares.append(squares)
-                globalSquares += squares
+        var gradients = StepGradients(groups: [], rate: rate)
+        for (layerName, parameters) in groups {
+            let tensors = parameters.filter(Optimizer.isTrained).map { parameter in
+                StepGradients.TrainedParameter(path: parameter.path,
+                                     squares: parameter.gradient.withUnsafeBufferPointer(Kernels.sumOfSquares))
             }
+            if !tensors.isEmpty { gradients.groups.append((layerName, tensors)) }
         }
-        var gradientScale: Float = 1
-        if case .globalNorm(let maximum) = clipping.kind {
-            let norm = globalSquares.squareRoot()
-            if norm > maximum { gradientScale = Float(maximum / norm) }
-        }
+        for stage in stages { stage.beginStep(gradients) }
 
-        multipliers.removeAll(keepingCapacity: true)
         lastTelemetry.removeAll(keepingCapacity: true)
-        let tensorRecords = perTensor || trustRatio != nil
         var index = 0
         for (layerName, parameters) in groups {
             var layerSquares = 0.0
-            var trained = 0
-            for parameter in parameters where Optimizer.isTrained(parameter) {
-                layerSquares += rawSquares[index + trained]
-                trained += 1
-            }
-            guard trained > 0 else { continue }
-            let layerMultiplier = layerRates.multiplier(gradientNorm: layerSquares.squareRoot())
-            if !perTensor { multipliers.append((layerName, layerMultiplier)) }
             var layerWeightSquares = 0.0
             var layerUpdateSquares = 0.0
+            var layerMultiplier = 1.0
+            var trained = 0
             for parameter in parameters where Optimizer.isTrained(parameter) {
-                let squares = rawSquares[index]
-                index += 1
-                let multiplier = perTensor ? layerRates.multiplier(gradientNorm: squares.squareRoot()) : layerMultiplier
-                if perTensor { multipliers.append((parameter.path, multiplier)) }
-                let result = update(parameter, rate: rate, multiplier: multiplier, gradientScale: gradientScale)
-                if tensorRecords {
+                let squares = gradients.groups[index].tensors[trained].squares
+                layerSquares += squares
+                trained += 1
+                let result = update(parameter, layerName: layerName, squares: squares, rate: rate)
+                layerMultiplier = result.multiplier
+                if recordsPerTensor {
                     lastTelemetry.append(LayerTelemetry(
                         layerName: layerName, parameterPath: parameter.path, gradientNorm: squares.squareRoot(),
                         weightNorm: result.weightSquares.squareRoot(), updateNorm: result.updateSquares.squareRoot(),
-                        multiplier: multiplier, trustRatio: result.trustRatio))
+                        multiplier: result.multiplier, trustRatio: result.trustRatio))
                 } else {
                     layerWeightSquares += result.weightSquares
                     layerUpdateSquares += result.updateSquares
                 }
             }
-            if !tensorRecords {
+            guard trained > 0 else { continue }
+            index += 1
+            if !recordsPerTensor {
                 lastTelemetry.append(LayerTelemetry(
                     layerName: layerName, parameterPath: nil, gradientNorm: layerSquares.squareRoot(),
                     weightNorm: layerWeightSquares.squareRoot(), updateNorm: layerUpdateSquares.squareRoot(),
@@ -152,83 +174,56 @@ public final class Optimizer {
         }
     }
 
-    /// Steps one parameter through stages 2–7 (see the type's documentation).
-    private func update(_ parameter: Parameter, rate: Double, multiplier: Double, gradientScale: Float)
-        -> (weightSquares: Double, updateSquares: Double, trustRatio: Double) {
+    /// Steps one parameter through the chain (see the type's documentation).
+    private func update(_ parameter: Parameter, layerName: String, squares: Double, rate: Double)
+        -> (weightSquares: Double, updateSquares: Double, multiplier: Double, trustRatio: Double) {
         let count = parameter.value.count
         let state = self.state(for: parameter)
         state.step += 1
-        let decay = state.decayRate
-        let coupledDecay: Float = weightDecay.mode == .coupled ? Float(decay) : 0
-        var clipValue: Float?
-        if case .value(let maximum) = clipping.kind { clipValue = Float(maximum) }
-        var lars: (coefficient: Double, epsilon: Double)?
-        var lamb = false
-        if let trustRatio, state.adapts {
-            switch trustRatio.kind {
-            case .lars(let coefficient, let epsilon): lars = (coefficient, epsilon)
-            case .lamb: lamb = true
-            }
-        }
         let work = workBuffer.prefix(count)
         let direction = directionBuffer.prefix(count)
-        var trust = 1.0
-        var weightSquares = 0.0
-        var updateSquares = 0.0
+        var result = (weightSquares: 0.0, updateSquares: 0.0, multiplier: 1.0, trustRatio: 1.0)
         parameter.gradient.withUnsafeBufferPointer { gradient in
             parameter.value.withUnsafeMutableBufferPointer { values in
-                let current = UnsafeBufferPointer(values)
-                var input = gradient
-                if gradientScale != 1 || clipValue != nil || coupledDecay != 0 || lars != nil {
-                    if let clipValue {
-                        Kernels.clamp(gradient, limit: clipValue, into: work)
-                    } else {
-                        Kernels.scale(gradient, by: gradientScale, into: work)
-                    }
-                    var factor: Float = 1
-                    if let lars {
-                        let weightNorm = Kernels.sumOfSquares(current).squareRoot()
-                        let gradientNorm = Kernels.sumOfSquares(UnsafeBufferPointer(work)).squareRoot()
-                        trust = TrustRatio.ratio(lars.coefficient * weightNorm,
-                                                 gradientNorm + Double(coupledDecay == 0 ? 0 : decay) * weightNorm + lars.epsilon,
-                                                 weightNorm: weightNorm, otherNorm: gradientNorm)
-                        factor = Float(trust)
-                    }
-                    if coupledDecay != 0 || factor != 1 {
-                        Kernels.addScaled(current, by: coupledDecay, to: work, thenMultiplyBy: factor)
-                    }
-                    input = UnsafeBufferPointer(work)
+                var update = ParameterUpdate(path: parameter.path, layerName: layerName, rawSquares: squares,
+                                             value: UnsafeBufferPointer(values), gradient: gradient, work: work,
+                                             direction: direction, rate: rate)
+                for stage in stages { stage.beforeRule(&update) }
+                let decay = Float(update.gradientDecay)
+                if decay != 0 || update.gradientFactor != 1 {
+                    Kernels.addScaled(update.value, by: decay, to: update.writableGradient(), thenMultiplyBy: update.gradientFactor)
                 }
                 SlotBuffers.with(&state.slots) { slots in
-                    rule.direction(gradient: input, parameter: current, slots: slots, step: state.step, into: direction)
+                    rule.direction(gradient: update.gradient, parameter: update.value, slots: slots, step: state.step,
+                                   into: direction)
                 }
-                if weightDecay.mode == .inUpdate, decay > 0 {
-                    Kernels.addScaled(current, by: Float(decay), to: direction, thenMultiplyBy: 1)
-                }
-                if lamb {
-                    let weightNorm = Kernels.sumOfSquares(current).squareRoot()
-                    let updateNorm = Kernels.sumOfSquares(UnsafeBufferPointer(direction)).squareRoot()
-                    trust = TrustRatio.ratio(weightNorm, updateNorm, weightNorm: weightNorm, otherNorm: updateNorm)
-                }
-                let scale = Float(rate * multiplier * (lamb ? trust : 1))
-                let keep: Float = weightDecay.mode == .decoupled && decay > 0 ? Float(1 - rate * decay) : 1
-                (weightSquares, updateSquares) = Kernels.step(values, direction: UnsafeBufferPointer(direction), keep: keep, scale: scale)
+                for stage in stages { stage.afterRule(&update) }
+                let scale = Float(rate * update.multiplier * update.stepFactor)
+                let (weightSquares, updateSquares) = Kernels.step(values, direction: UnsafeBufferPointer(direction),
+                                                                  keep: update.keep, scale: scale)
+                result = (weightSquares, updateSquares, update.multiplier, update.trustRatio)
             }
         }
-        return (weightSquares, updateSquares, trust)
+        return result
     }
 
     private func state(for parameter: Parameter) -> ParameterState {
         if let existing = states[parameter.path] { return existing }
         let slots = rule.slotNames.indices.map { Tensor(shape: parameter.value.shape, repeating: rule.initialSlotValue($0)) }
-        let state = makeState(path: parameter.path, slots: slots, step: 0)
+        let state = ParameterState(slots: slots, step: 0)
         states[parameter.path] = state
         return state
     }
 
-    private func makeState(path: String, slots: [Tensor], step: Int) -> ParameterState {
-        ParameterState(slots: slots, step: step, decayRate: weightDecay.rate(for: path),
-                       adapts: trustRatio?.adapts(path) ?? false)
+    /// This optimizer's state (step, slots, parameter steps, last multipliers) under another schedule,
+    /// which starts from its own initial state (`lrt resume --learning-rate`); this optimizer is unchanged.
+    public func replacingSchedule(_ schedule: any LearningRateSchedule) -> Optimizer {
+        let optimizer = Optimizer(configuration: configuration.replacingSchedule(schedule))
+        optimizer.step = step
+        optimizer.lastRate = lastRate
+        optimizer.states = states.mapValues { ParameterState(slots: $0.slots, step: $0.step) }
+        optimizer.layerRatesStage.restore(multipliers: multipliers)
+        return optimizer
     }
 
     /// Feeds one finished epoch's metrics (training and validation, by name) to the schedule;
@@ -262,30 +257,31 @@ public final class Optimizer {
     ///   - parameters: the model's parameters, to check paths and shapes against.
     public func restore(step: Int, slots: [String: [Tensor]], multipliers: [(layerName: String, multiplier: Double)],
                         scalarState: JSONValue = .null, parameters: [Parameter]) throws {
-        guard step >= 0 else { throw OptimizerError(invalid: "optimizer step", value: String(step), hint: "a saved step is at least 0") }
+        guard step >= 0 else { throw OptimizerError(.state("invalid optimizer step \(step): a saved step is at least 0")) }
         let byPath = Dictionary(parameters.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
         var restored: [String: ParameterState] = [:]
         for (path, tensors) in slots {
             guard let parameter = byPath[path] else {
-                throw OptimizerError("optimizer state names parameter '\(path)', which the model does not have")
+                throw OptimizerError(.state("optimizer state names parameter '\(path)', which the model does not have"))
             }
             guard tensors.count == rule.slotNames.count else {
-                throw OptimizerError("optimizer state for '\(path)' has \(tensors.count) slots; \(rule.name) keeps \(rule.slotNames)")
+                throw OptimizerError(.state("optimizer state for '\(path)' has \(tensors.count) slots; \(rule.name) keeps \(rule.slotNames)"))
             }
             for (slotName, tensor) in zip(rule.slotNames, tensors) where tensor.shape != parameter.value.shape {
-                throw OptimizerError("optimizer slot '\(slotName)' of '\(path)' has shape \(tensor.shape), the parameter \(parameter.value.shape)")
+                throw OptimizerError(.state("optimizer slot '\(slotName)' of '\(path)' has shape \(tensor.shape), the parameter \(parameter.value.shape)"))
             }
-            restored[path] = makeState(path: path, slots: tensors, step: step)
+            restored[path] = ParameterState(slots: tensors, step: step)
         }
         let previous = (self.step, states, self.multipliers)
         self.step = step
         self.states = restored
-        self.multipliers = multipliers
+        layerRatesStage.restore(multipliers: multipliers)
         if !scalarState.isNull {
             do {
                 try restore(scalarState: scalarState)
             } catch {
-                (self.step, self.states, self.multipliers) = previous
+                (self.step, self.states) = (previous.0, previous.1)
+                layerRatesStage.restore(multipliers: previous.2)
                 throw error
             }
         }
@@ -295,26 +291,24 @@ public final class Optimizer {
     /// has restored the step and slots, or on its own). Nothing changes when it throws.
     public func restore(scalarState: JSONValue) throws {
         guard case .object = scalarState else {
-            throw OptimizerError(invalid: "optimizer scalar state", value: scalarState.serialized, hint: "expected a JSON object")
+            throw OptimizerError(.state("invalid optimizer scalar state \(scalarState.serialized): expected a JSON object"))
         }
         guard scalarState["version"]?.intValue == 1 else {
-            throw OptimizerError(invalid: "optimizer scalar state version", value: scalarState["version"]?.serialized ?? "(missing)",
-                                 hint: "this build reads version 1; use a newer lrt")
+            throw OptimizerError(.state("invalid optimizer scalar state version \(scalarState["version"]?.serialized ?? "(missing)"): this build reads version 1; use a newer lrt"))
         }
         var schedule = self.schedule
         try schedule.restore(state: scalarState["schedule"] ?? .null)
         var steps: [(path: String, step: Int)] = []
         if let parameterSteps = scalarState["parameter_steps"], !parameterSteps.isNull {
             guard case .object(let members) = parameterSteps else {
-                throw OptimizerError(invalid: "parameter_steps", value: parameterSteps.serialized, hint: "expected an object of paths and steps")
+                throw OptimizerError(.state("invalid parameter_steps \(parameterSteps.serialized): expected an object of paths and steps"))
             }
             for (path, value) in members {
                 guard let count = value.intValue, count >= 0, count <= step else {
-                    throw OptimizerError(invalid: "parameter step of '\(path)'", value: value.serialized,
-                                         hint: "a parameter's step is between 0 and the optimizer's step \(step)")
+                    throw OptimizerError(.state("invalid parameter step of '\(path)' \(value.serialized): a parameter's step is between 0 and the optimizer's step \(step)"))
                 }
                 guard states[path] != nil || rule.slotNames.isEmpty else {
-                    throw OptimizerError("optimizer scalar state has a step for '\(path)', which has no saved slots \(rule.slotNames)")
+                    throw OptimizerError(.state("optimizer scalar state has a step for '\(path)', which has no saved slots \(rule.slotNames)"))
                 }
                 steps.append((path, count))
             }
@@ -324,24 +318,20 @@ public final class Optimizer {
             if let state = states[path] {
                 state.step = count
             } else {
-                states[path] = makeState(path: path, slots: [], step: count)
+                states[path] = ParameterState(slots: [], step: count)
             }
         }
     }
 }
 
-/// One parameter's slots and step, with its decay and adaptation settled once from its path.
+/// One parameter's rule slots and its own step count (bias corrections, AdaGrad's decay).
 final class ParameterState {
     var slots: [Tensor]
     var step: Int
-    let decayRate: Double
-    let adapts: Bool
 
-    init(slots: [Tensor], step: Int, decayRate: Double, adapts: Bool) {
+    init(slots: [Tensor], step: Int) {
         self.slots = slots
         self.step = step
-        self.decayRate = decayRate
-        self.adapts = adapts
     }
 }
 

@@ -63,17 +63,17 @@ public struct ReduceOnPlateau: LearningRateSchedule {
     public init(learningRate: Double, monitor: String = "val_loss", mode: Mode = .min, factor: Double = 0.1,
                 patience: Int = 10, threshold: Double = 1e-4, thresholdMode: ThresholdMode = .relative,
                 cooldown: Int = 0, minimumLearningRate: Double = 0) throws {
-        try Check.positive(learningRate, "learning rate", example: "0.01")
+        try Check.positive(learningRate, .learningRate, example: "0.01")
         guard !monitor.isEmpty else {
-            throw OptimizerError(invalid: "monitor", value: "\"\"", hint: "name an epoch metric, e.g. val_loss")
+            throw OptimizerError(invalid: .monitor, value: "\"\"", hint: "name an epoch metric, e.g. val_loss")
         }
         guard factor.isFinite, factor > 0, factor < 1 else {
-            throw OptimizerError(invalid: "factor", value: OptimizerError.format(factor), hint: "use a value in (0, 1), e.g. 0.1")
+            throw OptimizerError(invalid: .factor, value: OptimizerError.format(factor), hint: "use a value in (0, 1), e.g. 0.1")
         }
-        try Check.count(patience, "patience", minimum: 0, example: 10)
-        try Check.nonNegative(threshold, "threshold", example: "0.0001")
-        try Check.count(cooldown, "cooldown", minimum: 0, example: 0)
-        try Check.nonNegative(minimumLearningRate, "minimum_learning_rate", example: "0")
+        try Check.count(patience, .patience, minimum: 0, example: 10)
+        try Check.nonNegative(threshold, .threshold, example: "0.0001")
+        try Check.count(cooldown, .cooldown, minimum: 0, example: 0)
+        try Check.nonNegative(minimumLearningRate, .minimumLearningRate, example: "0")
         self.learningRate = learningRate
         self.monitor = monitor
         self.mode = mode
@@ -104,7 +104,7 @@ public struct ReduceOnPlateau: LearningRateSchedule {
     /// - Throws: ``OptimizerError`` when `metrics` has no value named ``monitor``.
     public mutating func onEpochEnd(metrics: [(name: String, value: Double)]) throws {
         guard let value = metrics.first(where: { $0.name == monitor })?.value else {
-            throw OptimizerError(invalid: "monitor", value: "'\(monitor)'",
+            throw OptimizerError(invalid: .monitor, value: "'\(monitor)'",
                                  hint: "the epoch's metrics are \(metrics.map(\.name)); name one of them")
         }
         record(value)
@@ -146,8 +146,7 @@ public struct ReduceOnPlateau: LearningRateSchedule {
 
     public mutating func restore(state: JSONValue) throws {
         func bad(_ key: String) -> OptimizerError {
-            OptimizerError(invalid: "reduce-on-plateau state \(key)", value: state[key]?.serialized ?? "(missing)",
-                           hint: "the checkpoint's schedule state is damaged; it was \(state.serialized)")
+            OptimizerError(.state("invalid reduce-on-plateau state \(key) \(state[key]?.serialized ?? "(missing)"): the checkpoint's schedule state is damaged; it was \(state.serialized)"))
         }
         guard let rate = state["rate"]?.numberValue, rate.isFinite, rate >= 0 else { throw bad("rate") }
         let bestValue = state["best"] ?? .null

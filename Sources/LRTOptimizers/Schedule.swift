@@ -24,7 +24,7 @@ extension LearningRateSchedule {
     public var state: JSONValue { .null }
     public mutating func restore(state: JSONValue) throws {
         guard state.isNull else {
-            throw OptimizerError("schedule \(config["class_name"]?.stringValue ?? "?") keeps no state, but the checkpoint has \(state.serialized)")
+            throw OptimizerError(.state("schedule \(config["class_name"]?.stringValue ?? "?") keeps no state, but the checkpoint has \(state.serialized)"))
         }
     }
     public mutating func onEpochEnd(metrics: [(name: String, value: Double)]) throws {}
@@ -48,7 +48,7 @@ public struct ConstantSchedule: LearningRateSchedule {
 
     /// - Parameter learningRate: a finite rate > 0.
     public init(learningRate: Double) throws {
-        try Check.positive(learningRate, "learning rate", example: "0.01")
+        try Check.positive(learningRate, .learningRate, example: "0.01")
         self.learningRate = learningRate
     }
 
@@ -71,9 +71,9 @@ public struct StepSchedule: LearningRateSchedule {
     ///   - stepSize: N ≥ 1.
     ///   - unit: what N counts (default epochs).
     public init(learningRate: Double, gamma: Double = 0.1, stepSize: Int, unit: ScheduleUnit = .epoch) throws {
-        try Check.positive(learningRate, "learning rate", example: "0.1")
-        try Check.positive(gamma, "gamma", example: "0.1")
-        try Check.count(stepSize, "step_size", minimum: 1, example: 30)
+        try Check.positive(learningRate, .learningRate, example: "0.1")
+        try Check.positive(gamma, .gamma, example: "0.1")
+        try Check.count(stepSize, .stepSize, minimum: 1, example: 30)
         self.learningRate = learningRate
         self.gamma = gamma
         self.stepSize = stepSize
@@ -103,10 +103,10 @@ public struct MultiStepSchedule: LearningRateSchedule {
     ///   - gamma: γ > 0 (default 0.1).
     ///   - milestones: strictly increasing epochs ≥ 1, e.g. `[30, 80]`.
     public init(learningRate: Double, gamma: Double = 0.1, milestones: [Int]) throws {
-        try Check.positive(learningRate, "learning rate", example: "0.1")
-        try Check.positive(gamma, "gamma", example: "0.1")
+        try Check.positive(learningRate, .learningRate, example: "0.1")
+        try Check.positive(gamma, .gamma, example: "0.1")
         guard !milestones.isEmpty, milestones.allSatisfy({ $0 >= 1 }), zip(milestones, milestones.dropFirst()).allSatisfy({ $0 < $1 }) else {
-            throw OptimizerError(invalid: "milestones", value: "\(milestones)", hint: "use strictly increasing epochs of at least 1, e.g. [30, 80]")
+            throw OptimizerError(invalid: .milestones, value: "\(milestones)", hint: "use strictly increasing epochs of at least 1, e.g. [30, 80]")
         }
         self.learningRate = learningRate
         self.gamma = gamma
@@ -132,8 +132,8 @@ public struct ExponentialSchedule: LearningRateSchedule {
     ///   - learningRate: t₀ > 0.
     ///   - gamma: γ > 0, e.g. 0.95.
     public init(learningRate: Double, gamma: Double) throws {
-        try Check.positive(learningRate, "learning rate", example: "0.1")
-        try Check.positive(gamma, "gamma", example: "0.95")
+        try Check.positive(learningRate, .learningRate, example: "0.1")
+        try Check.positive(gamma, .gamma, example: "0.95")
         self.learningRate = learningRate
         self.gamma = gamma
     }
@@ -156,9 +156,9 @@ public struct InverseSchedule: LearningRateSchedule {
     ///   - gamma: γ ≥ 0, e.g. 1e-4.
     ///   - power: p ≥ 0, e.g. 0.75.
     public init(learningRate: Double, gamma: Double, power: Double) throws {
-        try Check.positive(learningRate, "learning rate", example: "0.01")
-        try Check.nonNegative(gamma, "gamma", example: "0.0001")
-        try Check.nonNegative(power, "power", example: "0.75")
+        try Check.positive(learningRate, .learningRate, example: "0.01")
+        try Check.nonNegative(gamma, .gamma, example: "0.0001")
+        try Check.nonNegative(power, .power, example: "0.75")
         self.learningRate = learningRate
         self.gamma = gamma
         self.power = power
@@ -187,13 +187,13 @@ public struct CosineSchedule: LearningRateSchedule {
     ///   - period: T ≥ 1.
     ///   - unit: what T counts (default epochs).
     public init(learningRate: Double, minimumLearningRate: Double = 0, period: Int, unit: ScheduleUnit = .epoch) throws {
-        try Check.positive(learningRate, "learning rate", example: "0.1")
-        try Check.nonNegative(minimumLearningRate, "minimum_learning_rate", example: "0")
+        try Check.positive(learningRate, .learningRate, example: "0.1")
+        try Check.nonNegative(minimumLearningRate, .minimumLearningRate, example: "0")
         guard minimumLearningRate <= learningRate else {
-            throw OptimizerError(invalid: "minimum_learning_rate", value: OptimizerError.format(minimumLearningRate),
+            throw OptimizerError(invalid: .minimumLearningRate, value: OptimizerError.format(minimumLearningRate),
                                  hint: "use a value of at most the learning rate \(OptimizerError.format(learningRate))")
         }
-        try Check.count(period, "period", minimum: 1, example: 100)
+        try Check.count(period, .period, minimum: 1, example: 100)
         self.learningRate = learningRate
         self.minimumLearningRate = minimumLearningRate
         self.period = period
@@ -225,8 +225,8 @@ public struct WarmupSchedule: LearningRateSchedule {
     ///   - startFactor: s in [0, 1] (default 0).
     ///   - schedule: the schedule warmed up.
     public init(steps: Int, startFactor: Double = 0, schedule: any LearningRateSchedule) throws {
-        try Check.count(steps, "warmup steps", minimum: 1, example: 500)
-        try Check.closedUnitInterval(startFactor, "start_factor", example: "0.1")
+        try Check.count(steps, .steps, minimum: 1, example: 500)
+        try Check.closedUnitInterval(startFactor, .startFactor, example: "0.1")
         self.steps = steps
         self.startFactor = startFactor
         self.schedule = schedule

@@ -18,19 +18,13 @@ public struct StochasticGradientDescent: UpdateRule {
     ///   - momentum: μ in [0, 1) (default 0).
     ///   - nesterov: use Nesterov momentum; needs μ > 0 (default false).
     public init(momentum: Double = 0, nesterov: Bool = false) throws {
-        try Check.unitInterval(momentum, "momentum", example: "0.9")
+        try Check.unitInterval(momentum, .momentum, example: "0.9")
         guard !nesterov || momentum > 0 else {
-            throw OptimizerError(invalid: "nesterov", value: "true",
+            throw OptimizerError(invalid: .nesterov, value: "true",
                                  hint: "Nesterov momentum needs a momentum above 0, e.g. --momentum 0.9")
         }
         self.momentum = momentum
         self.nesterov = nesterov
-    }
-
-    /// The same from a `Float` momentum (kept for callers written before momentum became `Double`).
-    @_disfavoredOverload
-    public init(momentum: Float, nesterov: Bool = false) throws {
-        try self.init(momentum: Double(momentum), nesterov: nesterov)
     }
 
     public var name: String { "sgd" }

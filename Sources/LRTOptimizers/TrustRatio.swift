@@ -35,8 +35,8 @@ public struct TrustRatio: Sendable, Equatable {
     ///   - excluding: paths not adapted (default biases and BatchNormalization's gamma and beta).
     public static func lars(trustCoefficient: Double = 0.001, epsilon: Double = 1e-8,
                             excluding: [String] = PathPattern.biasesAndNormalization) throws -> TrustRatio {
-        try Check.positive(trustCoefficient, "trust_coefficient", example: "0.001")
-        try Check.positive(epsilon, "epsilon", example: "1e-8")
+        try Check.positive(trustCoefficient, .trustCoefficient, example: "0.001")
+        try Check.positive(epsilon, .epsilon, example: "1e-8")
         return TrustRatio(kind: .lars(trustCoefficient: trustCoefficient, epsilon: epsilon), excluded: excluding.map(PathPattern.init))
     }
 
@@ -53,5 +53,45 @@ public struct TrustRatio: Sendable, Equatable {
     static func ratio(_ numerator: Double, _ denominator: Double, weightNorm: Double, otherNorm: Double) -> Double {
         guard weightNorm > 0, otherNorm > 0, weightNorm.isFinite, otherNorm.isFinite, denominator > 0 else { return 1 }
         return numerator / denominator
+    }
+}
+
+/// A trust ratio as a stage of the chain: LARS scales the decayed gradient before the rule
+/// (``ParameterUpdate/gradientFactor``), LAMB the step after it (``ParameterUpdate/stepFactor``).
+/// Runs after the weight-decay stage, whose coupled λ enters LARS's denominator and whose
+/// in-update λθ is part of LAMB's `u`. Whether each path is adapted is settled once.
+public final class TrustRatioStage: OptimizerStage {
+    public let trustRatio: TrustRatio
+    private var adapted: [String: Bool] = [:]
+
+    public init(_ trustRatio: TrustRatio) { self.trustRatio = trustRatio }
+
+    public var actsPerTensor: Bool { true }
+
+    private func adapts(_ path: String) -> Bool {
+        if let adapts = adapted[path] { return adapts }
+        let adapts = trustRatio.adapts(path)
+        adapted[path] = adapts
+        return adapts
+    }
+
+    public func beforeRule(_ update: inout ParameterUpdate) {
+        guard case .lars(let coefficient, let epsilon) = trustRatio.kind, adapts(update.path) else { return }
+        let weightNorm = Kernels.sumOfSquares(update.value).squareRoot()
+        let gradientNorm = Kernels.sumOfSquares(update.gradient).squareRoot()
+        let decay = Float(update.gradientDecay) == 0 ? 0 : update.gradientDecay
+        let ratio = TrustRatio.ratio(coefficient * weightNorm, gradientNorm + decay * weightNorm + epsilon,
+                                     weightNorm: weightNorm, otherNorm: gradientNorm)
+        update.trustRatio = ratio
+        update.gradientFactor = Float(ratio)
+    }
+
+    public func afterRule(_ update: inout ParameterUpdate) {
+        guard case .lamb = trustRatio.kind, adapts(update.path) else { return }
+        let weightNorm = Kernels.sumOfSquares(update.value).squareRoot()
+        let updateNorm = Kernels.sumOfSquares(UnsafeBufferPointer(update.direction)).squareRoot()
+        let ratio = TrustRatio.ratio(weightNorm, updateNorm, weightNorm: weightNorm, otherNorm: updateNorm)
+        update.trustRatio = ratio
+        update.stepFactor = ratio
     }
 }

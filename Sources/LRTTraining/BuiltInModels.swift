@@ -11,7 +11,7 @@ extension Runs {
         let train = absolutePath(dataRoot) + "/train"
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: train, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw TrainingError("data folder \(absolutePath(dataRoot)) has no train/ subfolder; lay it out as DIR/{train,test}/<class>/*.png")
+            throw TrainingError.data(path: absolutePath(dataRoot), problem: "data folder \(absolutePath(dataRoot)) has no train/ subfolder; lay it out as DIR/{train,test}/<class>/*.png")
         }
         let classCount = ((try? FileManager.default.contentsOfDirectory(atPath: train)) ?? []).filter { name in
             var entryIsDirectory: ObjCBool = false
@@ -19,7 +19,7 @@ extension Runs {
                 && entryIsDirectory.boolValue
         }.count
         guard classCount > 0, let image = ImageFolder.firstImage(under: train) else {
-            throw TrainingError("\(train) has no class folder with PNG images; put them in \(train)/<class>/*.png")
+            throw TrainingError.data(path: train, problem: "\(train) has no class folder with PNG images; put them in \(train)/<class>/*.png")
         }
         let header = try PNGCodec.header(fileAt: image)
         return ([header.height, header.width, header.channels], classCount)
@@ -30,12 +30,14 @@ extension Runs {
     /// - Throws: ``TrainingError`` for an unknown name, a dataset the architecture cannot take, or an unreadable dataset.
     public static func builtInModelConfig(named name: String, dataRoot: String) throws -> String {
         let architecture: Architecture
-        do { architecture = try Architectures.named(name) } catch { throw TrainingError("--model: \(error)") }
+        do { architecture = try Architectures.named(name) } catch let error as ArchitectureError {
+            throw TrainingError.architecture(error, data: nil)
+        }
         let (inputShape, classCount) = try dataShape(root: dataRoot)
         do {
             return try architecture.config(inputShape: inputShape, classCount: classCount).serialized
-        } catch {
-            throw TrainingError("\(error) (the images of \(absolutePath(dataRoot))/train are \(inputShape[0])×\(inputShape[1])×\(inputShape[2]), in \(classCount) classes)")
+        } catch let error as ArchitectureError {
+            throw TrainingError.architecture(error, data: "the images of \(absolutePath(dataRoot))/train are \(inputShape[0])×\(inputShape[1])×\(inputShape[2]), in \(classCount) classes")
         }
     }
 }

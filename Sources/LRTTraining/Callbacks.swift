@@ -51,7 +51,7 @@ public final class CheckpointSaver: TrainingCallback {
     /// - Throws: ``TrainingError`` instead of saving weights that are not finite.
     public func save(_ trainer: Trainer) throws {
         guard trainer.model.weights.allSatisfy(\.value.isFinite) else {
-            throw TrainingError("the weights are no longer finite; not saving them over \(path): lower --learning-rate")
+            throw TrainingError.diverged("the weights are no longer finite; not saving them over \(path): lower --learning-rate")
         }
         try Checkpoint.save(model: trainer.model, optimizer: trainer.optimizer, training: trainer.checkpointState,
                             to: path, compressWeights: compressWeights)
@@ -70,11 +70,11 @@ public final class MetricsLogger: TrainingCallback {
     public init(path: String) throws {
         if !FileManager.default.fileExists(atPath: path) {
             guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw TrainingError("cannot create metrics log \(path); check the folder exists and is writable")
+                throw TrainingError.cannotWrite(path: path, problem: "cannot create metrics log \(path); check the folder exists and is writable")
             }
         }
         guard let handle = FileHandle(forWritingAtPath: path) else {
-            throw TrainingError("cannot open metrics log \(path) for writing")
+            throw TrainingError.cannotWrite(path: path, problem: "cannot open metrics log \(path) for writing")
         }
         handle.seekToEndOfFile()
         self.handle = handle

@@ -22,11 +22,11 @@ public struct ImageGeometry: Equatable, Sendable {
             let pixels = image.height * image.width
             if shape[0] == pixels { return ImageGeometry(height: image.height, width: image.width, channels: 1) }
             if shape[0] == 3 * pixels { return ImageGeometry(height: image.height, width: image.width, channels: 3) }
-            throw TrainingError("the model takes \(shape[0]) inputs per example but \(path) is \(image.height)×\(image.width); choose data of matching size")
+            throw TrainingError.mismatch("the model takes \(shape[0]) inputs per example but \(path) is \(image.height)×\(image.width); choose data of matching size")
         default:
             break
         }
-        throw TrainingError("the model input shape \(shape) is not an image; use [height, width, channels] with 1 or 3 channels")
+        throw TrainingError.mismatch("the model input shape \(shape) is not an image; use [height, width, channels] with 1 or 3 channels")
     }
 }
 

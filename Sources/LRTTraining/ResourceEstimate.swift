@@ -130,7 +130,7 @@ public struct ResourceEstimate: Sendable, Equatable {
             .filter { $0.1 > 0 }.map { "\($0.0) \(Self.format($0.1))" }.joined(separator: ", ")
         let largest = max(activationBytes, datasetBytes) > gradientBytes + optimizerBytes + saveBytes
             ? "a smaller --batch-size or dataset" : "a smaller model (fewer or narrower layers)"
-        throw TrainingError("this run needs about \(Self.format(totalBytes)) of memory (\(parts); plus \(Self.format(Self.reserveBytes)) kept free) but only \(Self.format(available.bytes + weightBytes)) is available (limited by \(available.limitedBy)); use \(largest), or raise the limit")
+        throw TrainingError.insufficientMemory("this run needs about \(Self.format(totalBytes)) of memory (\(parts); plus \(Self.format(Self.reserveBytes)) kept free) but only \(Self.format(available.bytes + weightBytes)) is available (limited by \(available.limitedBy)); use \(largest), or raise the limit")
     }
 
     /// `1.5 GB`, `300 MB`, `12 KB`.

@@ -13,16 +13,23 @@ public struct TrainingConfiguration: Sendable {
     public var modelConfig: String
     public var epochs = 20
     public var batchSize = 32
-    /// The optimizer, Keras-style (``LRTOptimizers/Optimizer/make(config:)``); default:
-    /// SGD with momentum 0.9, learning rate 0.01 and the paper's layer-wise rates.
-    public var optimizerConfig = TrainingConfiguration.defaultOptimizer
+    /// The optimizer; default: SGD with momentum 0.9, learning rate 0.01 and the paper's layer-wise rates.
+    public var optimizer = TrainingConfiguration.defaultOptimizer {
+        didSet { optimizerJSON = nil }
+    }
+    /// The optimizer as Keras-style JSON (``LRTOptimizers/OptimizerConfiguration/json``); a config
+    /// set here is read by ``validate()`` and replaces ``optimizer`` for the run.
+    public var optimizerConfig: JSONValue {
+        get { optimizerJSON ?? optimizer.json }
+        set { optimizerJSON = newValue }
+    }
+    private var optimizerJSON: JSONValue?
     public var seed: UInt64 = 0
     /// Where the checkpoint goes.
     public var outputPath = "lrt-checkpoint.h5"
-    public static let defaultOptimizer: JSONValue = .object([
-        ("class_name", .string("SGD")),
-        ("config", .object([("learning_rate", .number(0.01)), ("momentum", .number(0.9))])),
-    ])
+    /// SGD with momentum 0.9, learning rate 0.01, the paper's layer rates.
+    public static let defaultOptimizer = try! OptimizerConfiguration(
+        className: .sgd, rule: StochasticGradientDescent(momentum: 0.9), schedule: ConstantSchedule(learningRate: 0.01))
 
     public init(dataRoot: String, modelConfig: String) {
         self.dataRoot = dataRoot
@@ -30,15 +37,20 @@ public struct TrainingConfiguration: Sendable {
     }
 
     /// Checks every value before any work, naming the bad one.
+    /// - Throws: ``TrainingError``.
     public func validate() throws {
-        guard epochs >= 1 else { throw TrainingError("invalid epochs \(epochs): train for at least 1 epoch") }
-        guard batchSize >= 1, batchSize <= 1 << 20 else { throw TrainingError("invalid batch size \(batchSize): use a value from 1 to 1048576, e.g. 32") }
-        _ = try makeOptimizer()
+        guard epochs >= 1 else { throw TrainingError.invalidSetting(name: "epochs", value: String(epochs), hint: "train for at least 1 epoch") }
+        guard batchSize >= 1, batchSize <= 1 << 20 else {
+            throw TrainingError.invalidSetting(name: "batch size", value: String(batchSize), hint: "use a value from 1 to 1048576, e.g. 32")
+        }
+        _ = try optimizerConfiguration()
     }
 
-    func makeOptimizer() throws -> Optimizer {
-        do { return try Optimizer.make(config: optimizerConfig) } catch {
-            throw TrainingError("\(error)")
+    /// The optimizer of the run: ``optimizer``, or the JSON set as ``optimizerConfig``.
+    func optimizerConfiguration() throws -> OptimizerConfiguration {
+        guard let optimizerJSON else { return optimizer }
+        do { return try OptimizerConfiguration(json: optimizerJSON) } catch let error as OptimizerError {
+            throw TrainingError.optimizer(error)
         }
     }
 }
@@ -80,8 +92,8 @@ public enum Runs {
         try configuration.validate()
         var generator = SeededGenerator(seed: configuration.seed)
         let model: any Model
-        do { model = try ModelConfig.build(text: configuration.modelConfig, generator: &generator) } catch {
-            throw TrainingError("\(error)")
+        do { model = try ModelConfig.build(text: configuration.modelConfig, generator: &generator) } catch let error as ModelConfigError {
+            throw TrainingError.model(error)
         }
         return try start(model: model, generator: generator, configuration: configuration, hooks: hooks)
     }
@@ -113,7 +125,7 @@ public enum Runs {
             } else if let keras = contents.kerasOptimizer {
                 optimizer = try keras.makeOptimizer(for: contents.model)
             } else {
-                throw TrainingError("\(modelPath) holds no optimizer state to keep; leave out --keep-optimizer")
+                throw TrainingError.cannotContinue(path: modelPath, problem: "\(modelPath) holds no optimizer state to keep; leave out --keep-optimizer")
             }
         }
         return try start(model: contents.model, generator: SeededGenerator(seed: configuration.seed),
@@ -126,7 +138,7 @@ public enum Runs {
         let lock = try Checkpoint.reserve(configuration.outputPath, overwrite: hooks.overwrite,
                                           inputs: hooks.inputFiles, inputFolders: dataFolders(root))
         defer { lock.release() }
-        let optimizer = try optimizer ?? configuration.makeOptimizer()
+        let optimizer = try optimizer ?? Optimizer(configuration: configuration.optimizerConfiguration())
         try ResourceEstimate(model: model, batchSize: configuration.batchSize, optimizerSlots: optimizer.rule.slotNames.count,
                              imageCount: ResourceEstimate.countImages(under: root))
             .check(against: .current(), batchSize: configuration.batchSize)
@@ -146,12 +158,16 @@ public enum Runs {
     ///   - epochs: the total to reach (default: one more epoch, or the end of an interrupted one).
     ///   - outputPath: where to save (default: back into `checkpointPath`).
     ///   - dataRoot: another location of the same dataset (default: the one recorded).
-    ///   - optimizerConfig: the optimizer to continue with; one that differs from the saved one is
-    ///     refused unless `resetOptimizer`, since its state would not fit (default: the saved one).
+    ///   - optimizerConfig: the optimizer to continue with, as Keras-style JSON (default: the saved one).
+    ///   - optimizer: the optimizer to continue with, from the saved one's configuration (nil: the
+    ///     saved one); used when `optimizerConfig` is nil. One that differs from the saved one in
+    ///     more than its schedule is refused unless `resetOptimizer`, since its state would not fit;
+    ///   one with another schedule (another learning rate) keeps the slots and steps.
     ///   - resetOptimizer: start the optimizer afresh (step 0, empty slots), keeping weights and data order.
     public static func resume(checkpointPath: String, epochs: Int?, outputPath: String?, dataRoot: String? = nil,
-                              optimizerConfig: JSONValue? = nil, resetOptimizer: Bool = false,
-                              hooks: Hooks = Hooks()) throws -> RunSummary {
+                              optimizerConfig: JSONValue? = nil,
+                              optimizer: ((OptimizerConfiguration) throws -> OptimizerConfiguration?)? = nil,
+                              resetOptimizer: Bool = false, hooks: Hooks = Hooks()) throws -> RunSummary {
         let contents = try Checkpoint.load(from: checkpointPath)
         guard let savedOptimizer = contents.optimizer, let saved = contents.training else {
             // A Keras file has weights and, when compiled, optimizer slots but no data or epoch:
@@ -164,60 +180,66 @@ public enum Runs {
                                             hooks: hooks)
             }
             let keras = contents.kerasOptimizer != nil ? "pass --data DIR to continue its weights and Keras optimizer state, or " : ""
-            throw TrainingError("\(checkpointPath) holds a model but no training state to resume; \(keras)use `lrt finetune \(checkpointPath) --data DIR` to train from its weights (add --keep-optimizer to keep its optimizer state)")
+            throw TrainingError.cannotContinue(path: checkpointPath, problem: "\(checkpointPath) holds a model but no training state to resume; \(keras)use `lrt finetune \(checkpointPath) --data DIR` to train from its weights (add --keep-optimizer to keep its optimizer state)")
         }
         let target = epochs ?? saved.epoch + 1
-        guard target >= 1 else { throw TrainingError("invalid epochs \(target): use at least 1") }
+        guard target >= 1 else { throw TrainingError.invalidSetting(name: "epochs", value: String(target), hint: "use at least 1") }
         guard target > saved.epoch || !saved.epochOrder.isEmpty else {
-            throw TrainingError("\(checkpointPath) has already trained \(saved.epoch) epochs; pass --epochs above \(saved.epoch) to train further")
+            throw TrainingError.cannotContinue(path: checkpointPath, problem: "\(checkpointPath) has already trained \(saved.epoch) epochs; pass --epochs above \(saved.epoch) to train further")
         }
-        let optimizer = try resumedOptimizer(saved: savedOptimizer, requested: optimizerConfig, reset: resetOptimizer,
-                                             checkpointPath: checkpointPath)
+        let requested: OptimizerConfiguration?
+        do {
+            requested = try optimizerConfig.map(OptimizerConfiguration.init(json:)) ?? optimizer?(savedOptimizer.configuration)
+        } catch let error as OptimizerError {
+            throw TrainingError.optimizer(error)
+        }
+        let resumed = try resumedOptimizer(saved: savedOptimizer, requested: requested, reset: resetOptimizer,
+                                           checkpointPath: checkpointPath)
         let output = outputPath ?? checkpointPath
         var state = saved
         if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
         let lock = try Checkpoint.reserve(output, overwrite: hooks.overwrite, inputs: hooks.inputFiles,
                                           inputFolders: dataFolders(state.dataRoot))
         defer { lock.release() }
-        try ResourceEstimate(model: contents.model, batchSize: state.batchSize, optimizerSlots: optimizer.rule.slotNames.count,
+        try ResourceEstimate(model: contents.model, batchSize: state.batchSize, optimizerSlots: resumed.rule.slotNames.count,
                              imageCount: ResourceEstimate.countImages(under: state.dataRoot))
             .check(against: .current(), batchSize: state.batchSize)
         let (train, test) = try loadSplits(root: state.dataRoot, model: contents.model, classNames: state.classNames)
         let present = Set(train.labels.map(Int.init))
         if let missing = state.classNames.indices.first(where: { !present.contains($0) }) {
-            throw TrainingError("\(state.dataRoot)/train has no images of class '\(state.classNames[missing])', one of the \(state.classNames.count) classes \(checkpointPath) was trained on; resume with the dataset it was trained on")
+            throw TrainingError.data(path: state.dataRoot, problem: "\(state.dataRoot)/train has no images of class '\(state.classNames[missing])', one of the \(state.classNames.count) classes \(checkpointPath) was trained on; resume with the dataset it was trained on")
         }
         guard state.epochOrder.isEmpty || state.epochOrder.count == train.count,
               state.epochOrder.allSatisfy({ $0 < train.count })
         else {
-            throw TrainingError("\(state.dataRoot)/train has \(train.count) images but the checkpoint's epoch order covers \(state.epochOrder.count); resume with the same dataset")
+            throw TrainingError.data(path: state.dataRoot, problem: "\(state.dataRoot)/train has \(train.count) images but the checkpoint's epoch order covers \(state.epochOrder.count); resume with the same dataset")
         }
-        let trainer = Trainer(model: contents.model, optimizer: optimizer, trainData: train, testData: test,
+        let trainer = Trainer(model: contents.model, optimizer: resumed, trainData: train, testData: test,
                               state: state, generator: SeededGenerator(seed: saved.generatorState))
         return try run(trainer, epochs: target, outputPath: output, hooks: hooks)
     }
 
-    private static func resumedOptimizer(saved: Optimizer, requested: JSONValue?, reset: Bool,
+    private static func resumedOptimizer(saved: Optimizer, requested: OptimizerConfiguration?, reset: Bool,
                                          checkpointPath: String) throws -> Optimizer {
-        let fresh: Optimizer
-        do { fresh = try Optimizer.make(config: requested ?? saved.config) } catch { throw TrainingError("\(error)") }
-        if reset { return fresh }
-        guard fresh.config == saved.config else {
-            let savedClass = saved.config["class_name"]?.stringValue ?? "?"
-            let freshClass = fresh.config["class_name"]?.stringValue ?? "?"
-            let difference: String
-            if savedClass != freshClass {
-                difference = "\(savedClass), not \(freshClass)"
-            } else {
-                let savedOptions = saved.config["config"] ?? .null, freshOptions = fresh.config["config"] ?? .null
-                let changed = savedOptions.keys.filter { savedOptions[$0] != freshOptions[$0] }.map {
-                    "\($0) \(savedOptions[$0]?.serialized ?? "null") → \(freshOptions[$0]?.serialized ?? "null")"
-                }
-                difference = "\(savedClass) with other settings (\(changed.joined(separator: ", ")))"
-            }
-            throw TrainingError("\(checkpointPath) was trained with \(difference); its optimizer state does not carry over: pass --reset-optimizer to start the new optimizer afresh")
+        let wanted = requested ?? saved.configuration
+        if reset { return Optimizer(configuration: wanted) }
+        if wanted == saved.configuration { return saved }
+        if wanted.replacingSchedule(saved.configuration.schedule) == saved.configuration {
+            return saved.replacingSchedule(wanted.schedule)
         }
-        return saved
+        let savedConfig = saved.config, wantedConfig = wanted.json
+        let savedClass = saved.className, wantedClass = wanted.className.rawValue
+        let difference: String
+        if savedClass != wantedClass {
+            difference = "\(savedClass), not \(wantedClass)"
+        } else {
+            let savedOptions = savedConfig["config"] ?? .null, wantedOptions = wantedConfig["config"] ?? .null
+            let changed = savedOptions.keys.filter { savedOptions[$0] != wantedOptions[$0] }.map {
+                "\($0) \(savedOptions[$0]?.serialized ?? "null") → \(wantedOptions[$0]?.serialized ?? "null")"
+            }
+            difference = "\(savedClass) with other settings (\(changed.joined(separator: ", ")))"
+        }
+        throw TrainingError.cannotContinue(path: checkpointPath, problem: "\(checkpointPath) was trained with \(difference); its optimizer state does not carry over: pass --reset-optimizer to start the new optimizer afresh (a new learning rate or schedule alone keeps it)")
     }
 
     /// Evaluates the model in `modelPath` on `dataRoot/test` (or on `dataRoot` itself
@@ -233,7 +255,7 @@ public enum Runs {
         } else if let recorded = contents.training?.dataRoot, !recorded.isEmpty {
             root = recorded + "/test"
         } else {
-            throw TrainingError("\(modelPath) records no dataset; pass --data DIR")
+            throw TrainingError.cannotContinue(path: modelPath, problem: "\(modelPath) records no dataset; pass --data DIR")
         }
         let classNames = contents.training?.classNames
         let data = try ImageFolder.load(root: root, modelInput: contents.model.inputShape, classNames: classNames)
@@ -251,8 +273,8 @@ public enum Runs {
         do {
             try trainer.fit(epochs: epochs)
         } catch let error as TrainingError {
-            let kept = saver.savedEpoch.map { "; \(outputPath) holds epoch \($0)" } ?? ""
-            throw TrainingError(error.description + kept)
+            guard let epoch = saver.savedEpoch else { throw error }
+            throw TrainingError.stopped(error, checkpoint: outputPath, epoch: epoch)
         }
         return RunSummary(checkpointPath: outputPath, epochs: trainer.state.epoch, history: trainer.state.history,
                           stoppedEarly: trainer.stopRequested)
@@ -261,13 +283,13 @@ public enum Runs {
     private static func loadSplits(root: String, model: any Model, classNames: [String]?) throws -> (ImageFolder, ImageFolder) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else {
-            throw TrainingError("data folder \(root) does not exist; pass --data DIR with DIR/train and DIR/test")
+            throw TrainingError.data(path: root, problem: "data folder \(root) does not exist; pass --data DIR with DIR/train and DIR/test")
         }
         guard isDirectory.boolValue else {
-            throw TrainingError("--data \(root) is a file, not a folder; pass a folder with train/ and test/ subfolders")
+            throw TrainingError.data(path: root, problem: "--data \(root) is a file, not a folder; pass a folder with train/ and test/ subfolders")
         }
         for split in ["train", "test"] where !FileManager.default.fileExists(atPath: root + "/" + split) {
-            throw TrainingError("data folder \(root) has no \(split)/ subfolder; lay it out as \(root)/{train,test}/<class>/*.png")
+            throw TrainingError.data(path: root, problem: "data folder \(root) has no \(split)/ subfolder; lay it out as \(root)/{train,test}/<class>/*.png")
         }
         let train = try ImageFolder.load(root: root + "/train", modelInput: model.inputShape, classNames: classNames)
         let test = try ImageFolder.load(root: root + "/test", modelInput: model.inputShape, classNames: train.classNames)
@@ -277,7 +299,7 @@ public enum Runs {
 
     private static func checkOutputs(of model: any Model, classCount: Int) throws {
         guard model.outputShape == [classCount] else {
-            throw TrainingError("the model outputs \(model.outputShape) values per example but the data has \(classCount) classes; make the last Dense layer have \(classCount) units")
+            throw TrainingError.mismatch("the model outputs \(model.outputShape) values per example but the data has \(classCount) classes; make the last Dense layer have \(classCount) units")
         }
     }
 
@@ -288,7 +310,8 @@ public enum Runs {
         URL(fileURLWithPath: path).standardizedFileURL.path
     }
 
-    static func printError(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+    /// Writes one line to standard error (the default progress and warning sink).
+    public static func printError(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 }
 
 /// Turns an external stop request (Ctrl-C) into ``Trainer/stopRequested``.

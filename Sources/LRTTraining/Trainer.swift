@@ -5,10 +5,44 @@ import LRTLayers
 import LRTOptimizers
 import LRTTensor
 
-/// A run that cannot start or go on, with the value or file named and a fix.
-public struct TrainingError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+/// A run that cannot start or go on, with the value or file named and a fix; each case carries
+/// the values its one-line ``description`` names, and errors from below are carried unchanged.
+public indirect enum TrainingError: Error, CustomStringConvertible {
+    /// A run setting out of range: `invalid <setting> <value>: <hint>` (epochs, batch size).
+    case invalidSetting(name: String, value: String, hint: String)
+    /// The optimizer's configuration, state or schedule.
+    case optimizer(OptimizerError)
+    /// The model config.
+    case model(ModelConfigError)
+    /// A built-in architecture that is unknown (`--model NAME`) or cannot take the data; `data`
+    /// describes the dataset's images when they are the reason.
+    case architecture(ArchitectureError, data: String?)
+    /// A data folder or image that does not fit the run.
+    case data(path: String, problem: String)
+    /// The model and the data do not fit each other.
+    case mismatch(String)
+    /// The loss or the weights stopped being finite; nothing was saved over the last checkpoint.
+    case diverged(String)
+    /// The file cannot be continued or fine-tuned as asked.
+    case cannotContinue(path: String, problem: String)
+    /// A file the run writes (the metrics log) cannot be written.
+    case cannotWrite(path: String, problem: String)
+    /// The run needs more memory than the machine or its limits allow: the estimate, and a fix.
+    case insufficientMemory(String)
+    /// A run that stopped on `error` after saving `checkpoint` at `epoch`.
+    case stopped(TrainingError, checkpoint: String, epoch: Int)
+
+    public var description: String {
+        switch self {
+        case .invalidSetting(let name, let value, let hint): return "invalid \(name) \(value): \(hint)"
+        case .optimizer(let error): return error.description
+        case .model(let error): return error.description
+        case .architecture(let error, let data): return data.map { "\(error) (\($0))" } ?? "--model: \(error)"
+        case .data(_, let problem), .mismatch(let problem), .diverged(let problem), .insufficientMemory(let problem): return problem
+        case .cannotContinue(_, let problem), .cannotWrite(_, let problem): return problem
+        case .stopped(let error, let checkpoint, let epoch): return "\(error.description); \(checkpoint) holds epoch \(epoch)"
+        }
+    }
 }
 
 /// Named hooks into the training loop (Keras `callbacks`): progress, checkpoints, stopping.
@@ -94,7 +128,7 @@ public final class Trainer {
         generator = context.generator
         let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...])
         guard result.loss.isFinite else {
-            throw TrainingError("the loss became \(result.loss) at epoch \(state.epoch + 1), step \(state.globalStep + 1) (learning rate \(optimizer.schedule.rate(step: optimizer.step, epoch: state.epoch))); training stopped without saving this state: lower --learning-rate")
+            throw TrainingError.diverged("the loss became \(result.loss) at epoch \(state.epoch + 1), step \(state.globalStep + 1) (learning rate \(optimizer.schedule.rate(step: optimizer.step, epoch: state.epoch))); training stopped without saving this state: lower --learning-rate")
         }
         model.zeroGradients()
         model.backward(result.gradient)
@@ -118,7 +152,7 @@ public final class Trainer {
     private func finishEpoch() throws {
         let validation = EvaluationReport.evaluate(model, on: testData, classNames: state.classNames)
         guard validation.loss.isFinite, model.weights.allSatisfy(\.value.isFinite) else {
-            throw TrainingError("the weights diverged in epoch \(state.epoch + 1) (validation loss \(validation.loss)); training stopped without saving this epoch: lower --learning-rate")
+            throw TrainingError.diverged("the weights diverged in epoch \(state.epoch + 1) (validation loss \(validation.loss)); training stopped without saving this epoch: lower --learning-rate")
         }
         let metrics: [(name: String, value: Double)] = [
             ("loss", epochLoss), ("accuracy", epochAccuracy),
@@ -127,7 +161,7 @@ public final class Trainer {
             ("seconds", epochSeconds), ("images_per_second", Double(state.epochSeen) / max(epochSeconds, 1e-9)),
         ]
         state.history.append(metrics)
-        do { try optimizer.onEpochEnd(metrics: metrics) } catch { throw TrainingError("\(error)") }
+        do { try optimizer.onEpochEnd(metrics: metrics) } catch let error as OptimizerError { throw TrainingError.optimizer(error) }
         state.epoch += 1
         state.epochOrder = []
         state.position = 0

@@ -42,30 +42,26 @@ struct Resume: ParsableCommand {
     @Option(help: "The dataset, if it moved since the checkpoint was written.")
     var data: String?
 
-    @Option(help: ArgumentHelp("Continue with this optimizer (see `lrt train --help`); refused unless it matches the saved one or --reset-optimizer is given.", valueName: "name"))
-    var optimizer: OptimizerOptions.Name?
-
-    @Option(help: ArgumentHelp("Continue with this Keras-style optimizer config; same rule as --optimizer.", valueName: "file.json"))
-    var optimizerConfig: String?
-
     @Flag(help: "Start the optimizer afresh (step 0, no momentum or moments), keeping weights, epoch and data order.")
     var resetOptimizer = false
+
+    /// Each flag given overrides the saved optimizer's value; a new learning rate or schedule keeps
+    /// its state, any other change needs --reset-optimizer.
+    @OptionGroup(title: "Optimizer overrides (default: the saved optimizer)") var optimizer: OptimizerOptions
 
     @OptionGroup var monitoring: MonitoringOptions
 
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        if optimizer.optimizer != nil { try optimizer.validateForNewRun() }
     }
 
     func run() throws {
         try Isolation.preflight(checkpoint)
         Interrupt.install()
-        var arguments: [String] = []
-        if let optimizer { arguments += ["--optimizer", optimizer.rawValue] }
-        if let optimizerConfig { arguments += ["--optimizer-config", optimizerConfig] }
-        let requested = arguments.isEmpty ? nil : try OptimizerOptions.parse(arguments).config()
         try report(Runs.resume(checkpointPath: checkpoint, epochs: epochs, outputPath: out, dataRoot: data,
-                               optimizerConfig: requested, resetOptimizer: resetOptimizer, hooks: monitoring.hooks))
+                               optimizer: optimizer.configuration(over:), resetOptimizer: resetOptimizer,
+                               hooks: monitoring.hooks))
     }
 }
 
@@ -193,19 +189,16 @@ struct Doctor: ParsableCommand {
 
 /// The text of a Keras model config file: a regular file of at most 16 MiB of UTF-8.
 func readModelConfig(_ path: String) throws -> String {
-    let bytes: [UInt8]
-    do { bytes = try SafeFile.readRegularFile(path, what: "model config", limit: 16 << 20) } catch {
-        throw CommandError("\(error)")
-    }
+    let bytes = try SafeFile.readRegularFile(path, what: "model config", limit: 16 << 20)
     do { return try JSONValue.decodeUTF8(bytes) } catch {
-        throw CommandError("cannot read model config \(path): \(error)")
+        throw CommandError.unreadable(path: path, what: "model config", reason: "\(error)")
     }
 }
 
 private func report(_ summary: RunSummary) throws {
     let accuracy = summary.testAccuracy.map { String(format: ", test accuracy %.4f", $0) } ?? ""
     if summary.stoppedEarly {
-        printError("interrupted: saved \(summary.checkpointPath) mid-epoch \(summary.epochs + 1); continue with `lrt resume \(summary.checkpointPath)`")
+        Runs.printError("interrupted: saved \(summary.checkpointPath) mid-epoch \(summary.epochs + 1); continue with `lrt resume \(summary.checkpointPath)`")
         throw ExitCode(128 + Interrupt.received)
     }
     print("wrote \(summary.checkpointPath) (epoch \(summary.epochs)\(accuracy))")

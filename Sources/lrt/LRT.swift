@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LRTTensor
+import LRTTraining
 
 /// `lrt`: train, resume, finetune and evaluate image classifiers with layer-specific adaptive learning rates.
 struct LRT: ParsableCommand {
@@ -25,7 +26,7 @@ enum Entry {
         // fast ones if it fell back to generic kernels on this CPU.
         BLASRuntime.prepareForFastKernels()
         if let setting = KernelBackend.invalidSetting {
-            printError("warning: \(KernelBackend.environmentVariable)=\(setting) names no backend; using \(KernelBackend.preferred.rawValue) (set onednn or blas)")
+            Runs.printError("warning: \(KernelBackend.environmentVariable)=\(setting) names no backend; using \(KernelBackend.preferred.rawValue) (set onednn or blas)")
         }
         LRT.main()
     }
@@ -51,7 +52,7 @@ enum ThreadLimits {
             let counts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard counts.contains(where: { ($0 ?? 0) > maximum }) else { continue }
             let processors = max(1, ProcessInfo.processInfo.activeProcessorCount)
-            printError("warning: \(variable)=\(text) asks for more than \(maximum) threads (4 per processor); using \(processors)")
+            Runs.printError("warning: \(variable)=\(text) asks for more than \(maximum) threads (4 per processor); using \(processors)")
             setenv(variable, String(processors), 1)
             changed = true
         }

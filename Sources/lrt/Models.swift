@@ -34,11 +34,8 @@ struct Models: ParsableCommand {
             print(Self.listing(inputShape: inputShape, classCount: classes))
             return
         }
-        do {
-            print(try Self.architecture(name).config(inputShape: inputShape, classCount: classes).formatted(expandedDepth: 3))
-        } catch {
-            throw CommandError("\(error)")
-        }
+        // An ArchitectureError (or ModelConfigError) is one line naming the bad size; it is printed as it is.
+        print(try Self.architecture(name).config(inputShape: inputShape, classCount: classes).formatted(expandedDepth: 3))
     }
 
     /// `--input 32,32,3` as `[32, 32, 3]`.

@@ -3,11 +3,24 @@ import Foundation
 import LRTLayers
 import LRTOptimizers
 
-/// The optimizer flags of every command that trains; they build the Keras-style
-/// optimizer config that ``Optimizer/make(config:)`` validates and builds.
+/// The optimizer flags of every command that trains (`train`, `finetune`, `resume`); they fill
+/// an ``OptimizerConfiguration`` directly. On `resume` each flag given overrides the saved
+/// optimizer's value and every other value stays as saved.
 struct OptimizerOptions: ParsableArguments {
     enum Name: String, ExpressibleByArgument, CaseIterable {
         case sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, lars, lamb
+
+        var className: OptimizerConfiguration.ClassName {
+            switch self {
+            case .sgd, .momentum, .nesterov: return .sgd
+            case .adagrad: return .adagrad
+            case .rmsprop: return .rmsprop
+            case .adam: return .adam
+            case .adamw: return .adamW
+            case .lars: return .lars
+            case .lamb: return .lamb
+            }
+        }
     }
 
     enum ScheduleName: String, ExpressibleByArgument, CaseIterable {
@@ -16,19 +29,18 @@ struct OptimizerOptions: ParsableArguments {
 
     enum DecayMode: String, ExpressibleByArgument, CaseIterable {
         case coupled, decoupled
+
+        var mode: WeightDecay.Mode { self == .coupled ? .coupled : .decoupled }
     }
 
-    enum Unit: String, ExpressibleByArgument, CaseIterable {
-        case epoch, step
-    }
-
-    @Option(help: ArgumentHelp("Base update rule (torch.optim formulas): sgd, momentum (SGD, momentum 0.9), nesterov, adagrad, rmsprop, adam, adamw, lars, lamb.", valueName: "name"))
-    var optimizer = Name.momentum
+    @Option(help: ArgumentHelp("Base update rule (torch.optim formulas): sgd, momentum (SGD, momentum 0.9), nesterov, adagrad, rmsprop, adam, adamw, lars, lamb (default: momentum; on resume: the saved one).", valueName: "name"))
+    var optimizer: Name?
 
     @Option(help: ArgumentHelp("A Keras-style optimizer config {\"class_name\": …, \"config\": {…}} for reproducible runs; replaces the optimizer flags.", valueName: "file.json"))
     var optimizerConfig: String?
 
-    @Option(parsing: .unconditional, help: "Global learning rate t (default: 0.01 for SGD-family, AdaGrad, RMSProp; 0.001 for Adam-family; 1 for LARS).")
+    @Option(name: [.customLong("learning-rate"), .customLong("lr")], parsing: .unconditional,
+            help: "Global learning rate t (default: 0.01 for SGD-family, AdaGrad, RMSProp; 0.001 for Adam-family; 1 for LARS).")
     var learningRate: Double?
 
     @Option(parsing: .unconditional, help: "Momentum in [0, 1) for sgd/momentum/nesterov/rmsprop/lars (default 0.9 for momentum, nesterov, lars; else 0).")
@@ -43,10 +55,10 @@ struct OptimizerOptions: ParsableArguments {
     @Option(name: .customLong("beta2"), parsing: .unconditional, help: "Adam/AdamW/LAMB β2 in [0, 1) (default 0.999).")
     var beta2: Double?
 
-    @Option(parsing: .unconditional, help: "Epsilon added to denominators (> 0; each rule has torch's default).")
+    @Option(parsing: .unconditional, help: "Epsilon added to denominators (> 0; each rule has torch's default; not for sgd).")
     var epsilon: Double?
 
-    @Flag(help: "Adam/AdamW: the AMSGrad variant.")
+    @Flag(help: "Adam/AdamW/LAMB: the AMSGrad variant.")
     var amsgrad = false
 
     @Option(parsing: .unconditional, help: "RMSProp smoothing constant ρ (default 0.99).")
@@ -85,8 +97,8 @@ struct OptimizerOptions: ParsableArguments {
     @Flag(help: "With --layer-rates paper: one multiplier per parameter tensor instead of per layer.")
     var layerRatesPerTensor = false
 
-    @Option(help: "Learning-rate schedule: constant, step, multistep, exponential, inverse, cosine, plateau.")
-    var schedule = ScheduleName.constant
+    @Option(help: "Learning-rate schedule: constant, step, multistep, exponential, inverse, cosine, plateau (default: constant). On resume any rate or schedule flag replaces the saved schedule and keeps the slots.")
+    var schedule: ScheduleName?
 
     @Option(parsing: .unconditional, help: "step/multistep/exponential: multiply the rate by gamma; inverse: Caffe's inv gamma.")
     var gamma: Double?
@@ -94,8 +106,8 @@ struct OptimizerOptions: ParsableArguments {
     @Option(help: "step: multiply by gamma every N units; cosine: the period in units.")
     var stepSize: Int?
 
-    @Option(help: "Unit of --step-size for step and cosine schedules.")
-    var stepUnit = Unit.epoch
+    @Option(help: "Unit of --step-size for step and cosine schedules (default: epoch).")
+    var stepUnit: ScheduleUnit?
 
     @Option(help: "multistep: comma-separated epochs at which to multiply by gamma, e.g. 30,60.")
     var milestones: String?
@@ -112,8 +124,8 @@ struct OptimizerOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Warm-up starts at this fraction of the rate (default 0).")
     var warmupStartFactor: Double?
 
-    @Option(help: "plateau: the validation metric watched (val_loss, val_accuracy, loss, accuracy).")
-    var plateauMonitor = "val_loss"
+    @Option(help: "plateau: the validation metric watched (val_loss, val_accuracy, loss, accuracy; default val_loss).")
+    var plateauMonitor: String?
 
     @Option(parsing: .unconditional, help: "plateau: multiply the rate by this factor (default 0.1).")
     var plateauFactor: Double?
@@ -124,141 +136,231 @@ struct OptimizerOptions: ParsableArguments {
     @Option(help: "plateau: epochs to wait after a reduction (default 0).")
     var plateauCooldown: Int?
 
-    /// The optimizer config these flags describe (or the file's), validated by building it once.
-    func config() throws -> JSONValue {
+    /// Checks the flags of a new run before anything is read, with usage text on a bad one
+    /// (called by the commands' `validate()`: on `resume` only with `--optimizer`, since the other
+    /// flags override a saved optimizer that is not read yet).
+    func validateForNewRun() throws {
+        guard optimizerConfig == nil else { return }
+        do { _ = try fromFlags(over: nil) } catch let error as OptimizerError {
+            throw ValidationError(Self.message(error))
+        }
+    }
+
+    /// The configuration these flags (or the `--optimizer-config` file) describe for a new run.
+    func configuration() throws -> OptimizerConfiguration {
+        try configuration(over: nil) ?? fromFlags(over: nil)
+    }
+
+    /// The configuration to continue `saved` with: nil when no optimizer flag is given; else the
+    /// file's, or `saved` with each flag given overriding its value (`--optimizer` naming another
+    /// class starts from that class's defaults).
+    func configuration(over saved: OptimizerConfiguration?) throws -> OptimizerConfiguration? {
         if let optimizerConfig {
             let text: String
             do { text = try String(contentsOfFile: optimizerConfig, encoding: .utf8) } catch {
-                throw CommandError("cannot read optimizer config \(optimizerConfig): \((error as NSError).localizedDescription)")
+                throw CommandError.unreadable(path: optimizerConfig, what: "optimizer config", reason: (error as NSError).localizedDescription)
             }
-            do { return try checked(try JSONValue.parse(text)) } catch let error as JSONError {
-                throw CommandError("optimizer config \(optimizerConfig) is not valid JSON: \(error)")
-            } catch {
-                throw CommandError("optimizer config \(optimizerConfig): \(error)")
+            do { return try OptimizerConfiguration(json: try JSONValue.parse(text)) } catch let error as JSONError {
+                throw CommandError.invalidFile(path: optimizerConfig, what: "optimizer config", reason: "not valid JSON: \(error)")
+            } catch let error as OptimizerError {
+                throw CommandError.invalidFile(path: optimizerConfig, what: "optimizer config", reason: error.description)
             }
         }
-        var options: [(key: String, value: JSONValue)] = []
-        func add(_ key: String, _ value: Double?) { if let value { options.append((key, .number(value))) } }
-        func add(_ key: String, _ flag: Bool) { if flag { options.append((key, .bool(true))) } }
-        let className: String
-        switch optimizer {
-        case .sgd, .momentum, .nesterov:
-            className = "SGD"
-            add("momentum", momentum ?? (optimizer == .sgd && !nesterov ? nil : 0.9))
-            add("nesterov", nesterov || optimizer == .nesterov)
+        if saved != nil, !givesAnyFlag { return nil }
+        do { return try fromFlags(over: saved) } catch let error as OptimizerError {
+            throw CommandError.invalidOption(Self.message(error))
+        }
+    }
+
+    /// Whether any optimizer flag was given.
+    private var givesAnyFlag: Bool {
+        let values: [Any?] = [optimizer, learningRate, momentum, beta1, beta2, epsilon, rho, initialAccumulator, trustCoefficient,
+                              weightDecay, weightDecayMode, clipNorm, clipValue, layerRates, schedule, gamma, stepSize, stepUnit,
+                              milestones, power, minLearningRate, warmupSteps, warmupStartFactor, plateauMonitor, plateauFactor,
+                              plateauPatience, plateauCooldown]
+        return values.contains { $0 != nil } || nesterov || amsgrad || centered || layerRatesPerTensor
+            || !excludeFromWeightDecay.isEmpty || !excludeFromLayerAdaptation.isEmpty
+    }
+
+    /// Whether a flag that sets the rate or its schedule was given.
+    private var givesScheduleFlag: Bool {
+        let values: [Any?] = [learningRate, schedule, gamma, stepSize, stepUnit, milestones, power, minLearningRate, warmupSteps,
+                              warmupStartFactor, plateauMonitor, plateauFactor, plateauPatience, plateauCooldown]
+        return values.contains { $0 != nil }
+    }
+
+    /// Each value: the flag's, else `saved`'s (unless `--optimizer` names another class), else the class default.
+    private func fromFlags(over saved: OptimizerConfiguration?) throws -> OptimizerConfiguration {
+        let name = optimizer ?? (saved == nil ? .momentum : nil)
+        let className = name?.className ?? saved!.className
+        let base = saved?.className == className ? saved : nil
+        try checkFlagsApply(to: className)
+
+        let rule: any UpdateRule
+        switch className {
+        case .sgd, .lars:
+            let previous = base?.rule as? StochasticGradientDescent
+            let impliedMomentum: Double? = name == .momentum || name == .nesterov || name == .lars || (name == .sgd && nesterov) ? 0.9 : nil
+            rule = try StochasticGradientDescent(momentum: momentum ?? impliedMomentum ?? previous?.momentum ?? (className == .lars ? 0.9 : 0),
+                                                 nesterov: nesterov || name == .nesterov || (previous?.nesterov ?? false))
         case .adagrad:
-            className = "Adagrad"
-            add("initial_accumulator_value", initialAccumulator)
+            let previous = base?.rule as? AdaGrad
+            rule = try AdaGrad(initialAccumulatorValue: initialAccumulator ?? previous?.initialAccumulatorValue ?? 0,
+                               epsilon: epsilon ?? previous?.epsilon ?? 1e-10,
+                               learningRateDecay: previous?.learningRateDecay ?? 0)
         case .rmsprop:
-            className = "RMSprop"
-            add("rho", rho)
-            add("momentum", momentum)
-            add("centered", centered)
-        case .adam, .adamw, .lamb:
-            className = ["adam": "Adam", "adamw": "AdamW", "lamb": "LAMB"][optimizer.rawValue]!
-            add("beta_1", beta1)
-            add("beta_2", beta2)
-            add("amsgrad", amsgrad)
+            let previous = base?.rule as? RMSProp
+            rule = try RMSProp(rho: rho ?? previous?.rho ?? 0.99, epsilon: epsilon ?? previous?.epsilon ?? 1e-8,
+                               momentum: momentum ?? previous?.momentum ?? 0, centered: centered || (previous?.centered ?? false))
+        case .adam, .adamW, .lamb:
+            let previous = base?.rule as? Adam
+            rule = try Adam(beta1: beta1 ?? previous?.beta1 ?? 0.9, beta2: beta2 ?? previous?.beta2 ?? 0.999,
+                            epsilon: epsilon ?? previous?.epsilon ?? (className == .lamb ? 1e-6 : 1e-8),
+                            amsgrad: amsgrad || (previous?.amsgrad ?? false))
+        }
+
+        let decayExclusions = !excludeFromWeightDecay.isEmpty ? excludeFromWeightDecay
+            : base?.weightDecay.excluded.map(\.pattern) ?? className.defaultExclusions
+        let weightDecay = try WeightDecay(rate: self.weightDecay ?? base?.weightDecay.rate ?? className.defaultWeightDecay,
+                                          mode: weightDecayMode?.mode ?? base?.weightDecay.mode ?? className.defaultWeightDecayMode,
+                                          excluding: decayExclusions)
+        let adaptationExclusions = !excludeFromLayerAdaptation.isEmpty ? excludeFromLayerAdaptation
+            : base?.trustRatio?.excluded.map(\.pattern) ?? decayExclusions
+        var trustRatio = base?.trustRatio
+        switch className {
         case .lars:
-            className = "LARS"
-            add("momentum", momentum)
-            add("nesterov", nesterov)
-            add("trust_coefficient", trustCoefficient)
+            var previous: (coefficient: Double, epsilon: Double)?
+            if case .lars(let coefficient, let epsilon)? = base?.trustRatio?.kind { previous = (coefficient, epsilon) }
+            trustRatio = try .lars(trustCoefficient: trustCoefficient ?? previous?.coefficient ?? 0.001,
+                                   epsilon: epsilon ?? previous?.epsilon ?? 1e-8, excluding: adaptationExclusions)
+        case .lamb:
+            trustRatio = .lamb(excluding: adaptationExclusions)
+        default:
+            break
         }
-        add("epsilon", epsilon)
-        add("weight_decay", weightDecay)
-        if let weightDecayMode { options.append(("weight_decay_mode", .string(weightDecayMode.rawValue))) }
-        if !excludeFromWeightDecay.isEmpty {
-            options.append(("exclude_from_weight_decay", .array(excludeFromWeightDecay.map { .string($0) })))
+
+        let clipping: GradientClipping
+        switch (clipNorm, clipValue) {
+        case (let norm?, nil): clipping = try GradientClipping(globalNorm: norm)
+        case (nil, let value?): clipping = try GradientClipping(value: value)
+        case (nil, nil): clipping = base?.clipping ?? .none
+        default: throw OptimizerError(.conflict(keys: [.globalClipnorm, .clipvalue], hint: "give --clip-norm or --clip-value, not both"))
         }
-        if !excludeFromLayerAdaptation.isEmpty {
-            options.append(("exclude_from_layer_adaptation", .array(excludeFromLayerAdaptation.map { .string($0) })))
-        }
-        add("global_clipnorm", clipNorm)
-        add("clipvalue", clipValue)
-        if let layerRates { options.append(("layer_rates", .string(layerRates.rawValue))) }
-        add("layer_rates_per_tensor", layerRatesPerTensor)
-        if let schedule = try scheduleConfig() { options.append(("learning_rate", schedule)) }
-        do {
-            return try checked(.object([("class_name", .string(className)), ("config", .object(options))]))
-        } catch let error as OptimizerError {
-            // Name the flag the user typed rather than the config key.
-            guard let option = error.option, let flag = Self.flags[option] else { throw error }
-            throw CommandError(error.description.replacingOccurrences(of: "invalid \(option)", with: "invalid \(flag)"))
+
+        let schedule = try base.flatMap { givesScheduleFlag ? nil : $0.schedule }
+            ?? makeSchedule(defaultLearningRate: className.defaultLearningRate)
+        return try OptimizerConfiguration(
+            className: className, rule: rule, trustRatio: trustRatio, weightDecay: weightDecay, clipping: clipping,
+            schedule: schedule, layerRates: layerRates ?? base?.layerRates ?? className.defaultLayerRates,
+            perTensor: layerRatesPerTensor || (base?.perTensor ?? false))
+    }
+
+    /// Refuses a rule flag the class does not read, e.g. `--beta1` with `--optimizer sgd`.
+    private func checkFlagsApply(to className: OptimizerConfiguration.ClassName) throws {
+        var given: [(flag: String, classes: [OptimizerConfiguration.ClassName])] = []
+        if momentum != nil { given.append(("--momentum", [.sgd, .rmsprop, .lars])) }
+        if nesterov { given.append(("--nesterov", [.sgd, .lars])) }
+        if beta1 != nil { given.append(("--beta1", [.adam, .adamW, .lamb])) }
+        if beta2 != nil { given.append(("--beta2", [.adam, .adamW, .lamb])) }
+        if amsgrad { given.append(("--amsgrad", [.adam, .adamW, .lamb])) }
+        if epsilon != nil { given.append(("--epsilon", [.adagrad, .rmsprop, .adam, .adamW, .lars, .lamb])) }
+        if rho != nil { given.append(("--rho", [.rmsprop])) }
+        if centered { given.append(("--centered", [.rmsprop])) }
+        if initialAccumulator != nil { given.append(("--initial-accumulator", [.adagrad])) }
+        if trustCoefficient != nil { given.append(("--trust-coefficient", [.lars])) }
+        if !excludeFromLayerAdaptation.isEmpty { given.append(("--exclude-from-layer-adaptation", [.lars, .lamb])) }
+        for (flag, classes) in given where !classes.contains(className) {
+            throw OptimizerError(.conflict(keys: [], hint: "\(flag) does not apply to \(className.rawValue); it is for \(classes.map(\.rawValue).joined(separator: ", "))"))
         }
     }
 
-    /// Config keys and the flags that set them.
-    private static let flags = [
-        "learning rate": "--learning-rate", "learning_rate": "--learning-rate", "momentum": "--momentum",
-        "beta_1": "--beta1", "beta_2": "--beta2", "epsilon": "--epsilon", "rho": "--rho",
-        "initial_accumulator_value": "--initial-accumulator", "trust_coefficient": "--trust-coefficient",
-        "weight_decay": "--weight-decay", "global_clipnorm": "--clip-norm", "clipvalue": "--clip-value",
-        "gamma": "--gamma", "step_size": "--step-size", "period": "--step-size", "power": "--power",
-        "minimum_learning_rate": "--min-learning-rate", "steps": "--warmup-steps", "start_factor": "--warmup-start-factor",
-        "factor": "--plateau-factor", "patience": "--plateau-patience", "cooldown": "--plateau-cooldown",
-        "milestones": "--milestones", "monitor": "--plateau-monitor",
-    ]
-
-    /// The `learning_rate` entry: nil keeps the class's default constant rate.
-    private func scheduleConfig() throws -> JSONValue? {
-        var members: [(key: String, value: JSONValue)] = []
-        func add(_ key: String, _ value: Double?) { if let value { members.append((key, .number(value))) } }
-        add("learning_rate", learningRate)
-        let className: String
-        switch schedule {
-        case .constant:
-            className = "Constant"
-        case .step:
-            className = "Step"
-            add("gamma", gamma)
-            add("step_size", stepSize.map(Double.init))
-            members.append(("unit", .string(stepUnit.rawValue)))
-        case .multistep:
-            className = "MultiStep"
-            add("gamma", gamma)
-            let epochs = try (milestones ?? "").split(separator: ",").map { text -> JSONValue in
-                guard let epoch = Int(text.trimmingCharacters(in: .whitespaces)) else {
-                    throw CommandError("--milestones must list epochs like 30,60, got '\(milestones ?? "")'")
-                }
-                return .number(Double(epoch))
+    /// The schedule the schedule flags describe, at `defaultLearningRate` unless `--learning-rate` is given.
+    private func makeSchedule(defaultLearningRate: Double) throws -> any LearningRateSchedule {
+        let rate = learningRate ?? defaultLearningRate
+        func required<Value>(_ value: Value?, _ flag: String) throws -> Value {
+            guard let value else {
+                throw OptimizerError(.conflict(keys: [], hint: "--schedule \(schedule?.rawValue ?? "") needs \(flag)"))
             }
-            members.append(("milestones", .array(epochs)))
+            return value
+        }
+        let unit = stepUnit ?? .epoch
+        var result: any LearningRateSchedule
+        switch schedule ?? .constant {
+        case .constant:
+            result = try ConstantSchedule(learningRate: rate)
+        case .step:
+            result = try StepSchedule(learningRate: rate, gamma: gamma ?? 0.1, stepSize: try required(stepSize, "--step-size"), unit: unit)
+        case .multistep:
+            let epochs = try (milestones ?? "").split(separator: ",").map { text -> Int in
+                guard let epoch = Int(text.trimmingCharacters(in: .whitespaces)) else {
+                    throw OptimizerError(invalid: .milestones, value: "'\(milestones ?? "")'", hint: "list epochs like 30,60")
+                }
+                return epoch
+            }
+            result = try MultiStepSchedule(learningRate: rate, gamma: gamma ?? 0.1, milestones: epochs)
         case .exponential:
-            className = "Exponential"
-            add("gamma", gamma)
+            result = try ExponentialSchedule(learningRate: rate, gamma: try required(gamma, "--gamma"))
         case .inverse:
-            className = "Inverse"
-            add("gamma", gamma)
-            add("power", power)
+            result = try InverseSchedule(learningRate: rate, gamma: try required(gamma, "--gamma"), power: try required(power, "--power"))
         case .cosine:
-            className = "Cosine"
-            add("minimum_learning_rate", minLearningRate)
-            add("period", stepSize.map(Double.init))
-            members.append(("unit", .string(stepUnit.rawValue)))
+            result = try CosineSchedule(learningRate: rate, minimumLearningRate: minLearningRate ?? 0,
+                                        period: try required(stepSize, "--step-size"), unit: unit)
         case .plateau:
-            className = "ReduceOnPlateau"
-            members.append(("monitor", .string(plateauMonitor)))
-            members.append(("mode", .string(plateauMonitor.hasSuffix("accuracy") ? "max" : "min")))
-            add("factor", plateauFactor)
-            add("patience", plateauPatience.map(Double.init))
-            add("cooldown", plateauCooldown.map(Double.init))
-            add("minimum_learning_rate", minLearningRate)
+            let monitor = plateauMonitor ?? "val_loss"
+            result = try ReduceOnPlateau(learningRate: rate, monitor: monitor, mode: monitor.hasSuffix("accuracy") ? .max : .min,
+                                         factor: plateauFactor ?? 0.1, patience: plateauPatience ?? 10,
+                                         cooldown: plateauCooldown ?? 0, minimumLearningRate: minLearningRate ?? 0)
         }
-        var schedule: JSONValue? = className == "Constant" && members.isEmpty ? nil
-            : .object([("class_name", .string(className)), ("config", .object(members))])
         if let warmupSteps {
-            var warmup: [(key: String, value: JSONValue)] = [("steps", .number(Double(warmupSteps)))]
-            if let warmupStartFactor { warmup.append(("start_factor", .number(warmupStartFactor))) }
-            warmup.append(("schedule", schedule ?? .null))
-            schedule = .object([("class_name", .string("Warmup")), ("config", .object(warmup))])
+            result = try WarmupSchedule(steps: warmupSteps, startFactor: warmupStartFactor ?? 0, schedule: result)
         }
-        return schedule
+        return result
     }
 
-    /// Builds the optimizer once so a bad value fails before any data is read.
-    private func checked(_ config: JSONValue) throws -> JSONValue {
-        _ = try Optimizer.make(config: config)
-        return config
+    /// The error with each config key named by the flag that sets it.
+    static func message(_ error: OptimizerError) -> String { error.described(naming: flag) }
+
+    /// The flag that sets `key`, or the key itself when no flag does.
+    static func flag(for key: OptimizerKey) -> String {
+        switch key {
+        case .className: return "--optimizer"
+        case .learningRate: return "--learning-rate"
+        case .momentum: return "--momentum"
+        case .nesterov: return "--nesterov"
+        case .beta1: return "--beta1"
+        case .beta2: return "--beta2"
+        case .epsilon: return "--epsilon"
+        case .amsgrad: return "--amsgrad"
+        case .rho, .alpha: return "--rho"
+        case .centered: return "--centered"
+        case .initialAccumulatorValue: return "--initial-accumulator"
+        case .trustCoefficient: return "--trust-coefficient"
+        case .excludeFromLayerAdaptation: return "--exclude-from-layer-adaptation"
+        case .weightDecay: return "--weight-decay"
+        case .weightDecayMode: return "--weight-decay-mode"
+        case .excludeFromWeightDecay: return "--exclude-from-weight-decay"
+        case .globalClipnorm, .clipnorm: return "--clip-norm"
+        case .clipvalue: return "--clip-value"
+        case .layerRates: return "--layer-rates"
+        case .layerRatesPerTensor: return "--layer-rates-per-tensor"
+        case .gamma: return "--gamma"
+        case .stepSize, .period: return "--step-size"
+        case .unit: return "--step-unit"
+        case .milestones: return "--milestones"
+        case .power: return "--power"
+        case .minimumLearningRate: return "--min-learning-rate"
+        case .steps: return "--warmup-steps"
+        case .startFactor: return "--warmup-start-factor"
+        case .schedule: return "--schedule"
+        case .monitor, .mode: return "--plateau-monitor"
+        case .factor: return "--plateau-factor"
+        case .patience: return "--plateau-patience"
+        case .cooldown: return "--plateau-cooldown"
+        case .learningRateDecay, .layerAdaptation, .threshold, .thresholdMode, .lossScaleFactor,
+             .gradientAccumulationSteps, .decay, .useEMA:
+            return key.rawValue
+        }
     }
 }
+
+extension ScheduleUnit: ExpressibleByArgument {}

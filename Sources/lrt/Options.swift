@@ -30,6 +30,7 @@ struct TrainingOptions: ParsableArguments {
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        try optimizer.validateForNewRun()
     }
 
     /// The library configuration these options describe.
@@ -37,7 +38,7 @@ struct TrainingOptions: ParsableArguments {
         var configuration = TrainingConfiguration(dataRoot: try data ?? Samples.path("digits"), modelConfig: modelConfig)
         configuration.epochs = epochs
         configuration.batchSize = batchSize
-        configuration.optimizerConfig = try optimizer.config()
+        configuration.optimizer = try optimizer.configuration()
         configuration.seed = seed
         configuration.outputPath = out
         return configuration
@@ -88,7 +89,7 @@ enum Samples {
             let path = base + "/Samples/" + name
             if FileManager.default.fileExists(atPath: path) { return path }
         }
-        throw CommandError("no --data given and the sample dataset Samples/\(name) was not found; run from the lrt repository or pass --data DIR")
+        throw CommandError.missingSamples(name: name)
     }
 }
 
@@ -119,12 +120,25 @@ enum Interrupt {
     }
 }
 
-/// A failure found by the command line itself (not a usage mistake), printed as one line.
-struct CommandError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
+/// A failure found by the command line itself (not a usage mistake), printed as one line;
+/// each case carries the file or option it names.
+enum CommandError: Error, CustomStringConvertible {
+    /// A file named on the command line that cannot be read: `cannot read <what> <path>: <reason>`.
+    case unreadable(path: String, what: String, reason: String)
+    /// A file that was read but cannot be used: `<what> <path>: <reason>`.
+    case invalidFile(path: String, what: String, reason: String)
+    /// Option values that cannot be used together or with the checkpoint, named by their flags.
+    case invalidOption(String)
+    /// No `--data` and no bundled `Samples/<name>`.
+    case missingSamples(name: String)
 
-func printError(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
+    var description: String {
+        switch self {
+        case .unreadable(let path, let what, let reason): return "cannot read \(what) \(path): \(reason)"
+        case .invalidFile(let path, let what, let reason): return "\(what) \(path): \(reason)"
+        case .invalidOption(let message): return message
+        case .missingSamples(let name):
+            return "no --data given and the sample dataset Samples/\(name) was not found; run from the lrt repository or pass --data DIR"
+        }
+    }
 }

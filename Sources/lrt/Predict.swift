@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LRTFormat
+import LRTTraining
 
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,13 +36,11 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         try Isolation.preflight(model)
-        do { try Prediction.checkOutput(out, modelPath: model, inputsPath: inputs, overwrite: overwrite) } catch {
-            throw CommandError("\(error)")
-        }
+        try Prediction.checkOutput(out, modelPath: model, inputsPath: inputs, overwrite: overwrite)
         try Isolation.superviseUnlessChild(files: [model, inputs])
         let summary = try Prediction.run(modelPath: model, inputsPath: inputs, outputPath: out, inputName: inputName,
                                          batchSize: batchSize, overwrite: overwrite)
-        summary.warnings.forEach { printError("warning: \($0)") }
+        summary.warnings.forEach { Runs.printError("warning: \($0)") }
         print("wrote \(out) (y_pred \(summary.outputShape))")
     }
 }

@@ -65,7 +65,8 @@ class CommandTestCase: XCTestCase {
     /// Starts `lrt arguments` in ``outputs``; `environment` replaces the inherited one.
     func start(_ arguments: [String], environment: [String: String]? = nil) throws -> Started {
         guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
-            throw XCTSkip("lrt is not built at \(Self.executable.path); run `swift build --build-tests`")
+            XCTFail("lrt is not built at \(Self.executable.path); run `swift build --build-tests`")
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: Self.executable.path])
         }
         let logs = directory.appendingPathComponent("logs")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
@@ -86,6 +87,25 @@ class CommandTestCase: XCTestCase {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         return started
+    }
+
+    /// Waits until the standard error of a process from ``start(_:environment:)`` has a line
+    /// containing `text` (a readiness signal), failing the test after `timeout` seconds or
+    /// when the process exits first.
+    func waitForError(_ started: Started, containing text: String, timeout: TimeInterval = 120,
+                      file: StaticString = #filePath, line: UInt = #line) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let output = (try? String(contentsOf: started.standardError, encoding: .utf8)) ?? ""
+            if output.split(separator: "\n").contains(where: { $0.contains(text) }) { return }
+            guard started.process.isRunning else {
+                XCTFail("lrt exited before printing '\(text)': \(output.suffix(2000))", file: file, line: line)
+                throw CocoaError(.executableLoad)
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        XCTFail("lrt printed no '\(text)' within \(Int(timeout)) s", file: file, line: line)
+        throw CocoaError(.executableLoad)
     }
 
     /// Waits for a process from ``start(_:environment:)`` to exit and collects its output.

@@ -13,10 +13,10 @@ final class DoctorTests: CommandTestCase {
         return try XCTUnwrap(object as? [String: String], "doctor --json printed \(run.standardOutput)", file: file, line: line)
     }
 
-    /// The environment of this test process without the variables lrt's BLAS fix reads.
+    /// The environment of this test process without the variables lrt's BLAS fix and kernel choice read.
     private var cleanEnvironment: [String: String] {
         var environment = ProcessInfo.processInfo.environment
-        for name in ["OPENBLAS_CORETYPE", "LRT_SIMULATE_BLAS_CORE", "LRT_BLAS_REEXECUTED"] { environment[name] = nil }
+        for name in ["OPENBLAS_CORETYPE", "LRT_SIMULATE_BLAS_CORE", "LRT_BLAS_REEXECUTED", "LRT_KERNELS"] { environment[name] = nil }
         return environment
     }
 
@@ -28,8 +28,9 @@ final class DoctorTests: CommandTestCase {
         return Set(flags[flags.index(after: colon)...].split(separator: " ").map(String.init))
     }
 
+    /// With no kernel setting, doctor reports oneDNN kernels and passing checks.
     func testJSONReportPassesSgemmCheck() throws {
-        let report = try doctor()
+        let report = try doctor(environment: cleanEnvironment)
         XCTAssertEqual(report["sgemm_check"], "passed", "\(report)")
         for key in ["blas", "blas_core", "blas_core_source", "blas_threads", "sgemm_max_relative_error", "hdf5", "libpng",
                     "onednn", "kernels", "kernels_source", "threads"] {

@@ -6,11 +6,12 @@ final class InterruptTests: CommandTestCase {
     func testInterruptSavesCheckpointThatResumes() throws {
         let dataset = try makeDataset()
         let checkpoint = outputs.appendingPathComponent("interrupted.h5")
-        // One image per step and far more epochs than a second allows: still running at SIGINT.
+        // One image per step and far more epochs than any test waits for: still running at SIGINT.
         let arguments = ["train", "--model", try makeModel().path, "--data", dataset.path, "--epochs", "1000000",
                          "--batch-size", "1", "--out", checkpoint.path]
         let started = try start(arguments)
-        Thread.sleep(forTimeInterval: 1)
+        // Ready: the first epoch's line comes after the Ctrl-C handler is installed (before training starts).
+        try waitForError(started, containing: "epoch 1/")
         XCTAssertTrue(started.process.isRunning, "training ended before the interrupt")
         started.process.interrupt()  // SIGINT, as Ctrl-C
 

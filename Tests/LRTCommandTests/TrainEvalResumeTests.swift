@@ -1,4 +1,5 @@
 import Foundation
+import LRTLayers
 import XCTest
 
 /// The whole life of a run on a tiny PNG folder: train, eval (table and JSON), resume, finetune.
@@ -97,5 +98,30 @@ final class TrainEvalResumeTests: CommandTestCase {
     func testResumeOfAFinishedRunAsksForMoreEpochs() throws {
         let checkpoint = try trainCheckpoint(dataset: try makeDataset(), epochs: 2)
         try assertFailsCleanly(["resume", checkpoint.path, "--epochs", "2"], mentioning: [checkpoint.lastPathComponent, "--epochs"])
+    }
+
+    /// `lrt resume` takes the optimizer flags of `lrt train` as overrides of the saved optimizer: a new
+    /// learning rate continues its state (the step goes on counting), another rule setting needs
+    /// --reset-optimizer, and a flag the saved rule does not read is refused by name.
+    func testResumeTakesOptimizerFlagsAsOverrides() throws {
+        let dataset = try makeDataset()
+        let checkpoint = try trainCheckpoint(dataset: dataset, epochs: 1)
+        func optimizer(_ file: URL) throws -> JSONValue {
+            try XCTUnwrap(try JSONValue.parse(try lrtSucceeds(["inspect", "--json", file.path]).standardOutput)["optimizer"])
+        }
+        let savedStep = try XCTUnwrap(try optimizer(checkpoint)["step"]?.intValue)
+        XCTAssertGreaterThan(savedStep, 0)
+
+        try assertFailsCleanly(["resume", checkpoint.path, "--epochs", "2", "--momentum", "0.5"],
+                               mentioning: ["momentum 0.9 → 0.5", "--reset-optimizer"])
+        try assertFailsCleanly(["resume", checkpoint.path, "--epochs", "2", "--beta1", "0.8"], mentioning: ["--beta1", "SGD"])
+        try assertFailsCleanly(["resume", checkpoint.path, "--epochs", "2", "--lr", "-1"], mentioning: ["--learning-rate", "-1"])
+
+        let resumed = outputs.appendingPathComponent("resumed.h5")
+        try lrtSucceeds(["resume", checkpoint.path, "--epochs", "2", "--lr", "0.005", "--out", resumed.path])
+        let continued = try optimizer(resumed)
+        XCTAssertEqual(continued["config"]?["learning_rate"]?["config"]?["learning_rate"]?.numberValue, 0.005)
+        XCTAssertEqual(continued["config"]?["momentum"]?.numberValue, 0.9, "the other settings stay as saved")
+        XCTAssertEqual(continued["step"]?.intValue, 2 * savedStep, "one more epoch of steps on the saved count")
     }
 }

@@ -145,20 +145,20 @@ final class ImageFolderTests: FixtureTestCase {
 
     // MARK: Real data: the 8×8 handwritten digits
 
-    /// `relative` under the repository's parent folder (where CI puts shared/) or the repository itself, if present.
-    private func locate(_ relative: String) -> String? {
-        var folder = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath().deletingLastPathComponent()
-        while folder.path != "/" {
-            let candidate = folder.appendingPathComponent(relative).path
-            if FileManager.default.fileExists(atPath: candidate) { return candidate }
-            folder.deleteLastPathComponent()
+    /// `Samples/<relative>` of this repository (committed); a missing one fails the test.
+    private func sample(_ relative: String) throws -> String {
+        let path = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("../../Samples/\(relative)").standardized.path
+        guard FileManager.default.fileExists(atPath: path) else {
+            XCTFail("\(path) is missing; it is committed with the repository")
+            throw CocoaError(.fileNoSuchFile)
         }
-        return nil
+        return path
     }
 
-    func testSharedDigitsTrainSplitLoads() throws {
-        guard let root = locate("shared/data/digits/train") else { throw XCTSkip("shared/data/digits is not here") }
-        let data = try ImageFolder.load(root: root, height: 8, width: 8, channels: 1)
+    /// The bundled digits' train split: 1437 images of 10 classes, pixels scaled to [0, 1].
+    func testSampleDigitsTrainSplitLoads() throws {
+        let data = try ImageFolder.load(root: try sample("digits/train"), height: 8, width: 8, channels: 1)
         XCTAssertEqual(data.count, 1437)
         XCTAssertEqual(data.classNames, (0...9).map(String.init))
         XCTAssertEqual(Set(data.labels), Set(0...9))
@@ -168,7 +168,7 @@ final class ImageFolderTests: FixtureTestCase {
     }
 
     func testSampleDigitsTestSplitLoadsWithTrainClasses() throws {
-        guard let root = locate("Samples/digits/test") else { throw XCTSkip("Samples/digits is not here") }
+        let root = try sample("digits/test")
         let data = try ImageFolder.load(root: root, height: 8, width: 8, channels: 1, classNames: (0...9).map(String.init))
         XCTAssertEqual(data.count, 360)
         XCTAssertEqual(data.labels.first, 0)

@@ -7,7 +7,7 @@ import XCTest
 @testable import LRTFormat
 
 /// Base class of the format tests: a fresh temporary folder per test, the committed fixtures,
-/// the shared Keras files, a small trained checkpoint, and assertions for refused files.
+/// a small trained checkpoint, and assertions for refused files.
 class FormatTestCase: XCTestCase {
     private(set) var directory: URL!
 
@@ -33,15 +33,6 @@ class FormatTestCase: XCTestCase {
         guard FileManager.default.fileExists(atPath: path) else {
             XCTFail("fixture \(path) is missing; it is committed with the tests (Tools/make_format_fixtures.py makes the Keras ones)")
             throw CheckpointError("missing fixture \(name)")
-        }
-        return path
-    }
-
-    /// A real Keras 3.15.1 file from `<repo>/../shared/keras` (see its README); skips when absent.
-    func kerasFile(_ name: String) throws -> String {
-        let path = Self.repository.appendingPathComponent("../shared/keras/\(name)").standardized.path
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw XCTSkip("\(path) is not available")
         }
         return path
     }

@@ -24,14 +24,14 @@ final class InspectionTests: FormatTestCase {
         }
     }
 
-    /// Keras's summary() counts, for a real Keras file: 784·512+512 = 401,920 and so on.
+    /// Keras's summary() counts, for a real Keras file: 64·5+5 = 325, 5·3+3 = 18, 343 in all (4 bytes each).
     func testTextReportOfAKerasFile() throws {
-        let text = try Inspection(path: try kerasFile("mlp_adam.h5")).text
+        let text = try Inspection(path: try fixture("keras3-adam.h5")).text
         for fragment in [
             "format      Keras legacy HDF5 (.h5), keras_version 3.15.1, backend jax",
-            "dense (Dense)", "(None, 512)", "401,920", "131,328", "2,570", "Total params: 535,818 (2.04 MB)",
-            "optimizer   Adam (Keras training_config)", "learning_rate 0.001, beta_1 0.9, beta_2 0.999, epsilon 1e-07, amsgrad false",
-            "step 469, slots momentum, velocity", "training    none recorded",
+            "dense_4 (Dense)", "(None, 5)", "325", "(None, 3)", "18", "Total params: 343 (1.34 KB)",
+            "optimizer   Adam (Keras training_config)", "learning_rate 0.01, beta_1 0.9, beta_2 0.999, epsilon 1e-07, amsgrad false",
+            "step 4, slots momentum, velocity", "training    none recorded",
         ] {
             XCTAssert(text.contains(fragment), "report lacks '\(fragment)':\n\(text)")
         }
@@ -57,12 +57,12 @@ final class InspectionTests: FormatTestCase {
     }
 
     func testJSONReportOfAKerasFile() throws {
-        let json = try Inspection(path: try kerasFile("mlp_sgdm.h5")).json
+        let json = try Inspection(path: try fixture("keras3-sgd-momentum.h5")).json
         XCTAssertEqual(json["format"]?.stringValue, "keras")
         XCTAssertEqual(json["format_version"], .null)
         XCTAssertEqual(json["optimizer"]?["source"]?.stringValue, "keras")
         XCTAssertEqual(json["optimizer"]?["class_name"]?.stringValue, "SGD")
-        XCTAssertEqual(json["optimizer"]?["step"]?.intValue, 469)
+        XCTAssertEqual(json["optimizer"]?["step"]?.intValue, 4)
         XCTAssertEqual(json["training"], .null)
     }
 }

@@ -10,32 +10,41 @@ import XCTest
 /// optimizer state imported so that lrt's next step is Keras's next step.
 ///
 /// Reference numbers come from real Keras (Tools/make_format_fixtures.py: Keras 3.15.1 on JAX,
-/// tf.keras 2.15) and from the shared Keras 3.15.1 files (`<repo>/../shared/keras`).
+/// tf.keras 2.15), in the fixtures committed under `Tests/LRTFormatTests/Fixtures`.
 final class KerasFileTests: FormatTestCase {
     // MARK: Predictions
 
-    /// Predictions of real Keras files equal Keras's own (stored beside them), within 1e-5.
-    func testSharedKerasFilesPredictLikeKeras() throws {
-        for name in ["mlp_sgdm", "mlp_adam", "cnn_sgdm", "cnn_adam"] {
-            let contents = try Checkpoint.load(from: try kerasFile("\(name).h5"))
+    /// Keras 3 files load as Keras files of their version and backend, and predict what Keras
+    /// predicted (stored beside them), within 1e-5.
+    func testKeras3FilesPredictLikeKeras() throws {
+        for name in ["keras3-sgd-momentum", "keras3-adam"] {
+            let contents = try Checkpoint.load(from: try fixture("\(name).h5"))
             XCTAssertNil(contents.training)
             XCTAssertEqual(contents.origin, .keras)
             XCTAssertEqual(contents.kerasVersion, "3.15.1")
             XCTAssertEqual(contents.backend, "jax")
-            let reference = try HDF5File.openForReading(atPath: try kerasFile("\(name).reference.h5")).root
+            let reference = try HDF5File.openForReading(atPath: try fixture("\(name).step.h5")).root
             let (inputs, inputShape) = try reference.readFloats("x")
             let (expected, _) = try reference.readFloats("y_pred")
-            let predictions = contents.model.predict(Tensor(shape: [inputShape[0]] + contents.model.inputShape, storage: inputs))
+            let predictions = contents.model.predict(Tensor(shape: inputShape, storage: inputs))
+            XCTAssertEqual(predictions.storage.count, expected.count, name)
             XCTAssertLessThanOrEqual(maximumDifference(predictions.storage, expected), 1e-5, name)
         }
     }
 
-    /// The uncompiled files have no training_config, hence no optimizer to import.
+    /// A file saved uncompiled has no training_config, hence no optimizer to import (the committed
+    /// Adam file with its training_config and optimizer_weights removed, as `model.save` writes it
+    /// before `compile`).
     func testUncompiledKerasFileHasNoOptimizer() throws {
-        let contents = try Checkpoint.load(from: try kerasFile("mlp_uncompiled.h5"))
+        let uncompiled = path("uncompiled.h5")
+        try FileManager.default.copyItem(atPath: try fixture("keras3-adam.h5"), toPath: uncompiled)
+        try Damage(uncompiled).apply(.deleteAttribute("/", "training_config"))
+        try Damage(uncompiled).apply(.deleteLink("/optimizer_weights"))
+        let contents = try Checkpoint.load(from: uncompiled)
         XCTAssertNil(contents.trainingConfig)
         XCTAssertNil(contents.kerasOptimizer)
         XCTAssertNil(contents.optimizer)
+        XCTAssertEqual(contents.model.weights.count, 4)
     }
 
     /// The fixtures of every Keras generation predict like the Keras that wrote them.
@@ -66,33 +75,32 @@ final class KerasFileTests: FormatTestCase {
 
     /// `training_config` is exposed, and the optimizer it names with Keras's state by parameter path.
     func testTrainingConfigAndKerasOptimizerStateAreExposed() throws {
-        let contents = try Checkpoint.load(from: try kerasFile("mlp_adam.h5"))
+        let contents = try Checkpoint.load(from: try fixture("keras3-adam.h5"))
         XCTAssertEqual(contents.trainingConfig?["loss"]?.stringValue, "sparse_categorical_crossentropy")
         let keras = try XCTUnwrap(contents.kerasOptimizer)
         XCTAssertEqual(keras.className, "Adam")
         XCTAssertEqual(keras.config["beta_2"]?.numberValue, 0.999)
-        XCTAssertEqual(keras.iteration, 469)
-        XCTAssertEqual(keras.learningRate ?? 0, 0.001, accuracy: 1e-9)
+        XCTAssertEqual(keras.iteration, 4)
+        XCTAssertEqual(keras.learningRate ?? 0, 0.01, accuracy: 1e-9)
         XCTAssertNil(keras.problem)
         XCTAssertEqual(keras.slots.keys.sorted(), ["momentum", "velocity"])
-        XCTAssertEqual(keras.slots["velocity"]?.keys.sorted(),
-                       ["dense.bias", "dense.kernel", "dense_1.bias", "dense_1.kernel", "dense_2.bias", "dense_2.kernel"])
-        XCTAssertEqual(keras.slots["momentum"]?["dense.kernel"]?.shape, [784, 512])
+        XCTAssertEqual(keras.slots["velocity"]?.keys.sorted(), ["dense_4.bias", "dense_4.kernel", "dense_5.bias", "dense_5.kernel"])
+        XCTAssertEqual(keras.slots["momentum"]?["dense_4.kernel"]?.shape, [64, 5])
     }
 
     /// Keras keeps m with `m ← μm − lr·g`, `θ ← θ + m`; lrt keeps v with `v ← μv + g`, `θ ← θ − lr·v`:
     /// the import stores v = −m / lr, element by element, and Keras's update count as the step.
     func testSGDMomentumIsImportedAsMinusMomentumOverRate() throws {
-        let file = try kerasFile("mlp_sgdm.h5")
+        let file = try fixture("keras3-sgd-momentum.h5")
         let contents = try Checkpoint.load(from: file)
         let keras = try XCTUnwrap(contents.kerasOptimizer)
         let optimizer = try keras.makeOptimizer(for: contents.model)
-        XCTAssertEqual(optimizer.step, 469)
+        XCTAssertEqual(optimizer.step, 4)
         XCTAssertEqual(optimizer.layerRates, .off)
-        XCTAssertEqual(optimizer.schedule.rate(step: 469, epoch: 1), 0.009999999776482582)
+        XCTAssertEqual(optimizer.schedule.rate(step: 4, epoch: 1), 0.05000000074505806)
         let raw = try HDF5File.openForReading(atPath: file).root.openGroup("optimizer_weights/sgd")
         let rate = Float(try raw.readFloats("learning_rate").values[0])
-        for (path, kerasName) in [("dense.kernel", "mlp_dense_kernel_momentum"), ("dense_2.bias", "mlp_dense_2_bias_momentum")] {
+        for (path, kerasName) in [("dense.kernel", "tiny_dense_kernel_momentum"), ("dense_1.bias", "tiny_dense_1_bias_momentum")] {
             let momentum = try raw.readFloats(kerasName).values
             let velocity = try XCTUnwrap(optimizer.slots[path]?[0]).storage
             XCTAssertEqual(velocity.count, momentum.count)

@@ -24,12 +24,15 @@ final class PredictionTests: FormatTestCase {
     }
 
     /// A Keras reference file serves as inputs as it is; lrt's y_pred equals Keras's within 1e-5.
+    /// Keras's reference file (its `x` and what Keras predicted, `y_pred`) works as the inputs of
+    /// its model, and the predictions written are Keras's.
     func testKerasReferenceFilesWorkAsInputs() throws {
-        let summary = try Prediction.run(modelPath: try kerasFile("cnn_adam.h5"), inputsPath: try kerasFile("cnn_adam.reference.h5"),
-                                         outputPath: path("cnn.h5"))
-        XCTAssertEqual(summary.outputShape, [8, 10])
-        let predictions = try HDF5File.openForReading(atPath: path("cnn.h5")).root.readFloats("y_pred").values
-        let expected = try HDF5File.openForReading(atPath: try kerasFile("cnn_adam.reference.h5")).root.readFloats("y_pred").values
+        let summary = try Prediction.run(modelPath: try fixture("keras3-adam.h5"), inputsPath: try fixture("keras3-adam.step.h5"),
+                                         outputPath: path("predictions.h5"))
+        XCTAssertEqual(summary.outputShape, [8, 3])
+        let predictions = try HDF5File.openForReading(atPath: path("predictions.h5")).root.readFloats("y_pred").values
+        let expected = try HDF5File.openForReading(atPath: try fixture("keras3-adam.step.h5")).root.readFloats("y_pred").values
+        XCTAssertEqual(predictions.count, expected.count)
         XCTAssertLessThanOrEqual(maximumDifference(predictions, expected), 1e-5)
     }
 

@@ -19,7 +19,8 @@ final class ToolTests: FormatTestCase {
     private func lrtExecutable() throws -> URL {
         let executable = Bundle.main.bundleURL.appendingPathComponent("lrt")
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
-            throw XCTSkip("lrt is not built at \(executable.path); run `swift build --build-tests`")
+            XCTFail("lrt is not built at \(executable.path); run `swift build --build-tests`")
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: executable.path])
         }
         return executable
     }

@@ -4,24 +4,28 @@ import XCTest
 
 /// Files written here look to other HDF5 tools as h5py's do, and real Keras 3 files read.
 final class InteropTests: HDF5TestCase {
+    /// The Keras files committed with the format tests (Tools/make_format_fixtures.py, Keras 3.15.1).
     private static let kerasDirectory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared/keras")
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("LRTFormatTests/Fixtures")
 
-    /// The Keras fixture `name`, or a skip when the shared fixtures are absent.
+    /// The committed Keras fixture `name`; a missing one fails the test.
     private func kerasFile(_ name: String) throws -> HDF5File {
-        let candidates = [Self.kerasDirectory.appendingPathComponent(name).path, "/work/shared/keras/\(name)"]
-        guard let path = candidates.first(where: FileManager.default.fileExists(atPath:)) else {
-            throw XCTSkip("Keras fixture \(name) not found in \(candidates)")
+        let path = Self.kerasDirectory.appendingPathComponent(name).path
+        guard FileManager.default.fileExists(atPath: path) else {
+            XCTFail("Keras fixture \(path) is missing; it is committed with the tests")
+            throw HDF5Error(kind: .fileNotFound, filePath: path, objectPath: nil, problem: "missing fixture")
         }
         return try HDF5File.openForReading(atPath: path)
     }
 
-    /// Output of `h5dump` with `arguments`, or a skip when it is not installed.
+    /// Output of `h5dump` with `arguments`; fails when it is not installed (Tools/setup.sh installs hdf5-tools).
     private func h5dump(_ arguments: [String]) throws -> String {
         guard let executable = ["/usr/bin/h5dump", "/usr/local/bin/h5dump", "/opt/homebrew/bin/h5dump"]
             .first(where: FileManager.default.isExecutableFile(atPath:))
-        else { throw XCTSkip("h5dump is not installed (Debian package hdf5-tools)") }
+        else {
+            XCTFail("h5dump is not installed; run Tools/setup.sh (Debian package hdf5-tools)")
+            throw HDF5Error(kind: .fileNotFound, filePath: "h5dump", objectPath: nil, problem: "not installed")
+        }
         let process = Process()
         let output = Pipe()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -83,22 +87,23 @@ final class InteropTests: HDF5TestCase {
     }
 
     func testReadsKeras3ModelFile() throws {
-        let root = try kerasFile("mlp_sgdm.h5").root
+        let root = try kerasFile("keras3-sgd-momentum.h5").root
         XCTAssertEqual(try root.stringAttribute("keras_version"), "3.15.1")
         XCTAssertTrue(try root.stringAttribute("model_config").hasPrefix("{\"class_name\": \"Sequential\""))
         let weights = try root.openGroup("model_weights")
-        XCTAssertEqual(try weights.stringArrayAttribute("layer_names"), ["dense", "dense_1", "dense_2"])
-        XCTAssertEqual(try weights.openGroup("dense").stringArrayAttribute("weight_names"), ["mlp/dense/kernel", "mlp/dense/bias"])
-        XCTAssertEqual(try root.datasetShape("model_weights/dense/mlp/dense/kernel"), [784, 512])
-        let kernel = try root.readFloats("model_weights/dense/mlp/dense/kernel")
-        XCTAssertEqual(kernel.shape, [784, 512])
-        XCTAssertEqual(kernel.values.count, 784 * 512)
+        XCTAssertEqual(try weights.stringArrayAttribute("layer_names"), ["flatten", "dense", "dense_1"])
+        XCTAssertEqual(try weights.openGroup("dense").stringArrayAttribute("weight_names"), ["tiny/dense/kernel", "tiny/dense/bias"])
+        XCTAssertEqual(try root.datasetShape("model_weights/dense/tiny/dense/kernel"), [64, 5])
+        let kernel = try root.readFloats("model_weights/dense/tiny/dense/kernel")
+        XCTAssertEqual(kernel.shape, [64, 5])
+        XCTAssertEqual(kernel.values.count, 64 * 5)
         XCTAssertTrue(kernel.values.allSatisfy(\.isFinite))
-        XCTAssertTrue(root.contains("model_weights/dense/mlp/dense/bias"))
+        XCTAssertTrue(kernel.values.contains { $0 != 0 })
+        XCTAssertTrue(root.contains("model_weights/dense/tiny/dense/bias"))
     }
 
     func testKerasEmptyWeightNamesReadAsEmptyList() throws {
-        let flatten = try kerasFile("cnn_sgdm.h5").root.openGroup("model_weights/flatten")
+        let flatten = try kerasFile("keras3-sgd-momentum.h5").root.openGroup("model_weights/flatten")
         XCTAssertEqual(try flatten.stringArrayAttribute("weight_names"), [])
     }
 }
