@@ -296,10 +296,13 @@ def inside(arguments):
     checker = Checker(pathlib.Path(arguments.lrt), work)
     print(f"Keras {keras.__version__} ({keras.backend.backend()}), lrt {checker.lrt}, work folder {work}\n", flush=True)
     cases = layer_cases(keras)
-    for name, make in cases.items():
+    selected = {name: make for name, make in cases.items() if not arguments.cases or arguments.cases.lower() in name.lower()}
+    for name, make in selected.items():
         checker.lrt_to_keras(name, make)
         checker.keras_to_lrt(name, make)
     first = next(iter(cases))
+    if arguments.cases:  # a quick look at some cases: the file-level checks below run in full runs only
+        return summarize(checker)
     if checker.has_compress:
         checker.lrt_to_keras(first, cases[first], compress=True)
     else:
@@ -309,6 +312,10 @@ def inside(arguments):
             checker.lrt_to_keras(first, cases[first], optimizer=optimizer)
     checker.committed_fixture()
     checker.shared_references()
+    return summarize(checker)
+
+
+def summarize(checker):
     counts = {}
     for _, outcome, _ in checker.results:
         counts[outcome] = counts.get(outcome, 0) + 1
@@ -321,6 +328,7 @@ def main():
     parser.add_argument("--lrt", help="the lrt executable (default: the newest .build*/{release,debug}/lrt, else swift build)")
     parser.add_argument("--venv", default=str(REPOSITORY / "Tools" / ".venv"), help="virtual environment for Keras (default Tools/.venv)")
     parser.add_argument("--work", help="folder for the files made (default: a temporary folder, removed afterwards)")
+    parser.add_argument("--cases", help="only the layer cases whose name contains this text (e.g. Functional)")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.inside:
@@ -335,7 +343,10 @@ def main():
     work.mkdir(parents=True, exist_ok=True)
     environment = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
     try:
-        return subprocess.run([str(python), __file__, "--inside", "--lrt", str(lrt), "--work", str(work)], env=environment).returncode
+        command = [str(python), __file__, "--inside", "--lrt", str(lrt), "--work", str(work)]
+        if arguments.cases:
+            command += ["--cases", arguments.cases]
+        return subprocess.run(command, env=environment).returncode
     finally:
         if not arguments.work:
             shutil.rmtree(work, ignore_errors=True)
