@@ -14,7 +14,8 @@ the papers, not from lrt's Swift code:
 
 Compared: the parameter count (Keras's count_params, BN moving statistics included) and the trainable
 count, the model's output shape, and the multiset of (layer class, output shape, parameters) over all
-layers, so a missing, extra or misshapen layer fails. Then it writes the Keras-reported numbers to
+layers, so a missing, extra or misshapen layer fails; for Functional configs also the order of the layers
+(Keras's own order for the graph, and the reference's to_json() order of layer classes). Then it writes the Keras-reported numbers to
 Tests/LRTLayersTests/Fixtures/ArchitectureReference.swift, which ArchitectureTests compares lrt's own
 counts with.
 
@@ -177,6 +178,14 @@ def check(binary, name, shape, classes):
         problems.append(f"trainable {trainable_count(ours):,} != reference {trainable_count(reference):,}")
     if tuple(ours.outputs[0].shape) != tuple(reference.outputs[0].shape):
         problems.append(f"output {tuple(ours.outputs[0].shape)} != reference {tuple(reference.outputs[0].shape)}")
+    if config["class_name"] == "Functional":
+        # The layers in the order Keras itself lists them, for this graph and for the reference's.
+        keras_order = [layer.name for layer in ours.layers]
+        if names != keras_order:
+            problems.append(f"layer order differs from Keras's own for this graph, from {next(a for a, b in zip(names, keras_order) if a != b)}")
+        reference_classes = [layer["class_name"] for layer in json.loads(reference.to_json())["config"]["layers"]]
+        if [layer["class_name"] for layer in config["config"]["layers"]] != reference_classes:
+            problems.append("layer classes in another order than the reference's to_json()")
     ours_layers, reference_layers = layer_signature(ours), layer_signature(reference)
     if ours_layers != reference_layers:
         problems.append(f"layers differ: lrt only {dict(ours_layers - reference_layers)}, "

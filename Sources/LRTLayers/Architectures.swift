@@ -434,7 +434,31 @@ struct NetworkBuilder {
                         ("config", .object([("name", .string(modelName)), ("layers", .array(layers))]))])
     }
 
-    /// A Keras 3 `Functional` config as `model.to_json()` writes it: every layer with its `inbound_nodes`
+    /// The nodes in the order Keras lists a Functional model's layers (`keras.src.ops.function.map_graph`):
+    /// by depth, the longest path to the output, deepest first; within a depth, in the order a depth-first
+    /// walk from the output reaches them, each node's inputs in argument order.
+    func kerasOrder(output: KerasTensor) -> [Node] {
+        let index = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1.name, $0) })
+        var visitOrder: [String: Int] = [:]
+        func visit(_ layer: String) {
+            guard let position = index[layer], visitOrder[layer] == nil else { return }
+            visitOrder[layer] = visitOrder.count
+            nodes[position].inputs.forEach { visit($0.layer) }
+        }
+        visit(output.layer)
+        var depth: [String: Int] = [output.layer: 0]
+        for node in nodes.reversed() {  // consumers before producers
+            let nodeDepth = depth[node.name, default: 0]
+            for input in node.inputs { depth[input.layer] = max(depth[input.layer, default: 0], nodeDepth + 1) }
+        }
+        return nodes.sorted { first, second in
+            let (firstDepth, secondDepth) = (depth[first.name, default: 0], depth[second.name, default: 0])
+            if firstDepth != secondDepth { return firstDepth > secondDepth }
+            return visitOrder[first.name, default: .max] < visitOrder[second.name, default: .max]
+        }
+    }
+
+    /// A Keras 3 `Functional` config as `model.to_json()` writes it: every layer, in Keras's order, with its `inbound_nodes`
     /// (`{"args": [keras tensor], "kwargs": {}}`; a merge layer's one argument is the list of its inputs),
     /// and `input_layers` / `output_layers` as `[layer, node, tensor]`.
     func functionalConfig(modelName: String, output: KerasTensor) -> JSONValue {
@@ -453,7 +477,7 @@ struct NetworkBuilder {
             ("batch_shape", batchShape(input.shape)), ("dtype", .string("float32")), ("sparse", .bool(false)),
             ("name", .string(input.layer)),
         ], inboundNodes: [])]
-        for node in nodes {
+        for node in kerasOrder(output: output) {
             let argument = node.inputs.count == 1 ? kerasTensor(node.inputs[0]) : .array(node.inputs.map(kerasTensor))
             layers.append(layer(node.className, node.name, config: [("name", .string(node.name))] + node.options,
                                 inboundNodes: [.object([("args", .array([argument])), ("kwargs", .object([]))])]))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LRTLayers
+import LRTTensor
 import LRTTraining
 
 struct Models: ParsableCommand {
@@ -51,7 +52,7 @@ struct Models: ParsableCommand {
         do { return try Architectures.named(name) } catch { throw ValidationError("\(error)") }
     }
 
-    /// One line per architecture: name, input, classes, parameters, summary.
+    /// One line per architecture: name, input, classes, parameters (of the model built), summary.
     static func listing(inputShape: [Int]?, classCount: Int?) -> String {
         let header = ["name", "input", "classes", "parameters", "description"]
         var rows = [header]
@@ -59,10 +60,16 @@ struct Models: ParsableCommand {
             let shape = inputShape ?? architecture.defaultInputShape
             let parameters: String
             do {
-                let count = try architecture.parameterCount(inputShape: shape, classCount: classCount)
+                // Built as `lrt train` builds it: every stored weight, BatchNormalization's statistics included.
+                var generator = SeededGenerator(seed: 0)
+                let model = try ModelConfig.build(json: try architecture.config(inputShape: shape, classCount: classCount),
+                                                  generator: &generator)
+                let count = model.weights.reduce(0) { $0 + $1.value.count }
                 parameters = count.formatted(.number.grouping(.automatic).locale(Locale(identifier: "en_US")))
-            } catch {
+            } catch is ArchitectureError {
                 parameters = "needs ≥ \(architecture.minimumSide)×\(architecture.minimumSide)"
+            } catch {
+                parameters = "cannot build: \(error)"
             }
             rows.append([architecture.name, shape.map(String.init).joined(separator: "×"),
                          String(classCount ?? architecture.defaultClassCount), parameters, architecture.summary])

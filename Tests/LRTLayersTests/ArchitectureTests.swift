@@ -38,19 +38,36 @@ final class ArchitectureTests: XCTestCase {
         }
     }
 
-    func testPlainStacksBuildIntoSequentialModelsOfTheCountedSize() throws {
+    /// lrt builds every case into a model of Keras's size: Sequential for the stacks, Functional for the ResNets.
+    func testEveryCaseBuildsIntoAModelOfKerassSize() throws {
         for reference in ArchitectureReference.cases {
             let architecture = try Architectures.named(reference.name)
             let config = try architecture.config(inputShape: reference.inputShape, classCount: reference.classCount)
-            guard config["class_name"]?.stringValue == "Sequential" else { continue }
             var generator = SeededGenerator(seed: 1)
             let model = try ModelConfig.build(json: config, generator: &generator)
             let label = "\(reference.name) \(reference.inputShape)"
+            XCTAssertEqual(model.className, config["class_name"]?.stringValue, label)
+            XCTAssertEqual(model.className, reference.name.hasPrefix("resnet") ? "Functional" : "Sequential", label)
             XCTAssertEqual(model.inputShape, reference.inputShape, label)
             XCTAssertEqual(model.outputShape, [reference.classCount], label)
+            XCTAssertTrue(model.outputsProbabilities, label)
             XCTAssertEqual(model.parameterCount, reference.trainableParameters, label)
             XCTAssertEqual(model.weights.reduce(0) { $0 + $1.value.count }, reference.parameters, label)
+            // Every layer but the input is a layer of the model, under its name in the config.
+            let names = config["config"]?["layers"]?.arrayValue?.dropFirst().compactMap { $0["config"]?["name"]?.stringValue }
+            if model.className == "Functional" { XCTAssertEqual(model.layers.map(\.name), names, label) }
+            XCTAssertEqual(model.layers.count, reference.layerCount - 1, label)
         }
+    }
+
+    /// The paper's rule gives every layer with parameters its own rate: each convolution and each
+    /// BatchNormalization inside the blocks is a group of its own.
+    func testEveryConvolutionAndNormalizationOfAResNetIsALayerOfTheRateRule() throws {
+        var generator = SeededGenerator(seed: 1)
+        let model = try ModelConfig.build(json: try Architectures.resnet20.config(), generator: &generator)
+        XCTAssertEqual(model.parameterGroups.count, 21 + 21 + 1)
+        XCTAssertTrue(model.parameterGroups.contains { $0.layerName == "stage2_block1_shortcut_bn" })
+        XCTAssertEqual(model.parameters.first?.path, "conv1.kernel")
     }
 
     func testFunctionalConfigsAreWellFormedGraphs() throws {
