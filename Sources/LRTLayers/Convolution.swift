@@ -319,7 +319,7 @@ extension Conv2D: KerasLayer {
         let (activation, useBias, kernelInitializer, biasInitializer) = try options.kernelLayerOptions()
         try ModelConfig.checkWindow(image, window: kernelSize, strides: strides, padding: padding,
                         layer: "Conv2D layer '\(name)'", what: "kernel_size")
-        let kernelShape = try ModelConfig.checkWeightShape([kernelSize.0, kernelSize.1, image[2], filters], layer: "Conv2D layer '\(name)'")
+        let kernelShape = try options.checkWeightShape([kernelSize.0, kernelSize.1, image[2], filters], layer: "Conv2D layer '\(name)'")
         return Conv2D(name: name, inputShape: image, filters: filters, kernelSize: kernelSize, strides: strides,
                       padding: padding, activation: activation,
                       kernel: kernelInitializer.make(shape: kernelShape, generator: &generator),

@@ -191,7 +191,7 @@ extension Dense: KerasLayer {
         let units = try options.integer("units", default: nil, range: 1...(1 << 20))
         let (activation, useBias, kernelInitializer, biasInitializer) = try options.kernelLayerOptions()
         return Dense(name: name, inputUnits: inputShape[0], units: units, activation: activation,
-                     kernel: kernelInitializer.make(shape: try ModelConfig.checkWeightShape([inputShape[0], units], layer: "Dense layer '\(name)'"),
+                     kernel: kernelInitializer.make(shape: try options.checkWeightShape([inputShape[0], units], layer: "Dense layer '\(name)'"),
                                                     generator: &generator),
                      bias: useBias ? biasInitializer.make(shape: [units], generator: &generator) : nil,
                      kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)

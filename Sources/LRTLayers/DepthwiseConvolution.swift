@@ -221,7 +221,7 @@ private struct DepthwiseOptions {
                                  "depthwise_constraint", "bias_constraint"])
         try ModelConfig.checkWindow(image, window: kernelSize, strides: strides, padding: padding, layer: layer, what: "kernel_size")
         geometry = WindowGeometry(layer: layer, image: image, window: kernelSize, strides: strides, padding: padding)
-        _ = try ModelConfig.checkWeightShape([kernelSize.0, kernelSize.1, image[2], depthMultiplier], layer: layer)
+        _ = try options.checkWeightShape([kernelSize.0, kernelSize.1, image[2], depthMultiplier], layer: layer)
     }
 
     /// The config members both layers write after `name`, `trainable`, `dtype` (and `depth_multiplier`, `filters`).
@@ -496,7 +496,7 @@ public final class SeparableConv2D: Layer, KerasLayer {
         try options.requireNull(["pointwise_regularizer", "pointwise_constraint"])
         let read = try DepthwiseOptions(&options, inputShapes: inputShapes)
         let middle = read.image[2] * read.depthMultiplier
-        let pointwiseShape = try ModelConfig.checkWeightShape([1, 1, middle, filters], layer: options.layerDescription)
+        let pointwiseShape = try options.checkWeightShape([1, 1, middle, filters], layer: options.layerDescription)
         let depthwiseKernel = read.depthwiseInitializer.make(
             shape: [read.kernelSize.0, read.kernelSize.1, read.image[2], read.depthMultiplier], generator: &generator)
         let pointwiseKernel = pointwiseInitializer.make(shape: pointwiseShape, generator: &generator)

@@ -11,7 +11,7 @@ extension ModelConfig {
         let tensor: Int
     }
 
-    static func buildFunctional(config: JSONValue, generator: inout SeededGenerator) throws -> Functional {
+    static func buildFunctional(config: JSONValue, builder: inout LayerBuilder, generator: inout SeededGenerator) throws -> Functional {
         guard let entries = config["layers"]?.arrayValue, !entries.isEmpty else {
             throw ModelConfigError("the Functional config has no \"layers\" list")
         }
@@ -47,7 +47,6 @@ extension ModelConfig {
         }
 
         // Build the layers once all their inputs exist, whatever order the config lists them in.
-        var builder = LayerBuilder()
         var tensorIndex = [input.layer: 0]
         var nodes: [Functional.Node] = []
         while !pending.isEmpty {

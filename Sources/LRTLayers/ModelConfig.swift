@@ -17,37 +17,55 @@ public enum ModelConfig {
     /// The layer classes that can be built.
     public static let supportedClasses = ["InputLayer"] + LayerRegistry.classNames
 
+    /// The most weights a model may allocate, and why: checked layer by layer before each kernel
+    /// is allocated, so that a model too large for the machine is an error, not a failed allocation.
+    public struct WeightLimit: Sendable {
+        public var count: Int
+        /// What sets it, for the error (`"ulimit -v (2.9 GB available)"`).
+        public var reason: String
+
+        public init(count: Int, reason: String) {
+            self.count = count
+            self.reason = reason
+        }
+
+        /// lrt's own bound, ``maximumModelWeights``.
+        public static let format = WeightLimit(count: maximumModelWeights, reason: "lrt's limit of \(maximumModelWeights) weights")
+    }
+
     /// Parses `text` and builds the model, drawing initial weights from `generator`.
-    public static func build(text: String, generator: inout SeededGenerator) throws -> any Model {
+    public static func build(text: String, generator: inout SeededGenerator, weightLimit: WeightLimit = .format) throws -> any Model {
         let json: JSONValue
         do { json = try JSONValue.parse(text) } catch {
             throw ModelConfigError("the model config is not valid JSON: \(error)")
         }
-        return try build(json: json, generator: &generator)
+        return try build(json: json, generator: &generator, weightLimit: weightLimit)
     }
 
     /// Builds the model described by a Keras model config: `Sequential`, or `Functional` (Keras 2
     /// calls it `Model`).
-    public static func build(json: JSONValue, generator: inout SeededGenerator) throws -> any Model {
+    /// - Parameter weightLimit: the most weights the model may have (default: ``maximumModelWeights``).
+    public static func build(json: JSONValue, generator: inout SeededGenerator, weightLimit: WeightLimit = .format) throws -> any Model {
         guard let className = json["class_name"]?.stringValue else {
             throw ModelConfigError("the model config has no \"class_name\"; expected {\"class_name\": \"Sequential\", \"config\": {\"layers\": […]}}")
         }
         let config = json["config"] ?? .object([])
+        var builder = LayerBuilder(weightLimit: weightLimit.count <= maximumModelWeights ? weightLimit : .format)
         switch className {
-        case "Sequential": return try buildSequential(config: config, generator: &generator)
-        case "Functional", "Model": return try buildFunctional(config: config, generator: &generator)
+        case "Sequential": return try buildSequential(config: config, builder: &builder, generator: &generator)
+        case "Functional", "Model": return try buildFunctional(config: config, builder: &builder, generator: &generator)
         default:
             throw ModelConfigError("model class '\(className)' is not supported; use Sequential or Functional models")
         }
     }
 
-    private static func buildSequential(config: JSONValue, generator: inout SeededGenerator) throws -> Sequential {
+    private static func buildSequential(config: JSONValue, builder: inout LayerBuilder,
+                                        generator: inout SeededGenerator) throws -> Sequential {
         // Keras 2.2 wrote the layer list directly as the config.
         guard let layerList = config.arrayValue ?? config["layers"]?.arrayValue, !layerList.isEmpty else {
             throw ModelConfigError("the Sequential config has no \"layers\" list")
         }
         let modelName = config["name"]?.stringValue ?? "sequential"
-        var builder = LayerBuilder()
         let modelInputShape = try inputShape(layers: layerList, modelConfig: config)
         var shape = modelInputShape
         var layers: [Layer] = []
@@ -67,19 +85,23 @@ public enum ModelConfig {
 
     /// Builds one layer at a time, naming them as Keras does and bounding the model's size.
     struct LayerBuilder {
+        let weightLimit: WeightLimit
         private var names = LayerNamer()
         private var weightCount = 0
+
+        init(weightLimit: WeightLimit = .format) { self.weightLimit = weightLimit }
 
         /// The layer `entry` describes (`{"class_name", "config"}`), taking inputs of `inputShapes`.
         mutating func build(_ entry: JSONValue, className: String, name: String?, inputShapes: [[Int]],
                             generator: inout SeededGenerator) throws -> Layer {
             var options = LayerOptions(config: entry["config"] ?? .object([]), className: className,
                                        name: try names.claim(name, className: className))
+            options.weightBudget = (weightLimit.count - weightCount, weightLimit.reason)
             let layer = try makeLayer(&options, inputShapes: inputShapes, generator: &generator)
             try options.rejectUnused()
             weightCount += layer.weights.reduce(0) { $0 + $1.value.count }
-            guard weightCount <= maximumModelWeights else {
-                throw ModelConfigError("the model needs more than \(maximumModelWeights) weights (at layer '\(layer.name)'); make it smaller")
+            guard weightCount <= weightLimit.count else {
+                throw ModelConfigError("the model needs more than \(weightLimit.count) weights (at layer '\(layer.name)'), more than \(weightLimit.reason) allows; make it smaller")
             }
             guard layer.outputShape.reduce(1, *) <= maximumExampleSize else {
                 throw ModelConfigError("\(layer.className) layer '\(layer.name)' outputs \(layer.outputShape) per example, more than \(maximumExampleSize) values; make it smaller")
@@ -197,6 +219,8 @@ struct LayerOptions {
     let className: String
     let name: String
     private var used: Set<String> = ["name", "trainable", "dtype", "batch_shape", "batch_input_shape", "input_shape"]
+    /// The weights the model may still allocate, and why (see ``ModelConfig/WeightLimit``).
+    var weightBudget = (count: ModelConfig.maximumModelWeights, reason: "lrt's limit")
 
     init(config: JSONValue, className: String, name: String) {
         self.config = config
@@ -309,6 +333,19 @@ struct LayerOptions {
                 throw ModelConfigError("\(layer): \"\(key)\" \(value.serialized) is not supported; remove it or set it to null")
             }
         }
+    }
+
+    /// Refuses a kernel shape too large to allocate, or more than the model may still allocate,
+    /// before it is allocated; counts it against ``weightBudget``.
+    mutating func checkWeightShape(_ shape: [Int], layer: String) throws -> [Int] {
+        let checked = try ModelConfig.checkWeightShape(shape, layer: layer)
+        let count = checked.reduce(1, *)
+        guard count <= weightBudget.count else {
+            let gigabytes = String(format: "%.1f", Double(count) * 8 / 1e9)
+            throw ModelConfigError("\(layer) would need a kernel of \(shape.map(String.init).joined(separator: " × ")) weights (\(gigabytes) GB with its gradient); with the layers before it, that is more than \(weightBudget.reason) allows; make the model smaller or raise the limit")
+        }
+        weightBudget.count -= count
+        return checked
     }
 
     /// Options without effect here.

@@ -133,6 +133,16 @@ public struct ResourceEstimate: Sendable, Equatable {
         throw TrainingError.insufficientMemory("this run needs about \(Self.format(totalBytes)) of memory (\(parts); plus \(Self.format(Self.reserveBytes)) kept free) but only \(Self.format(available.bytes + weightBytes)) is available (limited by \(available.limitedBy)); use \(largest), or raise the limit")
     }
 
+    /// The most weights a model may allocate while it is built: each takes 4 bytes and so does its
+    /// gradient, and ``reserveBytes`` stay free. The full estimate, after the model is built, adds
+    /// the optimizer's slots, activations and images.
+    public static func weightLimit(_ available: Available?) -> ModelConfig.WeightLimit {
+        guard let available else { return .format }
+        let bytes = max(0, available.bytes - reserveBytes)
+        return ModelConfig.WeightLimit(count: min(bytes / 8, ModelConfig.maximumModelWeights),
+                                       reason: "\(available.limitedBy) (\(format(available.bytes)) available)")
+    }
+
     /// `1.5 GB`, `300 MB`, `12 KB`.
     static func format(_ bytes: Int) -> String {
         let units: [(Double, String)] = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB")]

@@ -92,7 +92,10 @@ public enum Runs {
         try configuration.validate()
         var generator = SeededGenerator(seed: configuration.seed)
         let model: any Model
-        do { model = try ModelConfig.build(text: configuration.modelConfig, generator: &generator) } catch let error as ModelConfigError {
+        do {
+            model = try ModelConfig.build(text: configuration.modelConfig, generator: &generator,
+                                          weightLimit: ResourceEstimate.weightLimit(.current()))
+        } catch let error as ModelConfigError {
             throw TrainingError.model(error)
         }
         return try start(model: model, generator: generator, configuration: configuration, hooks: hooks)

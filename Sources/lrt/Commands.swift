@@ -187,11 +187,11 @@ struct Doctor: ParsableCommand {
 
 // MARK: - Shared
 
-/// The text of a Keras model config file: a regular file of at most 16 MiB of UTF-8.
-func readModelConfig(_ path: String) throws -> String {
-    let bytes = try SafeFile.readRegularFile(path, what: "model config", limit: 16 << 20)
+/// The text of a JSON config file (a model or optimizer config): a regular file of at most 16 MiB of UTF-8.
+func readConfigFile(_ path: String, what: String = "model config") throws -> String {
+    let bytes = try SafeFile.readRegularFile(path, what: what, limit: 16 << 20)
     do { return try JSONValue.decodeUTF8(bytes) } catch {
-        throw CommandError.unreadable(path: path, what: "model config", reason: "\(error)")
+        throw CommandError.unreadable(path: path, what: what, reason: "\(error)")
     }
 }
 

@@ -92,7 +92,7 @@ enum ModelArgument {
     /// architecture of that name sized for the dataset at `dataRoot`; nil: the default sample,
     /// Samples/models/digits-cnn.json.
     static func config(_ value: String?, dataRoot: String) throws -> String {
-        if let path = try file(value) { return try readModelConfig(path) }
+        if let path = try file(value) { return try readConfigFile(path) }
         return try Runs.builtInModelConfig(named: value ?? "", dataRoot: dataRoot)
     }
 

@@ -156,10 +156,7 @@ struct OptimizerOptions: ParsableArguments {
     /// class starts from that class's defaults).
     func configuration(over saved: OptimizerConfiguration?) throws -> OptimizerConfiguration? {
         if let optimizerConfig {
-            let text: String
-            do { text = try String(contentsOfFile: optimizerConfig, encoding: .utf8) } catch {
-                throw CommandError.unreadable(path: optimizerConfig, what: "optimizer config", reason: (error as NSError).localizedDescription)
-            }
+            let text = try readConfigFile(optimizerConfig, what: "optimizer config")  // regular files only: a FIFO never blocks
             do { return try OptimizerConfiguration(json: try JSONValue.parse(text)) } catch let error as JSONError {
                 throw CommandError.invalidFile(path: optimizerConfig, what: "optimizer config", reason: "not valid JSON: \(error)")
             } catch let error as OptimizerError {

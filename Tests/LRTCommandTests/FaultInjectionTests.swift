@@ -259,7 +259,7 @@ final class FaultInjectionTests: CommandTestCase {
 
     // MARK: - Hangs (case 5)
 
-    /// A FIFO as checkpoint, as predict's inputs or as model config is refused at once
+    /// A FIFO as checkpoint, as predict's inputs, as model config or as optimizer config is refused at once
     /// (a checkpoint FIFO cost 60 s and then a "damaged" message; the others blocked forever).
     func testFIFOsAreRefusedAtOnce() throws {
         let saved = try trainCheckpoint(dataset: dataset)
@@ -272,6 +272,8 @@ final class FaultInjectionTests: CommandTestCase {
         try assertFailsCleanly(["predict", saved.path, "--inputs", fifo, "--out", outputs.appendingPathComponent("y.h5").path],
                                mentioning: [fifo, "FIFO"])
         try assertFailsCleanly(["train", "--model", fifo, "--data", self.dataset.path, "--out", checkpoint], mentioning: [fifo, "FIFO"])
+        try assertFailsCleanly(["train", "--optimizer-config", fifo, "--data", self.dataset.path, "--out", checkpoint],
+                               mentioning: [fifo, "FIFO"])
         XCTAssertLessThan(Date().timeIntervalSince(started), 30, "a FIFO made a command wait")
     }
 
@@ -280,19 +282,44 @@ final class FaultInjectionTests: CommandTestCase {
     /// A model whose weights fit but whose run does not (gradients, momentum, save) is refused
     /// with the estimate under `ulimit -v`, instead of `Fatal error: failed to allocate` (SIGABRT).
     func testRunTooLargeForTheAddressSpaceIsRefusedWithTheEstimate() throws {
+        let (process, standardError) = try trainUnderAddressLimit(kilobytes: 2_000_000, hiddenLayers: 2, units: 8192)
+        XCTAssertEqual(process.terminationReason, .exit, standardError)
+        XCTAssertEqual(process.terminationStatus, 1, standardError)
+        XCTAssertTrue(standardError.hasPrefix("Error: this run needs about"), standardError)
+        XCTAssertTrue(standardError.contains("ulimit -v"), standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: checkpoint))
+    }
+
+    /// Nine Dense(16384) layers (9.7 GB of weights) under `ulimit -v 3000000`: refused while the model
+    /// is built, before the kernel that would not fit is allocated, naming the layer and the limit.
+    func testModelTooLargeToBuildIsRefusedBeforeAllocating() throws {
+        let (process, standardError) = try trainUnderAddressLimit(kilobytes: 3_000_000, hiddenLayers: 9, units: 16384)
+        XCTAssertEqual(process.terminationReason, .exit, standardError)
+        XCTAssertEqual(process.terminationStatus, 1, standardError)
+        XCTAssertTrue(standardError.hasPrefix("Error: "), standardError)
+        XCTAssertTrue(standardError.contains("Dense layer 'dense_"), standardError)
+        XCTAssertTrue(standardError.contains("16384 × 16384"), standardError)
+        XCTAssertTrue(standardError.contains("ulimit -v"), standardError)
+        XCTAssertFalse(standardError.contains("Fatal error"), standardError)
+        XCTAssertEqual(standardError.split(separator: "\n").count, 1, standardError)
+    }
+
+    /// `lrt train` of a Flatten, `hiddenLayers` Dense(`units`, relu) and a softmax on the digits under
+    /// `ulimit -v kilobytes`.
+    private func trainUnderAddressLimit(kilobytes: Int, hiddenLayers: Int, units: Int) throws -> (Process, String) {
         let wide = inputs.appendingPathComponent("wide.json")
+        let hidden = Array(repeating: #"{"class_name": "Dense", "config": {"units": \#(units), "activation": "relu"}}"#, count: hiddenLayers)
         try """
             {"class_name": "Sequential", "config": {"name": "wide", "layers": [
               {"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 8, 1]}}, {"class_name": "Flatten"},
-              {"class_name": "Dense", "config": {"units": 8192, "activation": "relu"}},
-              {"class_name": "Dense", "config": {"units": 8192, "activation": "relu"}},
+              \(hidden.joined(separator: ", ")),
               {"class_name": "Dense", "config": {"units": 3, "activation": "softmax"}}]}}
             """.write(to: wide, atomically: true, encoding: .utf8)
         let arguments = ["train", "--model", wide.path, "--data", dataset.path, "--epochs", "1", "--out", checkpoint]
         let quoted = ([Self.executable.path] + arguments).map { "'\($0)'" }.joined(separator: " ")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "ulimit -v 2000000 && exec \(quoted)"]
+        process.arguments = ["-c", "ulimit -v \(kilobytes) && exec \(quoted)"]
         process.currentDirectoryURL = outputs
         let errorURL = directory.appendingPathComponent("ulimit.stderr")
         _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
@@ -303,12 +330,7 @@ final class FaultInjectionTests: CommandTestCase {
         process.environment = environment
         try process.run()
         process.waitUntilExit()
-        let standardError = try String(contentsOf: errorURL, encoding: .utf8)
-        XCTAssertEqual(process.terminationReason, .exit, standardError)
-        XCTAssertEqual(process.terminationStatus, 1, standardError)
-        XCTAssertTrue(standardError.hasPrefix("Error: this run needs about"), standardError)
-        XCTAssertTrue(standardError.contains("ulimit -v"), standardError)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: checkpoint))
+        return (process, try String(contentsOf: errorURL, encoding: .utf8))
     }
 
     /// `OMP_NUM_THREADS=100000 lrt doctor` segfaulted in libgomp: the count is clamped with a warning.
