@@ -36,7 +36,7 @@ public struct ImageFolder: Sendable {
             throw DataError(.invalidArgument, path: nil, "image size \(height)×\(width) is not positive",
                             hint: "pass a height and width of at least 1")
         }
-        _ = try PNGCodec.format(channels: channels)
+        _ = try PNGCodec.colorMode(channels: channels)
         let folders = try visibleEntries(of: root, isDirectory: true)
         guard !folders.isEmpty else {
             throw DataError(.noClassFolders, path: root, "dataset folder has no class subfolders",
@@ -113,6 +113,7 @@ public struct ImageFolder: Sendable {
                             "\(paths.count) images of \(height)×\(width)×\(channels) do not fit in memory",
                             hint: "use a smaller image size or fewer images")
         }
+        let colorMode = try PNGCodec.colorMode(channels: channels)
         let chunkCount = min(paths.count, ProcessInfo.processInfo.activeProcessorCount * 4)
         var firstErrors = [DataError?](repeating: nil, count: chunkCount)  // [chunk]
         let pixels = [Float](unsafeUninitializedCapacity: paths.count * imageSize) { buffer, initializedCount in
@@ -120,17 +121,16 @@ public struct ImageFolder: Sendable {
                 // Each chunk writes only its own images' pixels and its own error slot.
                 nonisolated(unsafe) let output = buffer, errors = errorBuffer
                 DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
-                    var bytes: [UInt8] = []  // [height, width, channels], reused across the chunk
                     for index in chunk * paths.count / chunkCount ..< (chunk + 1) * paths.count / chunkCount {
+                        let bytes: [UInt8]  // [height, width, channels]
                         do throws(DataError) {
-                            _ = try PNGCodec.read(fileAt: paths[index], channels: channels, into: &bytes) {
-                                actualHeight, actualWidth throws(DataError) in
-                                guard actualHeight == height, actualWidth == width else {
-                                    throw DataError(.sizeMismatch, path: paths[index],
-                                                    "image is \(actualHeight)×\(actualWidth) but \(height)×\(width) is expected",
-                                                    hint: "resize the images or choose a model whose input is \(actualHeight)×\(actualWidth)")
-                                }
+                            let image = try ImageDecoder.decode(fileAt: paths[index], colorMode: colorMode)
+                            guard image.height == height, image.width == width else {
+                                throw DataError(.sizeMismatch, path: paths[index],
+                                                "image is \(image.height)×\(image.width) but \(height)×\(width) is expected",
+                                                hint: "resize the images or choose a model whose input is \(image.height)×\(image.width)")
                             }
+                            bytes = image.pixels
                         } catch {
                             errors[chunk] = error
                             return

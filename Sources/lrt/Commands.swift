@@ -180,6 +180,7 @@ struct Doctor: ParsableCommand {
             ("threads", OpenMPTeam.isAvailable ? "\(Parallel.shardCount), on oneDNN's OpenMP team" : "\(Parallel.shardCount), on Dispatch"),
             ("hdf5", HDF5Library.version),
             ("libpng", PNGCodec.libpngVersion),
+            ("libjpeg_turbo", JPEGCodec.libjpegTurboVersion),
         ]
         if json {
             print(JSONValue.object(fields.map { ($0.0, .string($0.1)) }).serialized)
