@@ -23,6 +23,8 @@ public struct DataError: Error, CustomStringConvertible, Equatable {
         case notARegularFile
         /// A file or folder cannot be read or listed for lack of permission.
         case permissionDenied
+        /// A file or folder name is not valid UTF-8.
+        case invalidName
         /// An image declares more pixels than the limit, or its file is too large.
         case imageTooLarge
         /// An image's height or width differs from the expected one.

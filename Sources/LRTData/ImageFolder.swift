@@ -1,9 +1,6 @@
 import Foundation
 
-/// A labelled image dataset read from `root/<class>/*.png`.
-///
-/// Classes are the non-hidden subfolders of `root`, sorted by name; images are the non-hidden `*.png` files
-/// (extension in any case) of each class folder, sorted by name. Other files are ignored.
+/// A labelled image dataset read from `root/<class>/**/*.{png,jpg,jpeg}`, listed by ``ImageListing``'s rules.
 public struct ImageFolder: Sendable {
     /// The dataset folder as given.
     public let root: String
@@ -13,6 +10,8 @@ public struct ImageFolder: Sendable {
     public let imagePaths: [String]
     /// The label of each image. [count]
     public let labels: [Int32]
+    /// The files the listing left out (not images), for one summary line.
+    public let skipped: ImageListing.Skipped
     /// The size every image has.
     public let height: Int, width: Int, channels: Int
     /// Pixel values `byte / 255` in [0, 1]. [count, height, width, channels]
@@ -37,68 +36,15 @@ public struct ImageFolder: Sendable {
                             hint: "pass a height and width of at least 1")
         }
         _ = try PNGCodec.colorMode(channels: channels)
-        let folders = try visibleEntries(of: root, isDirectory: true)
-        guard !folders.isEmpty else {
-            throw DataError(.noClassFolders, path: root, "dataset folder has no class subfolders",
-                            hint: "put the images in ROOT/<class name>/*.png")
-        }
-        let names = try classNames.map { try validated($0) } ?? folders
-        if let unknown = folders.first(where: { !names.contains($0) }) {
-            throw DataError(.unknownClassFolder, path: join(root, unknown),
-                            "folder is not one of the classes \(names.joined(separator: ", "))",
-                            hint: "remove or rename the folder, or use a model trained on these classes")
-        }
-        var imagePaths: [String] = [], labels: [Int32] = []
-        for (label, name) in names.enumerated() where folders.contains(name) {
-            let folder = join(root, name)
-            let files = try visibleEntries(of: folder, isDirectory: false).filter { $0.lowercased().hasSuffix(".png") }
-            guard !files.isEmpty else {
-                throw DataError(.noImages, path: folder, "class folder has no PNG images",
-                                hint: "add *.png files to it or delete it")
-            }
-            imagePaths += files.map { join(folder, $0) }
-            labels += Array(repeating: Int32(label), count: files.count)
-        }
+        return try load(ImageListing.list(root: root, classNames: classNames), height: height, width: width, channels: channels)
+    }
+
+    /// Reads the images of `listing`, decoding in parallel, as ``load(root:height:width:channels:classNames:)``.
+    public static func load(_ listing: ImageListing, height: Int, width: Int, channels: Int) throws -> ImageFolder {
+        let imagePaths = listing.imagePaths
         let pixels = try decodeAll(imagePaths, height: height, width: width, channels: channels)
-        return ImageFolder(root: root, classNames: names, imagePaths: imagePaths, labels: labels,
-                           height: height, width: width, channels: channels, pixels: pixels)
-    }
-
-    /// Checks caller-given class names: at least one, none empty, hidden or repeated.
-    private static func validated(_ names: [String]) throws(DataError) -> [String] {
-        guard !names.isEmpty else {
-            throw DataError(.invalidArgument, path: nil, "the class name list is empty", hint: "pass at least one class name")
-        }
-        var seen = Set<String>()
-        for name in names where name.isEmpty || name.hasPrefix(".") || name.contains("/") || !seen.insert(name).inserted {
-            throw DataError(.invalidArgument, path: nil, "class name \"\(name)\" is empty, hidden, a path or repeated",
-                            hint: "pass distinct folder names")
-        }
-        return names
-    }
-
-    /// The sorted names of the non-hidden subfolders (or non-folder files) of `folder`.
-    private static func visibleEntries(of folder: String, isDirectory wantDirectories: Bool) throws(DataError) -> [String] {
-        let fileManager = FileManager.default
-        var isDirectory: ObjCBool = false
-        guard fileManager.fileExists(atPath: folder, isDirectory: &isDirectory) else {
-            throw DataError(.missingRoot, path: folder, "dataset folder does not exist",
-                            hint: "check the path; Tools/make_mnist.py builds MNIST in this layout")
-        }
-        guard isDirectory.boolValue, let names = try? fileManager.contentsOfDirectory(atPath: folder) else {
-            throw DataError(.notADirectory, path: folder, "not a readable folder",
-                            hint: "pass a folder laid out as ROOT/<class name>/*.png")
-        }
-        return names.filter { name in
-            guard !name.hasPrefix(".") else { return false }
-            var entryIsDirectory: ObjCBool = false
-            return fileManager.fileExists(atPath: join(folder, name), isDirectory: &entryIsDirectory)
-                && entryIsDirectory.boolValue == wantDirectories
-        }.sorted()
-    }
-
-    private static func join(_ folder: String, _ name: String) -> String {
-        folder.hasSuffix("/") ? folder + name : folder + "/" + name
+        return ImageFolder(root: listing.root, classNames: listing.classNames, imagePaths: imagePaths, labels: listing.labels,
+                           skipped: listing.skipped, height: height, width: width, channels: channels, pixels: pixels)
     }
 
     /// `byte / 255` for every byte value, so conversion is a table look-up.

@@ -110,7 +110,7 @@ public enum Runs {
                               optimizer: Optimizer? = nil, hooks: Hooks) throws -> RunSummary {
         try Checkpoint.checkWritable(configuration.outputPath)
         let root = absolutePath(configuration.dataRoot)
-        let (train, test) = try loadSplits(root: root, model: model, classNames: nil)
+        let (train, test) = try loadSplits(root: root, model: model, classNames: nil, progress: hooks.progress ?? printError)
         var state = TrainingState()
         state.seed = configuration.seed
         state.batchSize = configuration.batchSize
@@ -156,7 +156,8 @@ public enum Runs {
         try Checkpoint.checkWritable(output)
         var state = saved
         if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
-        let (train, test) = try loadSplits(root: state.dataRoot, model: contents.model, classNames: state.classNames)
+        let (train, test) = try loadSplits(root: state.dataRoot, model: contents.model, classNames: state.classNames,
+                                           progress: hooks.progress ?? printError)
         guard state.epochOrder.isEmpty || state.epochOrder.count == train.count,
               state.epochOrder.allSatisfy({ $0 < train.count })
         else {
@@ -207,6 +208,7 @@ public enum Runs {
         }
         let classNames = contents.training?.classNames
         let data = try ImageFolder.load(root: root, modelInput: contents.model.inputShape, classNames: classNames)
+        data.skipped.summary.map { printError("note: " + $0) }
         try checkOutputs(of: contents.model, classCount: data.classNames.count)
         return EvaluationReport.evaluate(contents.model, on: data, classNames: data.classNames, batchSize: batchSize)
     }
@@ -228,7 +230,8 @@ public enum Runs {
                           stoppedEarly: trainer.stopRequested)
     }
 
-    private static func loadSplits(root: String, model: Sequential, classNames: [String]?) throws -> (ImageFolder, ImageFolder) {
+    private static func loadSplits(root: String, model: Sequential, classNames: [String]?,
+                                   progress: (String) -> Void) throws -> (ImageFolder, ImageFolder) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else {
             throw TrainingError("data folder \(root) does not exist; pass --data DIR with DIR/train and DIR/test")
@@ -241,6 +244,7 @@ public enum Runs {
         }
         let train = try ImageFolder.load(root: root + "/train", modelInput: model.inputShape, classNames: classNames)
         let test = try ImageFolder.load(root: root + "/test", modelInput: model.inputShape, classNames: train.classNames)
+        for split in [train, test] { split.skipped.summary.map { progress("note: " + $0) } }
         try checkOutputs(of: model, classCount: train.classNames.count)
         return (train, test)
     }

@@ -25,6 +25,8 @@ final class ImageFolderTests: FixtureTestCase {
         XCTAssertEqual(data.pixels.count, 4 * 2 * 3 * 1)
         let firstOfEachImage = stride(from: 0, to: data.pixels.count, by: 6).map { data.pixels[$0] }
         XCTAssertEqual(firstOfEachImage, [10, 20, 30, 40].map { Float($0) / 255 })
+        XCTAssertEqual(data.skipped.count, 2)
+        XCTAssertEqual(data.skipped.examples, ["root/README.md", "root/b/notes.txt"].map(path))
     }
 
     func testPixelsAreHeightWidthChannelsOrderedAndScaledToUnitRange() throws {
@@ -78,9 +80,9 @@ final class ImageFolderTests: FixtureTestCase {
         }
     }
 
-    func testClassFolderWithoutPNGImagesIsNamed() throws {
+    func testClassFolderWithoutImagesIsNamed() throws {
         try writeImage("root/a/1.png")
-        try writeBytes("root/b/1.jpg", [0xFF, 0xD8])
+        try writeBytes("root/b/1.gif", Array("GIF89a".utf8))
         try writeImage("root/b/.2.png")
         assertDataError(.noImages, naming: path("root/b")) {
             _ = try ImageFolder.load(root: self.path("root"), height: 2, width: 3, channels: 1)
