@@ -92,3 +92,44 @@ public protocol SoftmaxEndingLayer: Layer {
     /// When true, `forward` stops before the softmax and returns logits.
     var emitsLogits: Bool { get set }
 }
+
+/// A layer with several inputs (Keras's merge layers: `Add`, `Concatenate`, …).
+///
+/// The single-input ``Layer/forward(_:context:)`` and ``Layer/backward(_:)`` do not apply to it;
+/// a ``Functional`` model calls the forms below.
+public protocol MergeLayer: Layer {
+    /// One example's shape for each input, in call order.
+    var inputShapes: [[Int]] { get }
+
+    /// - Parameter inputs: `[batch, …inputShapes[i]]` each, in call order.
+    /// - Returns: `[batch, …outputShape]`.
+    func forward(_ inputs: [Tensor], context: inout ForwardContext) -> Tensor
+
+    /// - Parameter outputGradient: `[batch, …outputShape]`.
+    /// - Returns: the loss gradient at each input, `[batch, …inputShapes[i]]`, in call order.
+    func backward(_ outputGradient: Tensor) -> [Tensor]
+}
+
+extension MergeLayer {
+    public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
+        preconditionFailure("\(className) '\(name)' takes \(inputShapes.count) inputs; call forward(_ inputs:context:)")
+    }
+
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        preconditionFailure("\(className) '\(name)' takes \(inputShapes.count) inputs; call backward(_:) -> [Tensor]")
+    }
+}
+
+/// A layer class that can be built from its Keras config (Keras's `from_config`); its writer is
+/// the layer's ``Layer/config``, in the same file. ``LayerRegistry`` lists every such class once.
+protocol KerasLayer: Layer {
+    /// The Keras class names this type reads (`["MaxPooling2D"]`); ``LayerOptions/className`` says which one.
+    static var kerasClassNames: [String] { get }
+
+    /// Builds the layer from its config.
+    /// - Parameters:
+    ///   - options: the layer's config; every key read is marked, so that unknown ones can be refused.
+    ///   - inputShapes: one example's shape for each input (one entry for single-input layers).
+    ///   - generator: the run's generator, for initial weights.
+    static func make(_ options: inout LayerOptions, inputShapes: [[Int]], generator: inout SeededGenerator) throws -> Layer
+}

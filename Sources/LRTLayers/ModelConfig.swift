@@ -18,7 +18,7 @@ public enum ModelConfig {
     public static let supportedClasses = [
         "InputLayer", "Dense", "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
         "BatchNormalization", "Dropout", "Flatten", "ReLU", "LeakyReLU", "Activation",
-    ]
+    ] + LayerRegistry.classNames
 
     /// Parses `text` and builds the model, drawing initial weights from `generator`.
     public static func build(text: String, generator: inout SeededGenerator) throws -> Sequential {
@@ -116,6 +116,9 @@ public enum ModelConfig {
     }
 
     private static func makeLayer(_ options: inout LayerOptions, inputShape: [Int], generator: inout SeededGenerator) throws -> Layer {
+        if let type = LayerRegistry.type(named: options.className) {
+            return try type.make(&options, inputShapes: [inputShape], generator: &generator)
+        }
         let name = options.name
         switch options.className {
         case "Dense":
