@@ -104,6 +104,23 @@ def save(name, expected):
     return entry
 
 
+def keras_window(image, height, width, mode):
+    """The window Keras's crop_to_aspect_ratio / pad_to_aspect_ratio take before resizing (black padding)."""
+    w, h = image.size
+    if mode == "crop":
+        crop_height = min(h, int(w * height / width))
+        crop_width = min(w, int(h * width / height))
+        top, left = (h - crop_height) // 2, (w - crop_width) // 2
+        return image.crop((left, top, left + crop_width, top + crop_height))
+    if mode == "pad":
+        pad_height = max(h, int(w * height / width))
+        pad_width = max(w, int(h * width / height))
+        canvas = Image.new(image.mode, (pad_width, pad_height))
+        canvas.paste(image, ((pad_width - w) // 2, (pad_height - h) // 2))
+        return canvas
+    return image
+
+
 def main():
     warnings.simplefilter("ignore", UserWarning)  # Pillow suggests converting palette+tRNS images: that is the point
     os.makedirs(OUT, exist_ok=True)
@@ -184,6 +201,25 @@ def main():
 
     # Refused by lrt (not in expected.json): CMYK JPEG, which Keras and torchvision would read with other colours.
     Image.fromarray(rgb, "RGB").convert("CMYK").save(os.path.join(OUT, "refused-cmyk.jpg"), quality=90)
+
+    # Resizing: Pillow's resize(BILINEAR) (antialiased when shrinking) after Keras's crop or pad window.
+    resized = []
+    sources = {"resize-source-rgb.png": Image.fromarray(rng.integers(0, 256, (23, 37, 3), dtype=np.uint8), "RGB"),
+               "resize-source-gray.png": Image.fromarray((np.add.outer(np.arange(41) * 6, np.arange(50) * 5) % 256).astype(np.uint8), "L")}
+    for name, image in sources.items():
+        image.save(os.path.join(OUT, name))
+        for height, width in [(8, 8), (11, 16), (45, 60), (30, 13), (23, 37), (1, 1)]:
+            for mode in ("stretch", "crop", "pad"):
+                window = keras_window(image, height, width, mode)
+                result = np.asarray(window.resize((width, height), Image.BILINEAR))
+                out = f"{name}.{mode}-{height}x{width}.raw"
+                with open(os.path.join(OUT, out), "wb") as file:
+                    file.write(result.tobytes())
+                resized.append({"source": name, "mode": mode, "height": height, "width": width, "expected": out})
+
+    with open(os.path.join(OUT, "resized.json"), "w") as file:
+        json.dump(resized, file, indent=1)
+        file.write("\n")
 
     with open(os.path.join(OUT, "expected.json"), "w") as file:
         json.dump({"pillow": Image.__version__, "images": entries}, file, indent=1)
