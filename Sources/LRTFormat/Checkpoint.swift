@@ -231,6 +231,8 @@ public enum Checkpoint {
         try training.setAttribute("global_step", int64: Int64(state.globalStep))
         try training.setAttribute("seed", int64: Int64(bitPattern: state.seed))
         try training.setAttribute("generator_state", int64: Int64(bitPattern: state.generatorState))
+        try training.setAttribute("augmentation_generator_state", int64: Int64(bitPattern: state.augmentationGeneratorState))
+        try training.setAttribute("dropout_generator_state", int64: Int64(bitPattern: state.dropoutGeneratorState))
         try training.setAttribute("position", int64: Int64(state.position))
         try training.setAttribute("batch_size", int64: Int64(state.batchSize))
         try training.setAttribute("epoch_loss_sum", double: state.epochLossSum)

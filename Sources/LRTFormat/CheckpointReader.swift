@@ -264,6 +264,12 @@ struct CheckpointReader {
         state.epochCorrect = try integerAttribute(training, "epoch_correct", in: 0...CheckpointLimits.epochOrderLength)
         state.seed = UInt64(bitPattern: try training.int64Attribute("seed"))
         state.generatorState = UInt64(bitPattern: try training.int64Attribute("generator_state"))
+        // Files written before the streams were separated drew dropout masks from the order stream.
+        for (name, stream) in [("augmentation_generator_state", \TrainingState.augmentationGeneratorState),
+                               ("dropout_generator_state", \TrainingState.dropoutGeneratorState)] {
+            state[keyPath: stream] = training.hasAttribute(name)
+                ? UInt64(bitPattern: try training.int64Attribute(name)) : TrainingState.streamSeed(state.seed, stream: name)
+        }
         state.epochLossSum = try training.doubleAttribute("epoch_loss_sum")
         guard state.epochLossSum.isFinite, state.epochLossSum >= 0 else {
             throw CheckpointError("\(path): \(training.path)@epoch_loss_sum is \(state.epochLossSum); a sum of cross-entropy losses is finite and at least 0")

@@ -6,8 +6,13 @@ public struct TrainingState: Equatable, Sendable {
     public var globalStep = 0
     /// The seed the run started from.
     public var seed: UInt64 = 0
-    /// The seeded generator's state now (``LRTTensor/SeededGenerator/state``).
+    /// The data-order stream's state now (``LRTTensor/SeededGenerator/state``): it drew the initial weights, then
+    /// draws each epoch's order.
     public var generatorState: UInt64 = 0
+    /// The augmentation stream's state now.
+    public var augmentationGeneratorState: UInt64 = 0
+    /// The dropout stream's state now (the generator the model's `ForwardContext` gets).
+    public var dropoutGeneratorState: UInt64 = 0
     /// The current epoch's order of training examples; empty between epochs.
     public var epochOrder: [Int] = []
     /// How many examples of ``epochOrder`` are done.
@@ -28,6 +33,17 @@ public struct TrainingState: Equatable, Sendable {
     public var telemetry = TelemetryHistory()
 
     public init() {}
+
+    /// The starting state of the stream named `stream` (e.g. `dropout_generator_state`) for a run seeded with `seed`:
+    /// SplitMix64 of the seed mixed with the name, so that each purpose draws an independent sequence.
+    public static func streamSeed(_ seed: UInt64, stream: String) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325  // FNV-1a of the name
+        for byte in stream.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        var mixed = seed ^ hash
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        return mixed ^ (mixed >> 31)
+    }
 }
 
 /// Per-layer telemetry records: for each recorded step, each layer's gradient norm,

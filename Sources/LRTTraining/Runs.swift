@@ -116,8 +116,11 @@ public enum Runs {
         state.batchSize = configuration.batchSize
         state.dataRoot = root
         state.classNames = train.classNames
+        state.generatorState = generator.state
+        state.augmentationGeneratorState = TrainingState.streamSeed(configuration.seed, stream: "augmentation_generator_state")
+        state.dropoutGeneratorState = TrainingState.streamSeed(configuration.seed, stream: "dropout_generator_state")
         let trainer = Trainer(model: model, optimizer: try optimizer ?? configuration.makeOptimizer(),
-                              trainData: train, testData: test, state: state, generator: generator)
+                              trainData: train, validationData: test, state: state)
         return try run(trainer, epochs: configuration.epochs, outputPath: configuration.outputPath, hooks: hooks)
     }
 
@@ -163,8 +166,7 @@ public enum Runs {
         else {
             throw TrainingError("\(state.dataRoot)/train has \(train.count) images but the checkpoint's epoch order covers \(state.epochOrder.count); resume with the same dataset")
         }
-        let trainer = Trainer(model: contents.model, optimizer: optimizer, trainData: train, testData: test,
-                              state: state, generator: SeededGenerator(seed: saved.generatorState))
+        let trainer = Trainer(model: contents.model, optimizer: optimizer, trainData: train, validationData: test, state: state)
         return try run(trainer, epochs: target, outputPath: output, hooks: hooks)
     }
 
@@ -210,7 +212,7 @@ public enum Runs {
         let data = try ImageFolder.load(root: root, modelInput: contents.model.inputShape, classNames: classNames)
         data.skipped.summary.map { printError("note: " + $0) }
         try checkOutputs(of: contents.model, classCount: data.classNames.count)
-        return EvaluationReport.evaluate(contents.model, on: data, classNames: data.classNames, batchSize: batchSize)
+        return EvaluationReport.evaluate(contents.model, on: data, batchSize: batchSize)
     }
 
     private static func run(_ trainer: Trainer, epochs: Int, outputPath: String, hooks: Hooks) throws -> RunSummary {
