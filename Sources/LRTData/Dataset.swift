@@ -41,6 +41,9 @@ public struct DatasetSubset: Dataset {
     public var classNames: [String] { base.classNames }
     public var exampleShape: [Int] { base.exampleShape }
 
+    /// A subset with no examples and no classes.
+    public static let empty = DatasetSubset(EmptyDataset(), indices: [])
+
     /// The examples `indices` (each in `0..<base.count`) of `base`.
     public init(_ base: any Dataset, indices: [Int]) {
         precondition(indices.allSatisfy { (0..<base.count).contains($0) }, "subset index out of range")
@@ -52,5 +55,16 @@ public struct DatasetSubset: Dataset {
 
     public func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32], generator: inout SeededGenerator) {
         base.fill(indices.map { self.indices[$0] }[...], into: &batch, labels: &labels, generator: &generator)
+    }
+}
+
+/// A dataset with no examples.
+private struct EmptyDataset: Dataset {
+    var count: Int { 0 }
+    var labels: [Int32] { [] }
+    var classNames: [String] { [] }
+    var exampleShape: [Int] { [0] }
+    func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32], generator: inout SeededGenerator) {
+        precondition(indices.isEmpty, "an empty dataset has no examples")
     }
 }

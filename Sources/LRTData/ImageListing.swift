@@ -221,7 +221,8 @@ public struct ImageListing: Sendable, Equatable {
         return names
     }
 
-    static func join(_ folder: String, _ name: String) -> String {
+    /// `folder/name`, without doubling a trailing slash.
+    public static func join(_ folder: String, _ name: String) -> String {
         folder.hasSuffix("/") ? folder + name : folder + "/" + name
     }
 }

@@ -243,6 +243,17 @@ public enum Checkpoint {
         let dataset = try lrt.createGroup("dataset")
         try dataset.setAttribute("root", string: state.dataRoot)
         try dataset.setAttribute("class_names", strings: state.classNames)
+        try dataset.setAttribute("validation_source", string: state.validationSource)
+        try dataset.setAttribute("validation_fraction", double: state.validationFraction)
+        try dataset.setAttribute("validation_count", int64: Int64(state.validationCount))
+        try dataset.setAttribute("validation_digest", string: state.validationDigest)
+        try dataset.setAttribute("color_mode", string: state.colorMode)
+        try dataset.setAttribute("resize_mode", string: state.resizeMode)
+        if let test = state.test {
+            try dataset.setAttribute("test_loss", double: test.loss)
+            try dataset.setAttribute("test_accuracy", double: test.accuracy)
+            try dataset.setAttribute("test_count", int64: Int64(test.count))
+        }
 
         let history = try lrt.createGroup("history")
         try history.setAttribute("metric_names", strings: state.history.names)

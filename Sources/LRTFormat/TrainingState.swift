@@ -23,10 +23,34 @@ public struct TrainingState: Equatable, Sendable {
     public var epochSeen = 0
     /// The mini-batch size.
     public var batchSize = 32
-    /// The dataset folder (with `train/` and `test/`) the run trains on.
+    /// The dataset folder the run trains on: class folders, or `train/` (optionally `val/` or `validation/`, `test/`).
     public var dataRoot = ""
     /// The class names, label order.
     public var classNames: [String] = []
+    /// Where the validation examples come from: `val/` or `validation/` (that folder), `split` (a stratified,
+    /// seeded ``validationFraction`` of the training folder), `none`, or `test/` (files written before validation
+    /// and test were told apart, which validated on the test split; resuming them keeps doing so).
+    public var validationSource = "test/"
+    /// The fraction of each class split off for validation when ``validationSource`` is `split`.
+    public var validationFraction = 0.0
+    /// How many validation examples there are, and a digest of their paths relative to ``dataRoot`` (16 hex digits),
+    /// so that `resume` and `eval --split validation` can check they read the same files.
+    public var validationCount = 0
+    public var validationDigest = ""
+    /// How images are read (`grayscale`, `rgb`, `rgba`; empty: the model's input channels) and resized
+    /// (`stretch`, `crop`, `pad`, `error`; empty: `stretch`).
+    public var colorMode = ""
+    public var resizeMode = ""
+    /// The test split's metrics, evaluated once when the run finished (nil: no test split, or not finished).
+    public var test: TestMetrics?
+
+    /// Loss and accuracy on the test split, kept apart from the per-epoch history.
+    public struct TestMetrics: Equatable, Sendable {
+        public var loss: Double
+        public var accuracy: Double
+        public var count: Int
+        public init(loss: Double, accuracy: Double, count: Int) { (self.loss, self.accuracy, self.count) = (loss, accuracy, count) }
+    }
     /// One row per completed epoch.
     public var history = MetricsHistory()
     /// Per-layer optimizer telemetry, one record every `--log-every` steps.

@@ -7,8 +7,10 @@ import LRTTensor
 
 /// Everything a new training run needs; the command line builds one of these.
 public struct TrainingConfiguration: Sendable {
-    /// A folder with `train/<class>/*.png` and `test/<class>/*.png`.
+    /// A folder of class folders, or with `train/` (and optionally `val/` or `validation/`, and `test/`) holding them.
     public var dataRoot: String
+    /// The data a run reads: split, colour mode, resizing.
+    public var data = DataOptions()
     /// The Keras model config (JSON text).
     public var modelConfig: String
     public var epochs = 20
@@ -43,13 +45,28 @@ public struct TrainingConfiguration: Sendable {
     }
 }
 
+/// How a run reads its data.
+public struct DataOptions: Sendable {
+    /// The fraction of each class held out for validation when the dataset has no `val/` folder (0: none).
+    public var validationSplit = 0.1
+    /// The channels to read images as (default: the model's input channels).
+    public var colorMode: ColorMode?
+    /// How images of another size than the model's input are handled.
+    public var resizeMode = ResizeMode.stretch
+    public init() {}
+}
+
 /// What a finished (or stopped) run reports.
 public struct RunSummary: Sendable {
     public var checkpointPath: String
     public var epochs: Int
     public var history: MetricsHistory
-    /// The last validation accuracy, when an epoch finished.
-    public var testAccuracy: Double? { history.columns["val_accuracy"]?.last }
+    /// The last validation accuracy, when an epoch finished and there is a validation split.
+    public var validationAccuracy: Double? { history.columns["val_accuracy"]?.last }
+    /// The test split's metrics, evaluated once after the last epoch (nil: no test split, or stopped early).
+    public var test: TrainingState.TestMetrics?
+    /// The test accuracy, when there is one.
+    public var testAccuracy: Double? { test?.accuracy }
     public var stoppedEarly: Bool
 }
 
@@ -109,19 +126,21 @@ public enum Runs {
     private static func start(model: Sequential, generator: SeededGenerator, configuration: TrainingConfiguration,
                               optimizer: Optimizer? = nil, hooks: Hooks) throws -> RunSummary {
         try Checkpoint.checkWritable(configuration.outputPath)
-        let root = absolutePath(configuration.dataRoot)
-        let (train, test) = try loadSplits(root: root, model: model, classNames: nil, progress: hooks.progress ?? printError)
         var state = TrainingState()
         state.seed = configuration.seed
         state.batchSize = configuration.batchSize
-        state.dataRoot = root
-        state.classNames = train.classNames
+        state.dataRoot = absolutePath(configuration.dataRoot)
         state.generatorState = generator.state
         state.augmentationGeneratorState = TrainingState.streamSeed(configuration.seed, stream: "augmentation_generator_state")
         state.dropoutGeneratorState = TrainingState.streamSeed(configuration.seed, stream: "dropout_generator_state")
+        state.colorMode = configuration.data.colorMode?.rawValue ?? ""
+        state.resizeMode = configuration.data.resizeMode.rawValue
+        state.validationSource = ""  // chosen by the layout
+        state.validationFraction = configuration.data.validationSplit
+        let data = try RunData.load(model: model, state: &state, progress: hooks.progress ?? printError)
         let trainer = Trainer(model: model, optimizer: try optimizer ?? configuration.makeOptimizer(),
-                              trainData: train, validationData: test, state: state)
-        return try run(trainer, epochs: configuration.epochs, outputPath: configuration.outputPath, hooks: hooks)
+                              trainData: data.train, validationData: data.validation, state: state)
+        return try run(trainer, test: data.test, epochs: configuration.epochs, outputPath: configuration.outputPath, hooks: hooks)
     }
 
     /// Continues the run saved in `checkpointPath` until `epochs` epochs in total.
@@ -158,16 +177,15 @@ public enum Runs {
         let output = outputPath ?? checkpointPath
         try Checkpoint.checkWritable(output)
         var state = saved
+        state.test = nil  // measured on earlier weights
         if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
-        let (train, test) = try loadSplits(root: state.dataRoot, model: contents.model, classNames: state.classNames,
-                                           progress: hooks.progress ?? printError)
-        guard state.epochOrder.isEmpty || state.epochOrder.count == train.count,
-              state.epochOrder.allSatisfy({ $0 < train.count })
-        else {
-            throw TrainingError("\(state.dataRoot)/train has \(train.count) images but the checkpoint's epoch order covers \(state.epochOrder.count); resume with the same dataset")
+        let data = try RunData.load(model: contents.model, state: &state, progress: hooks.progress ?? printError)
+        guard state.epochOrder.isEmpty || state.epochOrder.count == data.train.count else {
+            throw TrainingError("\(state.dataRoot) has \(data.train.count) training images but the checkpoint's epoch order covers \(state.epochOrder.count); resume with the same dataset")
         }
-        let trainer = Trainer(model: contents.model, optimizer: optimizer, trainData: train, validationData: test, state: state)
-        return try run(trainer, epochs: target, outputPath: output, hooks: hooks)
+        let trainer = Trainer(model: contents.model, optimizer: optimizer, trainData: data.train, validationData: data.validation,
+                              state: state)
+        return try run(trainer, test: data.test, epochs: target, outputPath: output, hooks: hooks)
     }
 
     private static func resumedOptimizer(saved: Optimizer, requested: JSONValue?, reset: Bool,
@@ -193,29 +211,31 @@ public enum Runs {
         return saved
     }
 
-    /// Evaluates the model in `modelPath` on `dataRoot/test` (or on `dataRoot` itself
-    /// when it has class folders but no `test/`); without `dataRoot`, on the test split
-    /// of the dataset recorded in the checkpoint.
-    /// - Parameter batchSize: examples per forward pass (default 1000).
-    public static func evaluate(modelPath: String, dataRoot: String?, batchSize: Int = 1000) throws -> EvaluationReport {
+    /// Evaluates the model in `modelPath` on one split of `dataRoot` (default: the dataset recorded in the
+    /// checkpoint), read as the checkpoint's run read images.
+    /// - Parameters:
+    ///   - split: `.test` (default): `DIR/test`, or DIR itself when it holds the class folders; `.validation`: the
+    ///     files the run validated on (checked against the recorded digest); `.train`: the training files.
+    ///   - batchSize: examples per forward pass (default 1000).
+    public static func evaluate(modelPath: String, dataRoot: String?, split: DataSplit = .test,
+                                batchSize: Int = 1000) throws -> EvaluationReport {
         let contents = try Checkpoint.load(from: modelPath)
-        let root: String
-        if let dataRoot {
-            let test = absolutePath(dataRoot) + "/test"
-            root = FileManager.default.fileExists(atPath: test) ? test : absolutePath(dataRoot)
-        } else if let recorded = contents.training?.dataRoot, !recorded.isEmpty {
-            root = recorded + "/test"
-        } else {
-            throw TrainingError("\(modelPath) records no dataset; pass --data DIR")
+        var state = contents.training ?? TrainingState()
+        if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
+        guard !state.dataRoot.isEmpty else { throw TrainingError("\(modelPath) records no dataset; pass --data DIR") }
+        if contents.training == nil { state.validationSource = "" }
+        let data = try RunData.load(model: contents.model, state: &state, classNames: contents.training?.classNames,
+                                    split: split, progress: printError)
+        guard let chosen = data.evaluated else {
+            let hint = split == .test ? "add DIR/test/<class>/ folders, or pass --split validation"
+                : "this run kept no validation split; pass --split test or train"
+            throw TrainingError("\(state.dataRoot) has no \(split.rawValue) split: \(hint)")
         }
-        let classNames = contents.training?.classNames
-        let data = try ImageFolder.load(root: root, modelInput: contents.model.inputShape, classNames: classNames)
-        data.skipped.summary.map { printError("note: " + $0) }
-        try checkOutputs(of: contents.model, classCount: data.classNames.count)
-        return EvaluationReport.evaluate(contents.model, on: data, batchSize: batchSize)
+        return EvaluationReport.evaluate(contents.model, on: chosen, batchSize: batchSize)
     }
 
-    private static func run(_ trainer: Trainer, epochs: Int, outputPath: String, hooks: Hooks) throws -> RunSummary {
+    private static func run(_ trainer: Trainer, test: (any Dataset)?, epochs: Int, outputPath: String,
+                            hooks: Hooks) throws -> RunSummary {
         let saver = CheckpointSaver(path: outputPath, compressWeights: hooks.compressWeights)
         trainer.logEvery = hooks.logEvery
         trainer.callbacks = [StopPoller(shouldStop: hooks.shouldStop),
@@ -228,30 +248,19 @@ public enum Runs {
             let kept = saver.savedEpoch.map { "; \(outputPath) holds epoch \($0)" } ?? ""
             throw TrainingError(error.description + kept)
         }
+        // The test split, once, after the last epoch: never during training, so nothing is selected on it.
+        if let test, !trainer.stopRequested, trainer.state.epoch >= epochs {
+            let report = EvaluationReport.evaluate(trainer.model, on: test)
+            trainer.recordTest(TrainingState.TestMetrics(loss: report.loss, accuracy: report.accuracy, count: report.count))
+            (hooks.progress ?? printError)(String(format: "test  test_loss %.4f  test_accuracy %.4f  (%d images)",
+                                                  report.loss, report.accuracy, report.count))
+            try saver.save(trainer)
+        }
         return RunSummary(checkpointPath: outputPath, epochs: trainer.state.epoch, history: trainer.state.history,
-                          stoppedEarly: trainer.stopRequested)
+                          test: trainer.state.test, stoppedEarly: trainer.stopRequested)
     }
 
-    private static func loadSplits(root: String, model: Sequential, classNames: [String]?,
-                                   progress: (String) -> Void) throws -> (ImageFolder, ImageFolder) {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else {
-            throw TrainingError("data folder \(root) does not exist; pass --data DIR with DIR/train and DIR/test")
-        }
-        guard isDirectory.boolValue else {
-            throw TrainingError("--data \(root) is a file, not a folder; pass a folder with train/ and test/ subfolders")
-        }
-        for split in ["train", "test"] where !FileManager.default.fileExists(atPath: root + "/" + split) {
-            throw TrainingError("data folder \(root) has no \(split)/ subfolder; lay it out as \(root)/{train,test}/<class>/*.png")
-        }
-        let train = try ImageFolder.load(root: root + "/train", modelInput: model.inputShape, classNames: classNames)
-        let test = try ImageFolder.load(root: root + "/test", modelInput: model.inputShape, classNames: train.classNames)
-        for split in [train, test] { split.skipped.summary.map { progress("note: " + $0) } }
-        try checkOutputs(of: model, classCount: train.classNames.count)
-        return (train, test)
-    }
-
-    private static func checkOutputs(of model: Sequential, classCount: Int) throws {
+    static func checkOutputs(of model: Sequential, classCount: Int) throws {
         guard model.outputShape == [classCount] else {
             throw TrainingError("the model outputs \(model.outputShape) values per example but the data has \(classCount) classes; make the last Dense layer have \(classCount) units")
         }

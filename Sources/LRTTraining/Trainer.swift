@@ -68,6 +68,9 @@ public final class Trainer {
         dropoutGenerator = SeededGenerator(seed: state.dropoutGeneratorState)
     }
 
+    /// Records the test split's metrics, evaluated once after training, in the state saved next.
+    public func recordTest(_ metrics: TrainingState.TestMetrics) { state.test = metrics }
+
     /// The state to save now, with the generators' current positions.
     public var checkpointState: TrainingState {
         var current = state

@@ -100,6 +100,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Dataset folder (its test/ split, or class folders directly); default: the checkpoint's dataset.")
     var data: String?
 
+    @Option(help: "The split to evaluate: test (DATA/test, or DATA itself when it holds the class folders), validation (the files the run validated on) or train.")
+    var split = DataSplit.test
+
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
@@ -112,7 +115,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         try Isolation.preflight(checkpoint)
-        let report = try Runs.evaluate(modelPath: checkpoint, dataRoot: data, batchSize: batchSize)
+        let report = try Runs.evaluate(modelPath: checkpoint, dataRoot: data, split: split, batchSize: batchSize)
         if json {
             let perClass = report.perClass.map { entry -> JSONValue in
                 .object([("class", .string(entry.name)), ("correct", .number(Double(entry.correct))),
@@ -194,7 +197,8 @@ struct Doctor: ParsableCommand {
 // MARK: - Shared
 
 private func report(_ summary: RunSummary) throws {
-    let accuracy = summary.testAccuracy.map { String(format: ", test accuracy %.4f", $0) } ?? ""
+    let accuracy = summary.testAccuracy.map { String(format: ", test accuracy %.4f", $0) }
+        ?? summary.validationAccuracy.map { String(format: ", val_accuracy %.4f", $0) } ?? ""
     if summary.stoppedEarly {
         printError("interrupted: saved \(summary.checkpointPath) mid-epoch \(summary.epochs + 1); continue with `lrt resume \(summary.checkpointPath)`")
         throw ExitCode(130)

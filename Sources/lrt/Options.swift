@@ -1,14 +1,20 @@
 import ArgumentParser
 import Foundation
+import LRTData
 import LRTOptimizers
 import LRTTraining
 
 extension LayerRates: ExpressibleByArgument {}
+extension ColorMode: ExpressibleByArgument {}
+extension ResizeMode: ExpressibleByArgument {}
+extension DataSplit: ExpressibleByArgument {}
 
 /// Options of every command that trains.
 struct TrainingOptions: ParsableArguments {
-    @Option(help: "Dataset folder with train/ and test/ subfolders of <class>/*.png (default: the bundled 8x8 digits, Samples/digits).")
+    @Option(help: "Dataset folder: DIR/<class>/**/*.{png,jpg,jpeg}, or DIR/train/<class>/… with optional DIR/val/ (or validation/) and DIR/test/ (default: the bundled 8x8 digits, Samples/digits).")
     var data: String?
+
+    @OptionGroup var dataOptions: DataFlags
 
     @Option(help: "Total number of epochs to train.")
     var epochs = 20
@@ -39,7 +45,34 @@ struct TrainingOptions: ParsableArguments {
         configuration.optimizerConfig = try optimizer.config()
         configuration.seed = seed
         configuration.outputPath = out
+        configuration.data = dataOptions.options
         return configuration
+    }
+}
+
+/// How a training run reads its data.
+struct DataFlags: ParsableArguments {
+    @Option(help: ArgumentHelp("Fraction of each class held out for validation (stratified, seeded by --seed) when DATA has no val/ folder; 0 trains on everything and reports no val_ metrics.", valueName: "fraction"))
+    var validationSplit = 0.1
+
+    @Option(help: ArgumentHelp("Read images as grayscale, rgb or rgba (default: the model's input channels).", valueName: "mode"))
+    var colorMode: ColorMode?
+
+    @Option(help: ArgumentHelp("Images of another size than the model's input: stretch (resize), crop or pad to its aspect ratio first, or error.", valueName: "mode"))
+    var resize = ResizeMode.stretch
+
+    func validate() throws {
+        guard validationSplit >= 0, validationSplit < 1 else {
+            throw ValidationError("--validation-split must be in [0, 1), e.g. 0.1 (or 0 for none), got \(validationSplit)")
+        }
+    }
+
+    var options: DataOptions {
+        var options = DataOptions()
+        options.validationSplit = validationSplit
+        options.colorMode = colorMode
+        options.resizeMode = resize
+        return options
     }
 }
 
