@@ -14,6 +14,9 @@ public struct ImageFolder: Dataset {
     public let labels: [Int32]
     /// The files the listing left out (not images), for one summary line.
     public let skipped: ImageListing.Skipped
+    /// With `skipBadImages`: the image files left out because they cannot be read or decoded, each with its reason,
+    /// in listing order.
+    public let rejected: [DataError]
     /// How the files were read.
     public let preprocessing: Preprocessing
     /// The decoded samples. [count, height, width, channels]
@@ -39,18 +42,40 @@ public struct ImageFolder: Dataset {
     ///     the sorted subfolder names.
     /// - Throws: `DataError` naming the folder or file at fault; for bad images, the first one in sorted order.
     public static func load(root: String, height: Int, width: Int, channels: Int, resizeMode: ResizeMode = .stretch,
-                            classNames: [String]? = nil) throws(DataError) -> ImageFolder {
+                            classNames: [String]? = nil, skipBadImages: Bool = false) throws(DataError) -> ImageFolder {
         let preprocessing = try Preprocessing(geometry: ImageGeometry(height: height, width: width, channels: channels),
                                               colorMode: PNGCodec.colorMode(channels: channels), resizeMode: resizeMode)
-        return try load(ImageListing.list(root: root, classNames: classNames), preprocessing: preprocessing)
+        return try load(ImageListing.list(root: root, classNames: classNames, skipBadImages: skipBadImages),
+                        preprocessing: preprocessing, skipBadImages: skipBadImages)
     }
 
     /// Reads the images of `listing` as `preprocessing` says, decoding on all cores.
+    /// - Parameter skipBadImages: leave out images that cannot be decoded (listed in ``rejected``, with the listing's
+    ///   own rejects) instead of throwing; a class left without images is still an error.
     /// - Throws: `DataError` for the first bad image in listing order, or when the images do not fit in memory.
-    public static func load(_ listing: ImageListing, preprocessing: Preprocessing) throws(DataError) -> ImageFolder {
-        let pixels = try decodeAll(listing.imagePaths, preprocessing: preprocessing)
-        return ImageFolder(root: listing.root, classNames: listing.classNames, imagePaths: listing.imagePaths,
-                           labels: listing.labels, skipped: listing.skipped, preprocessing: preprocessing, pixels: pixels)
+    public static func load(_ listing: ImageListing, preprocessing: Preprocessing,
+                            skipBadImages: Bool = false) throws(DataError) -> ImageFolder {
+        let (pixels, failures) = try decodeAll(listing.imagePaths, preprocessing: preprocessing)
+        guard failures.contains(where: { $0 != nil }) else {
+            return ImageFolder(root: listing.root, classNames: listing.classNames, imagePaths: listing.imagePaths,
+                               labels: listing.labels, skipped: listing.skipped, rejected: listing.rejected,
+                               preprocessing: preprocessing, pixels: pixels)
+        }
+        if !skipBadImages, let first = failures.lazy.compactMap({ $0 }).first { throw first }
+        let kept = failures.indices.filter { failures[$0] == nil }
+        let imageSize = preprocessing.height * preprocessing.width * preprocessing.colorMode.channels
+        var keptPixels = [UInt8]()
+        keptPixels.reserveCapacity(kept.count * imageSize)
+        for index in kept { keptPixels += pixels[index * imageSize..<(index + 1) * imageSize] }
+        let labels = kept.map { listing.labels[$0] }
+        for (label, name) in listing.classNames.enumerated()
+        where listing.labels.contains(Int32(label)) && !labels.contains(Int32(label)) {
+            throw DataError(.noImages, path: ImageListing.join(listing.root, name), "class folder has no readable images",
+                            hint: "replace its damaged images (the first: \(failures.lazy.compactMap { $0 }.first!.description))")
+        }
+        return ImageFolder(root: listing.root, classNames: listing.classNames, imagePaths: kept.map { listing.imagePaths[$0] },
+                           labels: labels, skipped: listing.skipped, rejected: listing.rejected + failures.compactMap { $0 },
+                           preprocessing: preprocessing, pixels: keptPixels)
     }
 
     /// `byte / 255` for every byte value, so conversion is a table look-up.
@@ -73,8 +98,9 @@ public struct ImageFolder: Dataset {
         }
     }
 
-    /// Decodes `paths` on all cores into [count, height, width, channels] bytes; throws the first failure in path order.
-    private static func decodeAll(_ paths: [String], preprocessing: Preprocessing) throws(DataError) -> [UInt8] {
+    /// Decodes `paths` on all cores into [count, height, width, channels] bytes, and each image's failure (nil when
+    /// it decoded; a failed image's bytes are zero).
+    private static func decodeAll(_ paths: [String], preprocessing: Preprocessing) throws(DataError) -> ([UInt8], [DataError?]) {
         let imageSize = preprocessing.height * preprocessing.width * preprocessing.colorMode.channels
         guard let total = PNGCodec.product(paths.count, imageSize),
               UInt64(total) <= ProcessInfo.processInfo.physicalMemory / 2 else {
@@ -82,12 +108,12 @@ public struct ImageFolder: Dataset {
                             "\(paths.count) images of \(preprocessing.height)×\(preprocessing.width)×\(preprocessing.colorMode.channels) do not fit in memory",
                             hint: "use a smaller image size or fewer images")
         }
-        guard !paths.isEmpty else { return [] }
+        guard !paths.isEmpty else { return ([], []) }
         let chunkCount = min(paths.count, ProcessInfo.processInfo.activeProcessorCount * 4)
-        var firstErrors = [DataError?](repeating: nil, count: chunkCount)  // [chunk]
+        var failures = [DataError?](repeating: nil, count: paths.count)  // [count]
         let pixels = [UInt8](unsafeUninitializedCapacity: total) { buffer, initializedCount in
-            firstErrors.withUnsafeMutableBufferPointer { errorBuffer in
-                // Each chunk writes only its own images' pixels and its own error slot.
+            failures.withUnsafeMutableBufferPointer { errorBuffer in
+                // Each chunk writes only its own images' pixels and error slots.
                 nonisolated(unsafe) let output = buffer, errors = errorBuffer
                 DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
                     for index in chunk * paths.count / chunkCount ..< (chunk + 1) * paths.count / chunkCount {
@@ -98,16 +124,14 @@ public struct ImageFolder: Dataset {
                                     .update(fromContentsOf: samples)
                             }
                         } catch {
-                            // The rest of this chunk stays unwritten: the whole load fails.
-                            errors[chunk] = error
-                            return
+                            UnsafeMutableBufferPointer(rebasing: output[index * imageSize..<(index + 1) * imageSize]).initialize(repeating: 0)
+                            errors[index] = error
                         }
                     }
                 }
             }
             initializedCount = total
         }
-        if let error = firstErrors.lazy.compactMap({ $0 }).first { throw error }
-        return pixels
+        return (pixels, failures)
     }
 }

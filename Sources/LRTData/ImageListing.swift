@@ -24,6 +24,9 @@ public struct ImageListing: Sendable, Equatable {
     public let labels: [Int32]
     /// Files left out because they are not images (and folder links that loop), with the first few of them.
     public let skipped: Skipped
+    /// With `skipBadImages`: the entries named as images that cannot be read (FIFOs, devices, looping links, names
+    /// that are not UTF-8), each with its reason; they are not in ``imagePaths``.
+    public let rejected: [DataError]
 
     /// What a listing left out.
     public struct Skipped: Sendable, Equatable {
@@ -50,9 +53,11 @@ public struct ImageListing: Sendable, Equatable {
     /// - Parameter classNames: when given (e.g. the classes a checkpoint was trained on), labels follow this order
     ///   and every subfolder must be one of them, though a class may have no folder; when nil (the default), the
     ///   classes are the sorted subfolder names.
+    ///   - skipBadImages: put entries named as images that cannot be read in ``rejected`` instead of throwing.
     /// - Throws: `DataError` naming the folder or file at fault.
-    public static func list(root: String, classNames: [String]? = nil) throws(DataError) -> ImageListing {
+    public static func list(root: String, classNames: [String]? = nil, skipBadImages: Bool = false) throws(DataError) -> ImageListing {
         var skipped = Skipped()
+        var rejected: [DataError]? = skipBadImages ? [] : nil
         let folders = try classFolders(of: root, skipped: &skipped)
         guard !folders.isEmpty else {
             throw DataError(.noClassFolders, path: root, "dataset folder has no class subfolders",
@@ -69,7 +74,7 @@ public struct ImageListing: Sendable, Equatable {
             let folder = join(root, name)
             var images: [String] = []
             var ancestors: [FileIdentity] = []
-            try collectImages(in: folder, into: &images, skipped: &skipped, ancestors: &ancestors)
+            try collectImages(in: folder, into: &images, skipped: &skipped, rejected: &rejected, ancestors: &ancestors)
             guard !images.isEmpty else {
                 throw DataError(.noImages, path: folder, "class folder has no PNG or JPEG images",
                                 hint: "add *.png or *.jpg files to it, or delete it")
@@ -77,7 +82,8 @@ public struct ImageListing: Sendable, Equatable {
             imagePaths += images
             labels += Array(repeating: Int32(label), count: images.count)
         }
-        return ImageListing(root: root, classNames: names, imagePaths: imagePaths, labels: labels, skipped: skipped)
+        return ImageListing(root: root, classNames: names, imagePaths: imagePaths, labels: labels, skipped: skipped,
+                            rejected: rejected ?? [])
     }
 
     /// The sorted names of the non-hidden subfolders of `root`; other entries are counted in `skipped`.
@@ -96,7 +102,8 @@ public struct ImageListing: Sendable, Equatable {
                             hint: "pass a folder laid out as ROOT/<class name>/*.png")
         }
         var folders: [String] = []
-        for entry in try entries(of: root) {
+        var rejected: [DataError]?  // nil: a bad name at the top level is always an error
+        for entry in try entries(of: root, rejected: &rejected) {
             let path = join(root, entry.name)
             if entry.kind == .folder { folders.append(entry.name) } else { skipped.add(path) }
         }
@@ -110,7 +117,7 @@ public struct ImageListing: Sendable, Equatable {
 
     /// Appends the images under `folder` (recursively, sorted) to `images`.
     private static func collectImages(in folder: String, into images: inout [String], skipped: inout Skipped,
-                                      ancestors: inout [FileIdentity]) throws(DataError) {
+                                      rejected: inout [DataError]?, ancestors: inout [FileIdentity]) throws(DataError) {
         var status = stat()
         guard stat(folder, &status) == 0 else { throw folderError(folder, errno: errno) }
         let identity = FileIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
@@ -120,21 +127,27 @@ public struct ImageListing: Sendable, Equatable {
         }
         ancestors.append(identity)
         defer { ancestors.removeLast() }
-        for entry in try entries(of: folder) {
+        for entry in try entries(of: folder, rejected: &rejected) {
             let path = join(folder, entry.name)
             switch entry.kind {
             case .folder:
-                try collectImages(in: path, into: &images, skipped: &skipped, ancestors: &ancestors)
+                try collectImages(in: path, into: &images, skipped: &skipped, rejected: &rejected, ancestors: &ancestors)
             case .regularFile where isImageName(entry.name):
                 images.append(path)
             case .other(let type) where isImageName(entry.name):
-                throw ImageFile.notARegularFile(path, type: type)
+                try reject(ImageFile.notARegularFile(path, type: type), into: &rejected)
             case .unreachable(let code) where isImageName(entry.name):
-                throw ImageFile.openError(path, errno: code)
+                try reject(ImageFile.openError(path, errno: code), into: &rejected)
             default:
                 skipped.add(path)
             }
         }
+    }
+
+    /// Appends `error` to `rejected`, or throws it when bad images are not skipped (`rejected` nil).
+    private static func reject(_ error: DataError, into rejected: inout [DataError]?) throws(DataError) {
+        guard rejected != nil else { throw error }
+        rejected!.append(error)
     }
 
     /// Whether a file name ends in one of ``imageExtensions``, in any letter case.
@@ -152,9 +165,9 @@ public struct ImageListing: Sendable, Equatable {
         case unreachable(Int32)
     }
 
-    /// The non-hidden entries of `folder`, sorted by name.
-    /// - Throws: `DataError` when the folder cannot be listed or an entry's name is not UTF-8.
-    static func entries(of folder: String) throws(DataError) -> [(name: String, kind: EntryKind)] {
+    /// The non-hidden entries of `folder`, sorted by name; names that are not UTF-8 go to `rejected` when it is not nil.
+    /// - Throws: `DataError` when the folder cannot be listed, or an entry's name is not UTF-8 and `rejected` is nil.
+    static func entries(of folder: String, rejected: inout [DataError]?) throws(DataError) -> [(name: String, kind: EntryKind)] {
         guard let directory = opendir(folder) else { throw folderError(folder, errno: errno) }
         defer { closedir(directory) }
         var names: [String] = []
@@ -168,8 +181,10 @@ public struct ImageListing: Sendable, Equatable {
             guard bytes.first != UInt8(ascii: ".") else { continue }  // hidden, and "." and ".."
             guard let name = String(validating: bytes, as: UTF8.self) else {
                 let escaped = bytes.map { $0 < 0x80 && $0 >= 0x20 ? String(UnicodeScalar($0)) : String(format: "\\x%02X", $0) }.joined()
-                throw DataError(.invalidName, path: join(folder, escaped), "file name is not valid UTF-8",
-                                hint: "rename the file (e.g. with `convmv -f latin1 -t utf8`), or move it out of the dataset")
+                try reject(DataError(.invalidName, path: join(folder, escaped), "file name is not valid UTF-8",
+                                     hint: "rename the file (e.g. with `convmv -f latin1 -t utf8`), or move it out of the dataset"),
+                           into: &rejected)
+                continue
             }
             names.append(name)
         }

@@ -249,6 +249,13 @@ public enum Checkpoint {
         try dataset.setAttribute("validation_digest", string: state.validationDigest)
         try dataset.setAttribute("color_mode", string: state.colorMode)
         try dataset.setAttribute("resize_mode", string: state.resizeMode)
+        try dataset.setAttribute("on_bad_image", string: state.skipBadImages ? "skip" : "error")
+        try dataset.setAttribute("augment", string: state.augmentation)
+        if state.skippedImages.isEmpty {
+            try dataset.setEmptyArrayAttribute("skipped_images")
+        } else {
+            try dataset.setAttribute("skipped_images", strings: state.skippedImages)
+        }
         if let test = state.test {
             try dataset.setAttribute("test_loss", double: test.loss)
             try dataset.setAttribute("test_accuracy", double: test.accuracy)

@@ -276,6 +276,19 @@ struct CheckpointReader {
                 throw CheckpointError("\(path): \(dataset.path)@\(name) is '\(state[keyPath: value])'; expected one of \(allowed.filter { !$0.isEmpty }.joined(separator: ", "))")
             }
         }
+        if dataset.hasAttribute("on_bad_image") {
+            let policy = try dataset.stringAttribute("on_bad_image")
+            guard ["error", "skip"].contains(policy) else {
+                throw CheckpointError("\(path): \(dataset.path)@on_bad_image is '\(policy)'; expected error or skip")
+            }
+            state.skipBadImages = policy == "skip"
+        }
+        if dataset.hasAttribute("augment") {
+            state.augmentation = try dataset.stringAttribute("augment")  // checked by the trainer, which parses it
+        }
+        if dataset.hasAttribute("skipped_images") {
+            state.skippedImages = try dataset.stringArrayAttribute("skipped_images")
+        }
         if dataset.hasAttribute("test_accuracy") {
             state.test = TrainingState.TestMetrics(loss: try dataset.doubleAttribute("test_loss"),
                                                    accuracy: try dataset.doubleAttribute("test_accuracy"),

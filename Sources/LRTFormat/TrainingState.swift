@@ -41,6 +41,12 @@ public struct TrainingState: Equatable, Sendable {
     /// (`stretch`, `crop`, `pad`, `error`; empty: `stretch`).
     public var colorMode = ""
     public var resizeMode = ""
+    /// The augmentation applied to training images (`--augment`, e.g. `flip,crop`); empty: none.
+    public var augmentation = ""
+    /// Whether images that cannot be read are left out (`--on-bad-image skip`) rather than stopping the run.
+    public var skipBadImages = false
+    /// The image files left out as unreadable, relative to ``dataRoot``, in listing order.
+    public var skippedImages: [String] = []
     /// The test split's metrics, evaluated once when the run finished (nil: no test split, or not finished).
     public var test: TestMetrics?
 

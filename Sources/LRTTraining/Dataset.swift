@@ -79,6 +79,11 @@ struct RunData {
         } else if digest != state.validationDigest || validationPaths.count != state.validationCount {
             throw TrainingError("the validation files of \(layout.root) (\(validationPaths.count), digest \(digest)) are not the \(state.validationCount) the run validated on (digest \(state.validationDigest)); the dataset changed: resume with the same files")
         }
+        if split == nil, !state.augmentation.isEmpty {
+            do { train = AugmentedDataset(train, augmentation: try Augmentation(parsing: state.augmentation)) } catch {
+                throw TrainingError("\(error)")
+            }
+        }
         let test: (any Dataset)? = try split == nil
             ? layout.test.map { try load($0, classes: all.classNames, model: model, state: &state, progress: progress) } : nil
         let evaluated: (any Dataset)? = split == .train ? train : split == .validation ? validation : nil
@@ -88,13 +93,21 @@ struct RunData {
     /// One folder of class folders, read with the state's preprocessing for `model`'s input.
     private static func load(_ folder: String, classes: [String]?, model: Sequential, state: inout TrainingState,
                              progress: (String) -> Void) throws -> ImageFolder {
-        let listing = try ImageListing.list(root: folder, classNames: classes)
+        let listing = try ImageListing.list(root: folder, classNames: classes, skipBadImages: state.skipBadImages)
         listing.skipped.summary.map { progress("note: " + $0) }
         let geometry = try ImageGeometry.forModelInput(model.inputShape) { listing.imagePaths.first }
         let preprocessing = try Preprocessing(geometry: geometry, colorMode: ColorMode(rawValue: state.colorMode),
                                               resizeMode: ResizeMode(rawValue: state.resizeMode) ?? .stretch)
-        let data = try ImageFolder.load(listing, preprocessing: preprocessing)
+        let data = try ImageFolder.load(listing, preprocessing: preprocessing, skipBadImages: state.skipBadImages)
         try Runs.checkOutputs(of: model, classCount: data.classNames.count)
+        if !data.rejected.isEmpty {
+            let shown = data.rejected.prefix(3).map(\.description).joined(separator: "; ")
+            progress("warning: --on-bad-image skip left out \(data.rejected.count) image\(data.rejected.count == 1 ? "" : "s") of \(folder): \(shown)\(data.rejected.count > 3 ? "; …" : "")")
+            let root = state.dataRoot.hasSuffix("/") ? state.dataRoot : state.dataRoot + "/"
+            for path in data.rejected.compactMap(\.path) where !state.skippedImages.contains(where: { root + $0 == path }) {
+                state.skippedImages.append(path.hasPrefix(root) ? String(path.dropFirst(root.count)) : path)
+            }
+        }
         return data
     }
 }

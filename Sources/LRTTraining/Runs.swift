@@ -53,6 +53,11 @@ public struct DataOptions: Sendable {
     public var colorMode: ColorMode?
     /// How images of another size than the model's input are handled.
     public var resizeMode = ResizeMode.stretch
+    /// Leave out images that cannot be read (warning once, and recording them in the checkpoint) instead of
+    /// stopping before training with the first one (`--on-bad-image skip`).
+    public var skipBadImages = false
+    /// Random changes to each training image (`--augment flip,crop,…`); nil: none.
+    public var augmentation: Augmentation?
     public init() {}
 }
 
@@ -135,6 +140,8 @@ public enum Runs {
         state.dropoutGeneratorState = TrainingState.streamSeed(configuration.seed, stream: "dropout_generator_state")
         state.colorMode = configuration.data.colorMode?.rawValue ?? ""
         state.resizeMode = configuration.data.resizeMode.rawValue
+        state.skipBadImages = configuration.data.skipBadImages
+        state.augmentation = configuration.data.augmentation?.description ?? ""
         state.validationSource = ""  // chosen by the layout
         state.validationFraction = configuration.data.validationSplit
         let data = try RunData.load(model: model, state: &state, progress: hooks.progress ?? printError)

@@ -61,7 +61,16 @@ struct DataFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Images of another size than the model's input: stretch (resize), crop or pad to its aspect ratio first, or error.", valueName: "mode"))
     var resize = ResizeMode.stretch
 
+    @Option(help: ArgumentHelp("An image that cannot be read: error (stop before training, naming it) or skip (leave it out, warn once and record it in the checkpoint).", valueName: "error|skip"))
+    var onBadImage = BadImagePolicy.error
+
+    enum BadImagePolicy: String, ExpressibleByArgument, CaseIterable { case error, skip }
+
+    @Option(help: ArgumentHelp("Random changes to each training image, from their own seeded stream: a comma-separated list of flip, crop (pad 4, crop back), translate (±10%), rotate (±15°), brightness (±0.2), contrast (×0.8–1.2), cutout (half-side square). Default: none.", valueName: "list"))
+    var augment: String?
+
     func validate() throws {
+        if let augment { do { _ = try Augmentation(parsing: augment) } catch { throw ValidationError("\(error)") } }
         guard validationSplit >= 0, validationSplit < 1 else {
             throw ValidationError("--validation-split must be in [0, 1), e.g. 0.1 (or 0 for none), got \(validationSplit)")
         }
@@ -72,6 +81,8 @@ struct DataFlags: ParsableArguments {
         options.validationSplit = validationSplit
         options.colorMode = colorMode
         options.resizeMode = resize
+        options.skipBadImages = onBadImage == .skip
+        options.augmentation = augment.flatMap { try? Augmentation(parsing: $0) }
         return options
     }
 }
