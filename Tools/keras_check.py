@@ -103,7 +103,58 @@ def layer_cases(keras):
                                             layers.Dense(10, activation="softmax"), name="batch_norm_model"),
         "Dropout": lambda: model(layers.Flatten(), layers.Dense(16, activation="relu"), layers.Dropout(0.3),
                                  layers.Dense(10, activation="softmax"), name="dropout_model"),
+        # Functional models: the graph format both ways, and every layer that needs a graph or is new with it.
+        "Functional chain": lambda: functional(lambda x: layers.Dense(10, activation="softmax")(
+            layers.Dense(16, activation="relu")(layers.Flatten()(x))), name="chain_model"),
+        "Functional residual block (Add, BatchNormalization)": lambda: functional(residual, name="residual_model"),
+        "Functional branches (Concatenate, Subtract, Multiply, Average, Maximum)": lambda: functional(branches, name="branch_model"),
+        "ZeroPadding2D+GlobalMaxPooling2D+Rescaling": lambda: functional(lambda x: layers.Dense(10, activation="softmax")(
+            layers.GlobalMaxPooling2D()(layers.Conv2D(6, 3, activation="relu")(
+                layers.ZeroPadding2D(((1, 2), (0, 1)))(layers.Rescaling(2.0, offset=-1.0)(x))))), name="padding_model"),
+        "DepthwiseConv2D+SeparableConv2D": lambda: functional(lambda x: layers.Dense(10, activation="softmax")(layers.Flatten()(
+            layers.SeparableConv2D(6, 3, padding="same", depth_multiplier=2, activation="relu")(
+                layers.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=3)(x)))), name="depthwise_model"),
+        "Reshape+ReLU(max_value, threshold, negative_slope)": lambda: functional(lambda x: layers.Dense(10, activation="softmax")(
+            layers.Flatten()(layers.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.2)(
+                layers.Reshape((4, 16, 1))(layers.Conv2D(2, 3, padding="same")(x))))), name="reshape_model"),
     }
+
+
+def functional(body, name):
+    """A Keras Functional model: 8x8x1 inputs, `body` maps the input tensor to the output."""
+    import keras
+    inputs = keras.Input(shape=(8, 8, 1))
+    return keras.Model(inputs, body(inputs), name=name)
+
+
+def residual(x):
+    """A ResNet basic block with an identity and a projection shortcut, as in He et al. 2016."""
+    import keras
+    layers = keras.layers
+    x = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(8, 3, padding="same", use_bias=False)(x)))
+    shortcut = x
+    y = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(8, 3, padding="same", use_bias=False)(x)))
+    y = layers.BatchNormalization()(layers.Conv2D(8, 3, padding="same", use_bias=False)(y))
+    x = layers.ReLU()(layers.Add()([shortcut, y]))
+    projection = layers.BatchNormalization()(layers.Conv2D(12, 1, strides=2, use_bias=False)(x))
+    y = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(12, 3, strides=2, padding="same", use_bias=False)(x)))
+    y = layers.BatchNormalization()(layers.Conv2D(12, 3, padding="same", use_bias=False)(y))
+    x = layers.ReLU()(layers.Add()([projection, y]))
+    return layers.Dense(10, activation="softmax")(layers.GlobalAveragePooling2D()(x))
+
+
+def branches(x):
+    """Parallel branches merged every way Keras merges them."""
+    import keras
+    layers = keras.layers
+    flat = layers.Flatten()(x)
+    a = layers.Dense(12, activation="tanh")(flat)
+    b = layers.Dense(12, activation="sigmoid")(flat)
+    c = layers.Dense(12)(flat)
+    merged = layers.Concatenate()([layers.Subtract()([a, b]), layers.Multiply()([a, c]), layers.Average()([a, b, c]),
+                                   layers.Maximum()([b, c])])
+    images = layers.Concatenate(axis=-1)([layers.Conv2D(3, 3, padding="same")(x), layers.Conv2D(2, 1)(x)])
+    return layers.Dense(10, activation="softmax")(layers.Concatenate()([merged, layers.Flatten()(images)]))
 
 
 class Checker:
@@ -245,10 +296,13 @@ def inside(arguments):
     checker = Checker(pathlib.Path(arguments.lrt), work)
     print(f"Keras {keras.__version__} ({keras.backend.backend()}), lrt {checker.lrt}, work folder {work}\n", flush=True)
     cases = layer_cases(keras)
-    for name, make in cases.items():
+    selected = {name: make for name, make in cases.items() if not arguments.cases or arguments.cases.lower() in name.lower()}
+    for name, make in selected.items():
         checker.lrt_to_keras(name, make)
         checker.keras_to_lrt(name, make)
     first = next(iter(cases))
+    if arguments.cases:  # a quick look at some cases: the file-level checks below run in full runs only
+        return summarize(checker)
     if checker.has_compress:
         checker.lrt_to_keras(first, cases[first], compress=True)
     else:
@@ -258,6 +312,10 @@ def inside(arguments):
             checker.lrt_to_keras(first, cases[first], optimizer=optimizer)
     checker.committed_fixture()
     checker.shared_references()
+    return summarize(checker)
+
+
+def summarize(checker):
     counts = {}
     for _, outcome, _ in checker.results:
         counts[outcome] = counts.get(outcome, 0) + 1
@@ -270,6 +328,7 @@ def main():
     parser.add_argument("--lrt", help="the lrt executable (default: the newest .build*/{release,debug}/lrt, else swift build)")
     parser.add_argument("--venv", default=str(REPOSITORY / "Tools" / ".venv"), help="virtual environment for Keras (default Tools/.venv)")
     parser.add_argument("--work", help="folder for the files made (default: a temporary folder, removed afterwards)")
+    parser.add_argument("--cases", help="only the layer cases whose name contains this text (e.g. Functional)")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.inside:
@@ -284,7 +343,10 @@ def main():
     work.mkdir(parents=True, exist_ok=True)
     environment = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
     try:
-        return subprocess.run([str(python), __file__, "--inside", "--lrt", str(lrt), "--work", str(work)], env=environment).returncode
+        command = [str(python), __file__, "--inside", "--lrt", str(lrt), "--work", str(work)]
+        if arguments.cases:
+            command += ["--cases", arguments.cases]
+        return subprocess.run(command, env=environment).returncode
     finally:
         if not arguments.work:
             shutil.rmtree(work, ignore_errors=True)

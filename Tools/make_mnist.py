@@ -97,14 +97,15 @@ def load_pickle():
 
 
 def png_bytes(image):
-    """An 8-bit grayscale PNG of image (uint8 [height, width])."""
-    height, width = image.shape
-    rows = np.hstack([np.zeros((height, 1), np.uint8), image])  # filter type 0 ("none") before each row
+    """An 8-bit PNG of image: uint8 [height, width] (grayscale) or [height, width, 3] (RGB)."""
+    height, width = image.shape[:2]
+    colour = image.ndim == 3
+    rows = np.hstack([np.zeros((height, 1), np.uint8), image.reshape(height, -1)])  # filter type 0 ("none") first
 
     def chunk(kind, body):
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # bit depth 8, grayscale, no interlace
+    header = struct.pack(">IIBBBBB", width, height, 8, 2 if colour else 0, 0, 0, 0)  # depth 8, RGB or gray, no interlace
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes()))
             + chunk(b"IEND", b""))
 

@@ -81,6 +81,25 @@ public enum ImageDecoder {
         return convert(native, to: colorMode)
     }
 
+    /// The size of the PNG or JPEG at `path` and the channels its colour mode has by default (1 for gray, 3 for
+    /// colour; alpha not counted), from the header alone, without decoding pixels.
+    /// - Throws: `DataError` naming the path when the file cannot be read or is not a PNG or JPEG.
+    public static func header(fileAt path: String) throws(DataError) -> (height: Int, width: Int, channels: Int) {
+        let bytes = try ImageFile.read(path)
+        var found: (height: Int, width: Int, channels: Int)?
+        let probe = { (height: Int, width: Int) throws(DataError) in found = (height, width, 0) }
+        if PNGCodec.hasSignature(bytes) {
+            let channels = try PNGCodec.headerChannels(bytes, path: path, checkSize: probe)
+            found?.channels = channels >= 3 ? 3 : 1
+        } else if JPEGCodec.hasSignature(bytes) {
+            let channels = try JPEGCodec.headerChannels(bytes, path: path, checkSize: probe)
+            found?.channels = channels
+        } else {
+            _ = try decode(bytes, path: path, colorMode: .grayscale)  // throws the "not a PNG or JPEG" error
+        }
+        return found!
+    }
+
     /// `image` (1 gray, 2 gray+alpha, 3 RGB or 4 RGBA channels) in `mode`, as Pillow's `convert` does it.
     static func convert(_ image: DecodedImage, to mode: ColorMode) -> DecodedImage {
         let source = image.channels, target = mode.channels
@@ -124,13 +143,20 @@ public enum JPEGCodec {
         bytes.count >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF
     }
 
-    /// The JPEG's samples: 1 channel for a grayscale file, 3 (RGB) for a colour one.
-    static func decodeSamples(_ bytes: [UInt8], path: String,
-                              checkSize: (_ height: Int, _ width: Int) throws(DataError) -> Void) throws(DataError) -> DecodedImage {
+    /// The channels of the JPEG in `bytes` (1 gray, 3 colour), from its header; `checkSize` sees its size.
+    static func headerChannels(_ bytes: [UInt8], path: String,
+                               checkSize: (_ height: Int, _ width: Int) throws(DataError) -> Void) throws(DataError) -> Int {
         guard let handle = tjInitDecompress() else {
             throw DataError(.invalidImage, path: path, "cannot start the JPEG decoder (out of memory)", hint: "free memory and retry")
         }
         defer { tjDestroy(handle) }
+        return try readHeader(bytes, path: path, handle: handle, checkSize: checkSize).channels
+    }
+
+    /// The size and channels of the JPEG in `bytes`, read with `handle`; CMYK is refused.
+    private static func readHeader(_ bytes: [UInt8], path: String, handle: tjhandle,
+                                   checkSize: (_ height: Int, _ width: Int) throws(DataError) -> Void)
+    throws(DataError) -> (height: Int32, width: Int32, channels: Int) {
         var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
         let header = bytes.withUnsafeBufferPointer {
             tjDecompressHeader3(handle, $0.baseAddress, UInt($0.count), &width, &height, &subsampling, &colorspace)
@@ -141,7 +167,17 @@ public enum JPEGCodec {
                             hint: "convert the image to RGB, or delete it")
         }
         try checkSize(Int(height), Int(width))
-        let channels = colorspace == lrt_tj_colorspace_gray() ? 1 : 3
+        return (height, width, colorspace == lrt_tj_colorspace_gray() ? 1 : 3)
+    }
+
+    /// The JPEG's samples: 1 channel for a grayscale file, 3 (RGB) for a colour one.
+    static func decodeSamples(_ bytes: [UInt8], path: String,
+                              checkSize: (_ height: Int, _ width: Int) throws(DataError) -> Void) throws(DataError) -> DecodedImage {
+        guard let handle = tjInitDecompress() else {
+            throw DataError(.invalidImage, path: path, "cannot start the JPEG decoder (out of memory)", hint: "free memory and retry")
+        }
+        defer { tjDestroy(handle) }
+        let (height, width, channels) = try readHeader(bytes, path: path, handle: handle, checkSize: checkSize)
         let format = channels == 1 ? lrt_tj_pixel_format_gray() : lrt_tj_pixel_format_rgb()
         var pixels = [UInt8](repeating: 0, count: Int(height) * Int(width) * channels)
         // At most 500 scans: a progressive JPEG with thousands of tiny scans would take minutes.

@@ -44,6 +44,17 @@ public enum PNGCodec {
         bytes.starts(with: [0x89, 0x50, 0x4E, 0x47])
     }
 
+    /// The channels of the PNG in `bytes` after palette expansion (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA), from its
+    /// header; `checkSize` sees its size.
+    static func headerChannels(_ bytes: [UInt8], path: String,
+                               checkSize: (_ height: Int, _ width: Int) throws(DataError) -> Void) throws(DataError) -> Int {
+        var info = lrt_png_info()
+        let headerRead = bytes.withUnsafeBufferPointer { lrt_png_read($0.baseAddress, $0.count, 0, &info, nil) }
+        guard headerRead != 0 else { throw invalidImage(path, &info) }
+        try checkSize(Int(info.height), Int(info.width))
+        return Int(info.channels)
+    }
+
     /// The PNG's samples at 8 bits with the channels the file has (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA); palettes
     /// expanded to RGB, gray of 1, 2 or 4 bits scaled to 8 (×255, ×85, ×17), 16 bits reduced by `round(v·255/65535)`.
     /// - Parameters:

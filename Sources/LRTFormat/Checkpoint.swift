@@ -37,7 +37,7 @@ public enum Checkpoint {
 
     /// What a file holds. Optimizer and training state are nil in plain model files.
     public struct Contents {
-        public var model: Sequential
+        public var model: any Model
         /// The lrt optimizer with its state (`lrt/optimizer`); nil in Keras files and model-only files.
         public var optimizer: Optimizer?
         public var training: TrainingState?
@@ -56,7 +56,7 @@ public enum Checkpoint {
         /// turns it into an lrt optimizer that continues where Keras stopped.
         public var kerasOptimizer: KerasOptimizerState?
 
-        public init(model: Sequential) { self.model = model }
+        public init(model: any Model) { self.model = model }
     }
 
     /// Who wrote a file.
@@ -74,7 +74,7 @@ public enum Checkpoint {
     /// so an interrupted save never damages an existing file.
     ///
     /// - Parameter compressWeights: gzip level 4 on weight datasets (default false).
-    public static func save(model: Sequential, optimizer: Optimizer?, training: TrainingState?,
+    public static func save(model: any Model, optimizer: Optimizer?, training: TrainingState?,
                             to path: String, compressWeights: Bool = false) throws {
         let temporaryPath = temporaryPath(for: path)
         do {
@@ -114,7 +114,7 @@ public enum Checkpoint {
             .appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp").path
     }
 
-    private static func write(model: Sequential, optimizer: Optimizer?, training: TrainingState?,
+    private static func write(model: any Model, optimizer: Optimizer?, training: TrainingState?,
                               into root: HDF5Group, gzipLevel: Int?) throws {
         try root.setAttribute("model_config", string: model.config.serialized)
         try root.setAttribute("keras_version", string: kerasVersion)
@@ -130,19 +130,20 @@ public enum Checkpoint {
     }
 
     /// Keras's layout: one group per layer (weightless ones too, with an empty `weight_names`).
-    private static func writeWeights(of model: Sequential, into group: HDF5Group, gzipLevel: Int?) throws {
+    private static func writeWeights(of model: any Model, into group: HDF5Group, gzipLevel: Int?) throws {
         try group.setAttribute("layer_names", strings: model.layers.map(\.name))
         try group.setAttribute("keras_version", string: kerasVersion)
         try group.setAttribute("backend", string: "lrt")
         for layer in model.layers {
             let layerGroup = try group.createGroup(layer.name)
-            let weightNames = layer.weights.map { "\(model.name)/\(layer.name)/\($0.weightName)" }
+            let scope = (model.weightScope.map { [$0] } ?? []) + [layer.name]  // Keras 3's weight path: [model/]layer/weight
+            let weightNames = layer.weights.map { (scope + [$0.weightName]).joined(separator: "/") }
             if weightNames.isEmpty {
                 try layerGroup.setEmptyArrayAttribute("weight_names")
                 continue
             }
             try layerGroup.setAttribute("weight_names", strings: weightNames)
-            let weightsGroup = try layerGroup.createGroup("\(model.name)/\(layer.name)")
+            let weightsGroup = try layerGroup.createGroup(scope.joined(separator: "/"))
             for parameter in layer.weights {
                 try weightsGroup.writeFloats(parameter.weightName, parameter.value.storage,
                                              shape: parameter.value.shape, gzipLevel: gzipLevel)
@@ -207,7 +208,7 @@ public enum Checkpoint {
         }
     }
 
-    private static func writeOptimizer(_ optimizer: Optimizer, model: Sequential, into group: HDF5Group) throws {
+    private static func writeOptimizer(_ optimizer: Optimizer, model: any Model, into group: HDF5Group) throws {
         try group.setAttribute("config", string: optimizer.config.serialized)
         try group.setAttribute("step", int64: Int64(optimizer.step))
         let scalarState = optimizer.scalarState

@@ -64,7 +64,7 @@ struct CheckpointReader {
         }
         let modelConfig = try jsonAttribute(root, "model_config", limit: CheckpointLimits.modelConfigBytes)
         var generator = SeededGenerator(seed: 0)
-        let model: Sequential
+        let model: any Model
         do { model = try ModelConfig.build(json: modelConfig, generator: &generator) } catch {
             throw CheckpointError("\(path): its model_config (/@model_config) cannot be built: \(error)")
         }
@@ -117,7 +117,7 @@ struct CheckpointReader {
 
     /// Loads every layer's weights by name, strictly: missing, unexpected, duplicate or
     /// mis-shaped weights are errors naming their path in the file.
-    private func readWeights(into model: Sequential, from group: HDF5Group) throws -> [String] {
+    private func readWeights(into model: any Model, from group: HDF5Group) throws -> [String] {
         let fileLayers = try group.stringArrayAttribute("layer_names")
         if let duplicate = firstDuplicate(fileLayers) {
             throw CheckpointError("\(path): \(group.path)@layer_names lists layer '\(duplicate)' twice")
@@ -173,7 +173,7 @@ struct CheckpointReader {
 
     // MARK: lrt optimizer
 
-    private func readOptimizer(from group: HDF5Group, model: Sequential, warnings: inout [String]) throws -> Optimizer {
+    private func readOptimizer(from group: HDF5Group, model: any Model, warnings: inout [String]) throws -> Optimizer {
         let config = try jsonAttribute(group, "config", limit: CheckpointLimits.configBytes)
         let optimizer: Optimizer
         do { optimizer = try Optimizer.make(config: config) } catch {
@@ -296,7 +296,7 @@ struct CheckpointReader {
         }
     }
 
-    private func readTraining(from lrt: HDF5Group, model: Sequential) throws -> TrainingState {
+    private func readTraining(from lrt: HDF5Group, model: any Model) throws -> TrainingState {
         let training = try lrt.openGroup("training")
         var state = TrainingState()
         state.epoch = try integerAttribute(training, "epoch", in: 0...CheckpointLimits.epochs)

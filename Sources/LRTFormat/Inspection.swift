@@ -15,6 +15,8 @@ public struct Inspection {
         /// Stored weights: trainable and non-trainable.
         public var parameterCount: Int
         public var trainableCount: Int
+        /// The layers (or the input) whose outputs it takes, in a Functional model; empty in a Sequential one.
+        public var inputs: [String]
     }
 
     /// The optimizer: lrt's own (`lrt/optimizer`) or the one a Keras file was compiled with.
@@ -48,10 +50,12 @@ public struct Inspection {
     public init(path: String, contents: Checkpoint.Contents) {
         self.path = path
         self.contents = contents
-        layers = contents.model.layers.map { layer in
+        let inputs = contents.model.layerInputs
+        layers = contents.model.layers.enumerated().map { index, layer in
             LayerSummary(name: layer.name, className: layer.className, outputShape: layer.outputShape,
                          parameterCount: layer.weights.reduce(0) { $0 + $1.value.count },
-                         trainableCount: layer.parameters.reduce(0) { $0 + $1.value.count })
+                         trainableCount: layer.parameters.reduce(0) { $0 + $1.value.count },
+                         inputs: inputs?[index] ?? [])
         }
         if let lrtOptimizer = contents.optimizer {
             let config = lrtOptimizer.config
@@ -92,7 +96,7 @@ public struct Inspection {
         let model = contents.model
         lines.append(field("file", path))
         lines.append(field("format", formatDescription))
-        lines.append(field("model", "\"\(model.name)\" (Sequential), input \(Self.shapeText(model.inputShape))"))
+        lines.append(field("model", "\"\(model.name)\" (\(model.className)), input \(Self.shapeText(model.inputShape))"))
         lines.append("")
         lines += summaryTable()
         lines.append("")
@@ -148,20 +152,24 @@ public struct Inspection {
 
     /// Keras's `summary()`: layer (type), output shape, parameter count; then the totals.
     private func summaryTable() -> [String] {
+        let connected = contents.model.layerInputs != nil  // Keras shows "Connected to" for Functional models
         let rows = layers.map { layer in
-            ("\(layer.name) (\(layer.className))", Self.shapeText([-1] + layer.outputShape), Self.grouped(layer.parameterCount))
+            ("\(layer.name) (\(layer.className))", Self.shapeText([-1] + layer.outputShape), Self.grouped(layer.parameterCount),
+             layer.inputs.joined(separator: ", "))
         }
         let nameWidth = max(13, rows.map(\.0.count).max() ?? 0)
         let shapeWidth = max(12, rows.map(\.1.count).max() ?? 0)
         let countWidth = max(7, rows.map(\.2.count).max() ?? 0)
-        func row(_ name: String, _ shape: String, _ count: String) -> String {
-            name.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  "
+        let inputsWidth = connected ? max(12, rows.map(\.3.count).max() ?? 0) : 0
+        func row(_ name: String, _ shape: String, _ count: String, _ inputs: String) -> String {
+            let text = name.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  "
                 + shape.padding(toLength: shapeWidth, withPad: " ", startingAt: 0) + "  "
                 + String(repeating: " ", count: max(0, countWidth - count.count)) + count
+            return connected ? text + "  " + inputs : text
         }
-        let rule = String(repeating: "─", count: nameWidth + shapeWidth + countWidth + 4)
-        var lines = [row("Layer (type)", "Output Shape", "Param #"), rule]
-        lines += rows.map { row($0.0, $0.1, $0.2) }
+        let rule = String(repeating: "─", count: nameWidth + shapeWidth + countWidth + 4 + (connected ? inputsWidth + 2 : 0))
+        var lines = [row("Layer (type)", "Output Shape", "Param #", "Connected to"), rule]
+        lines += rows.map { row($0.0, $0.1, $0.2, $0.3) }
         lines.append(rule)
         lines.append("Total params: \(Self.grouped(totalParameters)) (\(Self.bytesText(totalParameters * 4)))")
         lines.append("Trainable params: \(Self.grouped(trainableParameters)) (\(Self.bytesText(trainableParameters * 4)))")
@@ -220,10 +228,12 @@ public struct Inspection {
         let layerObjects: [JSONValue] = layers.map { layer in
             .object([("name", .string(layer.name)), ("class_name", .string(layer.className)),
                      ("output_shape", shape(layer.outputShape)), ("parameters", number(layer.parameterCount)),
-                     ("trainable_parameters", number(layer.trainableCount))])
+                     ("trainable_parameters", number(layer.trainableCount))]
+                    + (model.layerInputs == nil ? [] : [("inputs", .array(layer.inputs.map { .string($0) }))]))
         }
         let modelObject: JSONValue = .object([
-            ("name", .string(model.name)), ("input_shape", shape(model.inputShape)), ("layers", .array(layerObjects)),
+            ("name", .string(model.name)), ("class_name", .string(model.className)), ("input_shape", shape(model.inputShape)),
+            ("layers", .array(layerObjects)),
             ("total_parameters", number(totalParameters)), ("trainable_parameters", number(trainableParameters)),
             ("non_trainable_parameters", number(nonTrainableParameters)),
         ])

@@ -38,7 +38,7 @@ public struct KerasOptimizerState {
 
     /// Reads the optimizer named by `training_config` and, when present, `optimizer_weights`.
     /// Problems with the optimizer weights never fail the load: the model is usable without them.
-    static func read(trainingConfig: JSONValue, root: HDF5Group, model: Sequential, path: String,
+    static func read(trainingConfig: JSONValue, root: HDF5Group, model: any Model, path: String,
                      warnings: inout [String]) -> KerasOptimizerState? {
         guard let optimizerConfig = trainingConfig["optimizer_config"],
               let className = optimizerConfig["class_name"]?.stringValue
@@ -55,7 +55,7 @@ public struct KerasOptimizerState {
         return state
     }
 
-    private mutating func readWeights(from group: HDF5Group, model: Sequential, path: String) throws {
+    private mutating func readWeights(from group: HDF5Group, model: any Model, path: String) throws {
         let names = try group.stringArrayAttribute("weight_names")
         let mapping = KerasOptimizerImport.mapping(for: className)
         // Every name a slot of a parameter may have, for exact lookup.
@@ -141,7 +141,7 @@ public struct KerasOptimizerState {
     ///     the next steps equal Keras's).
     /// - Throws: ``CheckpointError`` when the optimizer or one of its options is not
     ///   supported, the learning rate is a schedule, or the state does not match the model.
-    public func makeOptimizer(for model: Sequential, layerRates: LayerRates = .off) throws -> Optimizer {
+    public func makeOptimizer(for model: any Model, layerRates: LayerRates = .off) throws -> Optimizer {
         if let problem { throw CheckpointError(problem) }
         guard let mapping = KerasOptimizerImport.mapping(for: className) else {
             throw CheckpointError("Keras optimizer \(className) cannot be imported; lrt imports \(KerasOptimizerImport.mappings.map(\.kerasClass).joined(separator: ", ")); train with a fresh optimizer instead")

@@ -283,19 +283,47 @@ public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
                 }
             }
         }
-        // Sum the shards' partial gradients.
+        // Add the shards' partial gradients.
         kernel.gradient.withUnsafeMutableBufferPointer { kernelGradients in
-            _ = kernelGradients.update(fromContentsOf: UnsafeBufferPointer(start: kernelPartials, count: kernelCount))
-            for shard in 1..<max(shards, 1) {
-                let partial = kernelPartials + shard * kernelCount
-                for index in 0..<kernelCount { kernelGradients[index] += partial[index] }
+            for shard in 0..<max(shards, 1) {
+                addElements(kernelPartials + shard * kernelCount, into: kernelGradients.baseAddress!, count: kernelCount)
             }
         }
         bias?.gradient.withUnsafeMutableBufferPointer { biasGradients in
-            _ = biasGradients.update(fromContentsOf: UnsafeBufferPointer(start: biasPartials, count: filters))
-            for shard in 1..<max(shards, 1) {
-                for filter in 0..<filters { biasGradients[filter] += biasPartials[shard * filters + filter] }
+            for shard in 0..<max(shards, 1) {
+                addElements(biasPartials + shard * filters, into: biasGradients.baseAddress!, count: filters)
             }
         }
+    }
+}
+
+extension Conv2D: KerasLayer {
+    static var kerasClassNames: [String] { ["Conv2D"] }
+
+    static func make(_ options: inout LayerOptions, inputShapes: [[Int]], generator: inout SeededGenerator) throws -> Layer {
+        let name = options.name
+        let inputShape = try options.singleInput(inputShapes)
+        let image = try ModelConfig.imageShape(inputShape, layer: "Conv2D layer '\(name)'")
+        let filters = try options.integer("filters", default: nil, range: 1...(1 << 16))
+        let kernelSize = try options.pair("kernel_size", default: nil, range: 1...(1 << 10))
+        let strides = try options.pair("strides", default: (1, 1), range: 1...(1 << 10))
+        let padding = try options.padding()
+        try options.channelsLast()
+        guard try options.pair("dilation_rate", default: (1, 1), range: 1...(1 << 10)) == (1, 1) else {
+            throw ModelConfigError("Conv2D layer '\(name)': dilation_rate other than 1 is not supported")
+        }
+        let groups = try options.integer("groups", default: 1, range: 1...(1 << 16))
+        guard groups == 1 else {
+            throw ModelConfigError("Conv2D layer '\(name)': groups \(groups) is not supported; only groups 1")
+        }
+        let (activation, useBias, kernelInitializer, biasInitializer) = try options.kernelLayerOptions()
+        try ModelConfig.checkWindow(image, window: kernelSize, strides: strides, padding: padding,
+                        layer: "Conv2D layer '\(name)'", what: "kernel_size")
+        let kernelShape = try ModelConfig.checkWeightShape([kernelSize.0, kernelSize.1, image[2], filters], layer: "Conv2D layer '\(name)'")
+        return Conv2D(name: name, inputShape: image, filters: filters, kernelSize: kernelSize, strides: strides,
+                      padding: padding, activation: activation,
+                      kernel: kernelInitializer.make(shape: kernelShape, generator: &generator),
+                      bias: useBias ? biasInitializer.make(shape: [filters], generator: &generator) : nil,
+                      kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
     }
 }

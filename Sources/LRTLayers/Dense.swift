@@ -18,8 +18,8 @@ public final class Dense: SoftmaxEndingLayer, InputGradientSkipping {
     /// `[units]`, or nil when `use_bias` is false.
     public let bias: Parameter?
     public var emitsLogits = false
-    /// When false, `backward` skips the input gradient (set by ``Sequential`` for a first
-    /// trainable layer that only weightless layers precede) and returns an empty tensor.
+    /// When false, `backward` skips the input gradient (set by the model for a trainable layer
+    /// that only weightless layers precede) and returns an empty tensor.
     public var computesInputGradient = true
     /// The kernels that compute this layer.
     public var backend = KernelBackend.preferred
@@ -154,19 +154,18 @@ public final class Dense: SoftmaxEndingLayer, InputGradientSkipping {
                                                     into: inputGradients + rows.lowerBound * inputUnits,
                                                     rows: rows.count, columns: inputUnits, inner: units)
                             }
-                            // Shards of kernel rows: dKernel = inputᵀ · dZ: [inputUnits, units]
-                            kernel.gradient.withUnsafeMutableBufferPointer { kernelGradients in
+                            // Shards of kernel rows: dKernel += inputᵀ · dZ: [inputUnits, units]
+                            kernel.accumulateGradient { kernelGradients, overwrite in
                                 let kernelGradients = kernelGradients.baseAddress!
                                 Parallel.forEachShard(count: inputUnits, minimumSize: minimumShardRows(work: batch * units)) { _, band in
                                     MatrixMultiply.gemm(inputs + band.lowerBound, leadingA: inputUnits, transposeA: true,
                                                         gradients, leadingB: units,
                                                         into: kernelGradients + band.lowerBound * units, leadingC: units,
-                                                        rows: band.count, columns: units, inner: batch)
+                                                        rows: band.count, columns: units, inner: batch, beta: overwrite ? 0 : 1)
                                 }
                             }
-                            // dBias = Σ over the batch of dZ: [units]
+                            // dBias += Σ over the batch of dZ: [units]
                             bias?.gradient.withUnsafeMutableBufferPointer { biasGradients in
-                                biasGradients.update(repeating: 0)
                                 for row in 0..<batch {
                                     let rowGradient = gradients + row * units
                                     for unit in 0..<units { biasGradients[unit] += rowGradient[unit] }
@@ -177,5 +176,24 @@ public final class Dense: SoftmaxEndingLayer, InputGradientSkipping {
                 }
             }
         }
+    }
+}
+
+extension Dense: KerasLayer {
+    static var kerasClassNames: [String] { ["Dense"] }
+
+    static func make(_ options: inout LayerOptions, inputShapes: [[Int]], generator: inout SeededGenerator) throws -> Layer {
+        let name = options.name
+        let inputShape = try options.singleInput(inputShapes)
+        guard inputShape.count == 1 else {
+            throw ModelConfigError("Dense layer '\(name)' gets input of shape \(inputShape); add a Flatten layer before it")
+        }
+        let units = try options.integer("units", default: nil, range: 1...(1 << 20))
+        let (activation, useBias, kernelInitializer, biasInitializer) = try options.kernelLayerOptions()
+        return Dense(name: name, inputUnits: inputShape[0], units: units, activation: activation,
+                     kernel: kernelInitializer.make(shape: try ModelConfig.checkWeightShape([inputShape[0], units], layer: "Dense layer '\(name)'"),
+                                                    generator: &generator),
+                     bias: useBias ? biasInitializer.make(shape: [units], generator: &generator) : nil,
+                     kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
     }
 }

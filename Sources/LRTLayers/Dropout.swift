@@ -65,3 +65,20 @@ public final class Dropout: Layer {
         return inputGradient
     }
 }
+
+extension Dropout: KerasLayer {
+    static var kerasClassNames: [String] { ["Dropout"] }
+
+    static func make(_ options: inout LayerOptions, inputShapes: [[Int]], generator: inout SeededGenerator) throws -> Layer {
+        let name = options.name
+        let inputShape = try options.singleInput(inputShapes)
+        let rate = try options.number("rate", default: .nan)
+        guard rate >= 0 && rate < 1 else {
+            throw ModelConfigError(rate.isNaN ? "Dropout layer '\(name)' needs \"rate\""
+                                   : "Dropout layer '\(name)': \"rate\" must be in [0, 1), got \(rate)")
+        }
+        try options.requireNull(["noise_shape"])
+        options.ignore(["seed"])  // masks come from the run's generator
+        return Dropout(name: name, shape: inputShape, rate: Float(rate))
+    }
+}

@@ -7,6 +7,10 @@ public enum Initializer: Equatable, Sendable {
     case glorotUniform
     /// Uniform in ±√(6 / fanIn) (He et al. 2015).
     case heUniform
+    /// Normal with standard deviation √(2 / fanIn), truncated at two standard deviations of the
+    /// untruncated normal and rescaled so that √(2 / fanIn) is the standard deviation after truncation,
+    /// as Keras's `HeNormal` (He et al. 2015, "Delving Deep into Rectifiers"; the CIFAR ResNets' initializer).
+    case heNormal
     /// Uniform in ±√(3 / fanIn) (LeCun 1998).
     case lecunUniform
     /// Uniform in [minimum, maximum).
@@ -32,6 +36,7 @@ public enum Initializer: Equatable, Sendable {
         switch className {
         case "GlorotUniform", "glorot_uniform": self = .glorotUniform
         case "HeUniform", "he_uniform": self = .heUniform
+        case "HeNormal", "he_normal": self = .heNormal
         case "LecunUniform", "lecun_uniform": self = .lecunUniform
         case "RandomUniform", "random_uniform", "uniform":
             self = .randomUniform(minimum: number("minval", -0.05), maximum: number("maxval", 0.05))
@@ -39,7 +44,7 @@ public enum Initializer: Equatable, Sendable {
         case "Ones", "ones": self = .ones
         case "Constant", "constant": self = .constant(number("value", 0))
         default:
-            throw ModelConfigError("unsupported initializer '\(className)'; use GlorotUniform, HeUniform, LecunUniform, RandomUniform, Zeros, Ones or Constant")
+            throw ModelConfigError("unsupported initializer '\(className)'; use GlorotUniform, HeUniform, HeNormal, LecunUniform, RandomUniform, Zeros, Ones or Constant")
         }
     }
 
@@ -48,6 +53,7 @@ public enum Initializer: Equatable, Sendable {
         let (className, config): (String, [(key: String, value: JSONValue)]) = switch self {
         case .glorotUniform: ("GlorotUniform", [("seed", .null)])
         case .heUniform: ("HeUniform", [("seed", .null)])
+        case .heNormal: ("HeNormal", [("seed", .null)])
         case .lecunUniform: ("LecunUniform", [("seed", .null)])
         case let .randomUniform(minimum, maximum):
             ("RandomUniform", [("minval", .number(Double(minimum))), ("maxval", .number(Double(maximum))), ("seed", .null)])
@@ -75,11 +81,33 @@ public enum Initializer: Equatable, Sendable {
         switch self {
         case .glorotUniform: return uniform((6 / (fanIn + fanOut)).squareRoot())
         case .heUniform: return uniform((6 / fanIn).squareRoot())
+        case .heNormal: return truncatedNormal(standardDeviation: (2 / fanIn).squareRoot(), shape: shape, generator: &generator)
         case .lecunUniform: return uniform((3 / fanIn).squareRoot())
         case let .randomUniform(minimum, maximum): return uniformBetween(minimum, maximum)
         case .zeros: return Tensor(shape: shape)
         case .ones: return Tensor(shape: shape, repeating: 1)
         case .constant(let value): return Tensor(shape: shape, repeating: value)
         }
+    }
+
+    /// The standard deviation of a standard normal truncated to [-2, 2] (Keras's constant).
+    static let truncationStandardDeviation = 0.87962566103423978
+
+    /// Draws `shape` values from a normal of mean 0 truncated at ±2 of its own standard deviations,
+    /// scaled so the truncated values have `standardDeviation` (Keras's `VarianceScaling` with
+    /// `distribution="truncated_normal"`); Box–Muller on 53-bit uniforms, redrawing outside ±2.
+    private func truncatedNormal(standardDeviation: Float, shape: [Int], generator: inout SeededGenerator) -> Tensor {
+        let scale = Double(standardDeviation) / Initializer.truncationStandardDeviation
+        var tensor = Tensor(shape: shape)
+        for index in 0..<tensor.count {
+            var normal: Double
+            repeat {
+                let radius = Double((generator.next() >> 11) + 1) * 0x1p-53  // (0, 1]
+                let angle = Double(generator.next() >> 11) * 0x1p-53  // [0, 1)
+                normal = (-2 * Foundation.log(radius)).squareRoot() * Foundation.cos(2 * Double.pi * angle)
+            } while abs(normal) > 2
+            tensor.storage[index] = Float(normal * scale)
+        }
+        return tensor
     }
 }

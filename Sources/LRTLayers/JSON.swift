@@ -54,6 +54,43 @@ public enum JSONValue: Equatable, Sendable {
         return text
     }
 
+    /// JSON text laid out for reading and editing: arrays and objects nested less than `expandedDepth` deep
+    /// have one item per line, indented by two spaces per level; deeper ones are written compactly on
+    /// their line (so `expandedDepth: 3` puts each layer of a Keras model config on a line of its own).
+    public func formatted(expandedDepth: Int) -> String {
+        var text = ""
+        writeFormatted(to: &text, depth: 0, expandedDepth: expandedDepth)
+        return text
+    }
+
+    private func writeFormatted(to text: inout String, depth: Int, expandedDepth: Int) {
+        let items: [(key: String?, value: JSONValue)]
+        let (open, close): (String, String)
+        switch self {
+        case .array(let values) where depth < expandedDepth && !values.isEmpty:
+            items = values.map { (nil, $0) }
+            (open, close) = ("[", "]")
+        case .object(let members) where depth < expandedDepth && !members.isEmpty:
+            items = members.map { ($0.key, $0.value) }
+            (open, close) = ("{", "}")
+        default:
+            write(to: &text)
+            return
+        }
+        let indentation = String(repeating: "  ", count: depth + 1)
+        text += open + "\n"
+        for (index, item) in items.enumerated() {
+            text += indentation
+            if let key = item.key {
+                JSONValue.writeString(key, to: &text)
+                text += ": "
+            }
+            item.value.writeFormatted(to: &text, depth: depth + 1, expandedDepth: expandedDepth)
+            text += index + 1 < items.count ? ",\n" : "\n"
+        }
+        text += String(repeating: "  ", count: depth) + close
+    }
+
     private func write(to text: inout String) {
         switch self {
         case .null: text += "null"

@@ -13,11 +13,26 @@ public final class Parameter {
     public let weightName: String
     /// The current value.
     public var value: Tensor
-    /// The gradient of the loss for the last mini-batch; same shape as ``value``
-    /// (empty for weights that are not trained, such as BatchNormalization's moving statistics).
-    public var gradient: Tensor
+    /// The loss gradient summed over every `backward` since the last ``zeroGradient()``; same shape
+    /// as ``value`` (empty for weights that are not trained, such as BatchNormalization's moving
+    /// statistics). Layers add into it, so a weight used twice receives both contributions.
+    public var gradient: Tensor {
+        _read {
+            materializeZeroGradient()
+            yield storedGradient
+        }
+        _modify {
+            materializeZeroGradient()
+            yield &storedGradient
+        }
+    }
     /// Whether the optimizer updates it (Keras's trainable vs. non-trainable weights).
     public let trainable: Bool
+
+    private var storedGradient: Tensor
+    /// Set by ``zeroGradient()``: the gradient is zero, but its storage has not been cleared yet, so
+    /// that the first contribution of a step can be written instead of added (no extra pass).
+    private var gradientIsPendingZero = false
 
     public init(layerName: String, weightName: String, value: Tensor, trainable: Bool = true) {
         self.path = "\(layerName).\(weightName)"
@@ -25,7 +40,27 @@ public final class Parameter {
         self.weightName = weightName
         self.value = value
         self.trainable = trainable
-        self.gradient = Tensor(shape: trainable ? value.shape : [0])
+        self.storedGradient = Tensor(shape: trainable ? value.shape : [0])
+    }
+
+    /// Makes the gradient zero (the training step calls it once, before `backward`); costs nothing
+    /// until the gradient is next used.
+    public func zeroGradient() { gradientIsPendingZero = true }
+
+    /// Adds a contribution computed by a kernel that can either write or add its result:
+    /// `body(gradient, overwrite)` must write the contribution when `overwrite` is true (the
+    /// gradient is zero, its storage stale) and add it otherwise.
+    /// - Parameter body: receives the gradient's storage, shaped like ``value``.
+    public func accumulateGradient<Result>(_ body: (_ gradient: UnsafeMutableBufferPointer<Float>, _ overwrite: Bool) -> Result) -> Result {
+        let overwrite = gradientIsPendingZero
+        gradientIsPendingZero = false
+        return storedGradient.withUnsafeMutableBufferPointer { body($0, overwrite) }
+    }
+
+    private func materializeZeroGradient() {
+        guard gradientIsPendingZero else { return }
+        gradientIsPendingZero = false
+        storedGradient.zero()
     }
 }
 
@@ -36,7 +71,7 @@ public struct ForwardContext {
     public var training: Bool
     /// The run's generator; layers draw from it in layer order, so runs are reproducible.
     public var generator: SeededGenerator
-    /// Set by ``Sequential/infer(_:)`` for the slices of one call, during which nothing changes
+    /// Set by ``Model/infer(_:)`` for the slices of one call, during which nothing changes
     /// the weights: a number unique in the process to that call, so that a layer may reuse
     /// weights it converted for the previous slice. Nil otherwise: the weights may have changed.
     public internal(set) var weightsVersion: Int?
@@ -52,8 +87,8 @@ public struct ForwardContext {
 
 /// A layer with a hand-written forward and backward pass.
 ///
-/// `forward` caches what `backward` needs; `backward` sets the gradients of the
-/// layer's parameters and returns the gradient with respect to its input.
+/// `forward` caches what `backward` needs; `backward` adds the loss gradient of the layer's
+/// parameters into their ``Parameter/gradient`` and returns the gradient with respect to its input.
 public protocol Layer: AnyObject {
     /// The Keras layer name (`dense`, `dense_1`, …).
     var name: String { get }

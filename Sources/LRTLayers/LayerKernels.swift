@@ -27,12 +27,6 @@ func addBiasAndActivate(_ values: UnsafeMutablePointer<Float>, rows: Int, width:
     }
 }
 
-/// Calls `body` with a pointer to the gradient of `parameter`, or with nil when there is no parameter.
-func withOptionalGradientPointer<Result>(of parameter: Parameter?, _ body: (UnsafeMutablePointer<Float>?) -> Result) -> Result {
-    guard let parameter else { return body(nil) }
-    return parameter.gradient.withUnsafeMutableBufferPointer { body($0.baseAddress) }
-}
-
 /// Calls `body` with a pointer to the elements of `tensor`, or with nil when there is no tensor.
 func withOptionalPointer<Result>(to tensor: Tensor?, _ body: (UnsafePointer<Float>?) -> Result) -> Result {
     guard let tensor else { return body(nil) }
@@ -42,4 +36,9 @@ func withOptionalPointer<Result>(to tensor: Tensor?, _ body: (UnsafePointer<Floa
 /// A Float option as a JSON number, by its shortest decimal form: 0.99, not 0.9900000095367432.
 func jsonNumber(_ value: Float) -> JSONValue {
     .number(Double("\(value)") ?? Double(value))
+}
+
+/// `target[i] += source[i]` for `i < count`.
+func addElements(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int) {
+    for index in 0..<count { target[index] += source[index] }
 }

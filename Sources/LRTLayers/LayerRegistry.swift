@@ -2,7 +2,12 @@
 /// its own file and adds one line here.
 enum LayerRegistry {
     /// The types, in the order their class names are listed in errors.
-    static let types: [any KerasLayer.Type] = []
+    nonisolated(unsafe) static let types: [any KerasLayer.Type] = [  // immutable: safe to share
+        Dense.self, Conv2D.self, DepthwiseConv2D.self, SeparableConv2D.self,
+        MaxPooling2D.self, AveragePooling2D.self, GlobalAveragePooling2D.self, GlobalMaxPooling2D.self,
+        BatchNormalization.self, Dropout.self, Flatten.self, Reshape.self, ZeroPadding2D.self, Rescaling.self,
+        ReLU.self, ActivationLayer.self, ElementwiseMerge.self, Concatenate.self,
+    ]
 
     /// The type that reads `className`, or nil.
     static func type(named className: String) -> (any KerasLayer.Type)? { byClassName[className] }
@@ -10,7 +15,7 @@ enum LayerRegistry {
     /// Every class name the registry reads.
     static var classNames: [String] { types.flatMap { $0.kerasClassNames } }
 
-    private static let byClassName: [String: any KerasLayer.Type] = {
+    nonisolated(unsafe) private static let byClassName: [String: any KerasLayer.Type] = {  // immutable
         var table: [String: any KerasLayer.Type] = [:]
         for type in types {
             for name in type.kerasClassNames {

@@ -15,13 +15,10 @@ public struct ModelConfigError: Error, CustomStringConvertible {
 /// unknown option) is an error naming it, never silently ignored.
 public enum ModelConfig {
     /// The layer classes that can be built.
-    public static let supportedClasses = [
-        "InputLayer", "Dense", "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
-        "BatchNormalization", "Dropout", "Flatten", "ReLU", "LeakyReLU", "Activation",
-    ] + LayerRegistry.classNames
+    public static let supportedClasses = ["InputLayer"] + LayerRegistry.classNames
 
     /// Parses `text` and builds the model, drawing initial weights from `generator`.
-    public static func build(text: String, generator: inout SeededGenerator) throws -> Sequential {
+    public static func build(text: String, generator: inout SeededGenerator) throws -> any Model {
         let json: JSONValue
         do { json = try JSONValue.parse(text) } catch {
             throw ModelConfigError("the model config is not valid JSON: \(error)")
@@ -29,34 +26,56 @@ public enum ModelConfig {
         return try build(json: json, generator: &generator)
     }
 
-    /// Builds the model described by a Keras model config.
-    public static func build(json: JSONValue, generator: inout SeededGenerator) throws -> Sequential {
+    /// Builds the model described by a Keras model config: `Sequential`, or `Functional` (Keras 2
+    /// calls it `Model`).
+    public static func build(json: JSONValue, generator: inout SeededGenerator) throws -> any Model {
         guard let className = json["class_name"]?.stringValue else {
             throw ModelConfigError("the model config has no \"class_name\"; expected {\"class_name\": \"Sequential\", \"config\": {\"layers\": […]}}")
         }
-        guard className == "Sequential" else {
-            throw ModelConfigError("model class '\(className)' is not supported; only Sequential models can be built")
-        }
         let config = json["config"] ?? .object([])
+        switch className {
+        case "Sequential": return try buildSequential(config: config, generator: &generator)
+        case "Functional", "Model": return try buildFunctional(config: config, generator: &generator)
+        default:
+            throw ModelConfigError("model class '\(className)' is not supported; use Sequential or Functional models")
+        }
+    }
+
+    private static func buildSequential(config: JSONValue, generator: inout SeededGenerator) throws -> Sequential {
         // Keras 2.2 wrote the layer list directly as the config.
         guard let layerList = config.arrayValue ?? config["layers"]?.arrayValue, !layerList.isEmpty else {
             throw ModelConfigError("the Sequential config has no \"layers\" list")
         }
         let modelName = config["name"]?.stringValue ?? "sequential"
-
-        var names = LayerNamer()
+        var builder = LayerBuilder()
         let modelInputShape = try inputShape(layers: layerList, modelConfig: config)
         var shape = modelInputShape
         var layers: [Layer] = []
-        var weightCount = 0
         for (index, entry) in layerList.enumerated() {
             guard let layerClass = entry["class_name"]?.stringValue else {
                 throw ModelConfigError("layer \(index) has no \"class_name\"")
             }
             if layerClass == "InputLayer" { continue }
-            var options = LayerOptions(config: entry["config"] ?? .object([]), className: layerClass,
-                                       name: try names.claim(entry["config"]?["name"]?.stringValue, className: layerClass))
-            let layer = try makeLayer(&options, inputShape: shape, generator: &generator)
+            let layer = try builder.build(entry, className: layerClass, name: entry["config"]?["name"]?.stringValue,
+                                          inputShapes: [shape], generator: &generator)
+            layers.append(layer)
+            shape = layer.outputShape
+        }
+        guard !layers.isEmpty else { throw ModelConfigError("the model has no layers besides its input") }
+        return Sequential(name: modelName, inputShape: modelInputShape, layers: layers)
+    }
+
+    /// Builds one layer at a time, naming them as Keras does and bounding the model's size.
+    struct LayerBuilder {
+        private var names = LayerNamer()
+        private var weightCount = 0
+
+        /// The layer `entry` describes (`{"class_name", "config"}`), taking inputs of `inputShapes`.
+        mutating func build(_ entry: JSONValue, className: String, name: String?, inputShapes: [[Int]],
+                            generator: inout SeededGenerator) throws -> Layer {
+            var options = LayerOptions(config: entry["config"] ?? .object([]), className: className,
+                                       name: try names.claim(name, className: className))
+            let layer = try makeLayer(&options, inputShapes: inputShapes, generator: &generator)
             try options.rejectUnused()
             weightCount += layer.weights.reduce(0) { $0 + $1.value.count }
             guard weightCount <= maximumModelWeights else {
@@ -65,11 +84,8 @@ public enum ModelConfig {
             guard layer.outputShape.reduce(1, *) <= maximumExampleSize else {
                 throw ModelConfigError("\(layer.className) layer '\(layer.name)' outputs \(layer.outputShape) per example, more than \(maximumExampleSize) values; make it smaller")
             }
-            layers.append(layer)
-            shape = layer.outputShape
+            return layer
         }
-        guard !layers.isEmpty else { throw ModelConfigError("the model has no layers besides its input") }
-        return Sequential(name: modelName, inputShape: modelInputShape, layers: layers)
     }
 
     /// One example's input shape, from the InputLayer, the first layer's `batch_input_shape`, or `build_input_shape`.
@@ -103,7 +119,7 @@ public enum ModelConfig {
     public static let maximumExampleSize = 1 << 26
 
     /// Refuses a weight shape too large to allocate, before it is allocated.
-    private static func checkWeightShape(_ shape: [Int], layer: String) throws -> [Int] {
+    static func checkWeightShape(_ shape: [Int], layer: String) throws -> [Int] {
         var count = 1
         for dimension in shape {
             let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
@@ -115,153 +131,15 @@ public enum ModelConfig {
         return shape
     }
 
-    private static func makeLayer(_ options: inout LayerOptions, inputShape: [Int], generator: inout SeededGenerator) throws -> Layer {
-        if let type = LayerRegistry.type(named: options.className) {
-            return try type.make(&options, inputShapes: [inputShape], generator: &generator)
+    private static func makeLayer(_ options: inout LayerOptions, inputShapes: [[Int]], generator: inout SeededGenerator) throws -> Layer {
+        guard let type = LayerRegistry.type(named: options.className) else {
+            throw ModelConfigError("layer class '\(options.className)' (layer '\(options.name)') is not supported; supported classes: \(supportedClasses.joined(separator: ", "))")
         }
-        let name = options.name
-        switch options.className {
-        case "Dense":
-            guard inputShape.count == 1 else {
-                throw ModelConfigError("Dense layer '\(name)' gets input of shape \(inputShape); add a Flatten layer before it")
-            }
-            let units = try options.integer("units", default: nil, range: 1...(1 << 20))
-            let (activation, useBias, kernelInitializer, biasInitializer) = try options.kernelLayerOptions()
-            return Dense(name: name, inputUnits: inputShape[0], units: units, activation: activation,
-                         kernel: kernelInitializer.make(shape: try checkWeightShape([inputShape[0], units], layer: "Dense layer '\(name)'"),
-                                                        generator: &generator),
-                         bias: useBias ? biasInitializer.make(shape: [units], generator: &generator) : nil,
-                         kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
-        case "Flatten":
-            let format = try options.string("data_format", default: "channels_last")
-            guard format == "channels_last" else {
-                throw ModelConfigError("Flatten layer '\(name)': data_format '\(format)' is not supported; lrt is channels_last (NHWC)")
-            }
-            return Flatten(name: name, inputShape: inputShape)
-        case "Conv2D":
-            let image = try imageShape(inputShape, layer: "Conv2D layer '\(name)'")
-            let filters = try options.integer("filters", default: nil, range: 1...(1 << 16))
-            let kernelSize = try options.pair("kernel_size", default: nil, range: 1...(1 << 10))
-            let strides = try options.pair("strides", default: (1, 1), range: 1...(1 << 10))
-            let padding = try options.padding()
-            try options.channelsLast()
-            guard try options.pair("dilation_rate", default: (1, 1), range: 1...(1 << 10)) == (1, 1) else {
-                throw ModelConfigError("Conv2D layer '\(name)': dilation_rate other than 1 is not supported")
-            }
-            let groups = try options.integer("groups", default: 1, range: 1...(1 << 16))
-            guard groups == 1 else {
-                throw ModelConfigError("Conv2D layer '\(name)': groups \(groups) is not supported; only groups 1")
-            }
-            let (activation, useBias, kernelInitializer, biasInitializer) = try options.kernelLayerOptions()
-            try checkWindow(image, window: kernelSize, strides: strides, padding: padding,
-                            layer: "Conv2D layer '\(name)'", what: "kernel_size")
-            let kernelShape = try checkWeightShape([kernelSize.0, kernelSize.1, image[2], filters], layer: "Conv2D layer '\(name)'")
-            return Conv2D(name: name, inputShape: image, filters: filters, kernelSize: kernelSize, strides: strides,
-                          padding: padding, activation: activation,
-                          kernel: kernelInitializer.make(shape: kernelShape, generator: &generator),
-                          bias: useBias ? biasInitializer.make(shape: [filters], generator: &generator) : nil,
-                          kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
-        case "MaxPooling2D", "AveragePooling2D":
-            let layer = "\(options.className) layer '\(name)'"
-            let image = try imageShape(inputShape, layer: layer)
-            let poolSize = try options.pair("pool_size", default: (2, 2), range: 1...(1 << 10))
-            let strides = try options.pair("strides", default: poolSize, range: 1...(1 << 10))
-            let padding = try options.padding()
-            try options.channelsLast()
-            try checkWindow(image, window: poolSize, strides: strides, padding: padding, layer: layer, what: "pool_size")
-            return options.className == "MaxPooling2D"
-                ? MaxPooling2D(name: name, inputShape: image, poolSize: poolSize, strides: strides, padding: padding)
-                : AveragePooling2D(name: name, inputShape: image, poolSize: poolSize, strides: strides, padding: padding)
-        case "GlobalAveragePooling2D":
-            let image = try imageShape(inputShape, layer: "GlobalAveragePooling2D layer '\(name)'")
-            try options.channelsLast()
-            guard try !options.bool("keepdims", default: false) else {
-                throw ModelConfigError("GlobalAveragePooling2D layer '\(name)': keepdims true is not supported")
-            }
-            return GlobalAveragePooling2D(name: name, inputShape: image)
-        case "BatchNormalization":
-            return try makeBatchNormalization(&options, inputShape: inputShape, generator: &generator)
-        case "Dropout":
-            let rate = try options.number("rate", default: .nan)
-            guard rate >= 0 && rate < 1 else {
-                throw ModelConfigError(rate.isNaN ? "Dropout layer '\(name)' needs \"rate\""
-                                       : "Dropout layer '\(name)': \"rate\" must be in [0, 1), got \(rate)")
-            }
-            try options.requireNull(["noise_shape"])
-            options.ignore(["seed"])  // masks come from the run's generator
-            return Dropout(name: name, shape: inputShape, rate: Float(rate))
-        case "ReLU":
-            let slope = try options.number("negative_slope", default: 0)
-            guard try options.optionalNumber("max_value") == nil,
-                  try options.number("threshold", default: 0) == 0,
-                  slope >= 0
-            else {
-                throw ModelConfigError("ReLU layer '\(name)': only max_value null, threshold 0 and a negative_slope ≥ 0 are supported")
-            }
-            return ActivationLayer(name: name, className: "ReLU",
-                                   activation: slope == 0 ? .relu : .leakyRelu(negativeSlope: Float(slope)), shape: inputShape)
-        case "LeakyReLU":
-            // Keras 3 calls it negative_slope, Keras 2 alpha; both default to 0.3.
-            let keras3Slope = try options.optionalNumber("negative_slope")
-            let keras2Slope = try options.optionalNumber("alpha")
-            if keras3Slope != nil && keras2Slope != nil {
-                throw ModelConfigError("LeakyReLU layer '\(name)': give negative_slope or alpha, not both")
-            }
-            let slope = keras3Slope ?? keras2Slope ?? 0.3
-            guard slope >= 0 else {
-                throw ModelConfigError("LeakyReLU layer '\(name)': negative_slope must be ≥ 0, got \(slope)")
-            }
-            return ActivationLayer(name: name, className: "LeakyReLU",
-                                   activation: .leakyRelu(negativeSlope: Float(slope)), shape: inputShape)
-        case "Activation":
-            let activation = try options.activation("activation", default: nil)
-            return ActivationLayer(name: name, className: "Activation", activation: activation, shape: inputShape)
-        default:
-            throw ModelConfigError("layer class '\(options.className)' (layer '\(name)') is not supported; supported classes: \(supportedClasses.joined(separator: ", "))")
-        }
-    }
-    /// BatchNormalization over the last axis, with Keras 2's extra options accepted at their defaults.
-    private static func makeBatchNormalization(_ options: inout LayerOptions, inputShape: [Int],
-                                               generator: inout SeededGenerator) throws -> Layer {
-        let name = options.name
-        let layer = "BatchNormalization layer '\(name)'"
-        // Keras writes -1, or the positive index counting the batch axis, sometimes as a one-element list.
-        let axisValue = options.raw("axis") ?? .number(-1)
-        let axis = axisValue.intValue ?? (axisValue.arrayValue?.count == 1 ? axisValue.arrayValue?[0].intValue : nil)
-        guard let axis, axis == -1 || axis == inputShape.count else {
-            throw ModelConfigError("\(layer): axis \(axisValue.serialized) is not supported; only the last axis (-1 or \(inputShape.count))")
-        }
-        let momentum = try options.number("momentum", default: 0.99)
-        let epsilon = try options.number("epsilon", default: 1e-3)
-        guard momentum >= 0 && momentum <= 1 else {
-            throw ModelConfigError("\(layer): momentum must be in [0, 1], got \(momentum)")
-        }
-        guard epsilon > 0 else { throw ModelConfigError("\(layer): epsilon must be positive, got \(epsilon)") }
-        let center = try options.bool("center", default: true)
-        let scale = try options.bool("scale", default: true)
-        let betaInitializer = try options.initializer("beta_initializer", default: .zeros)
-        let gammaInitializer = try options.initializer("gamma_initializer", default: .ones)
-        let movingMeanInitializer = try options.initializer("moving_mean_initializer", default: .zeros)
-        let movingVarianceInitializer = try options.initializer("moving_variance_initializer", default: .ones)
-        try options.requireNull(["beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint",
-                                 "virtual_batch_size", "adjustment", "renorm_clipping"])
-        guard try !options.bool("synchronized", default: false), try !options.bool("renorm", default: false) else {
-            throw ModelConfigError("\(layer): synchronized and renorm are not supported")
-        }
-        options.ignore(["fused", "renorm_momentum"])  // Keras 2: an implementation choice; unused without renorm
-        let features = [inputShape.last!]
-        return BatchNormalization(
-            name: name, inputShape: inputShape, momentum: Float(momentum), epsilon: Float(epsilon),
-            gamma: scale ? gammaInitializer.make(shape: features, generator: &generator) : nil,
-            beta: center ? betaInitializer.make(shape: features, generator: &generator) : nil,
-            movingMean: movingMeanInitializer.make(shape: features, generator: &generator),
-            movingVariance: movingVarianceInitializer.make(shape: features, generator: &generator),
-            gammaInitializer: gammaInitializer, betaInitializer: betaInitializer,
-            movingMeanInitializer: movingMeanInitializer, movingVarianceInitializer: movingVarianceInitializer)
+        return try type.make(&options, inputShapes: inputShapes, generator: &generator)
     }
 
     /// The input as `[height, width, channels]`, or an error naming the layer.
-    private static func imageShape(_ inputShape: [Int], layer: String) throws -> [Int] {
+    static func imageShape(_ inputShape: [Int], layer: String) throws -> [Int] {
         guard inputShape.count == 3 else {
             throw ModelConfigError("\(layer) gets input of shape \(inputShape); it needs images [height, width, channels] (channels_last)")
         }
@@ -269,7 +147,7 @@ public enum ModelConfig {
     }
 
     /// Refuses a window that does not fit the image under valid padding.
-    private static func checkWindow(_ image: [Int], window: (Int, Int), strides: (Int, Int), padding: Padding,
+    static func checkWindow(_ image: [Int], window: (Int, Int), strides: (Int, Int), padding: Padding,
                                     layer: String, what: String) throws {
         guard WindowGeometry(inputHeight: image[0], inputWidth: image[1], channels: image[2],
                              windowHeight: window.0, windowWidth: window.1,

@@ -275,8 +275,52 @@ public final class BatchNormalization: Layer {
                 }
             }
         }
-        gamma?.gradient.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: UnsafeBufferPointer(start: gammaGradient, count: features)) }
-        beta?.gradient.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: UnsafeBufferPointer(start: betaGradient, count: features)) }
+        gamma?.gradient.withUnsafeMutableBufferPointer { addElements(gammaGradient, into: $0.baseAddress!, count: features) }
+        beta?.gradient.withUnsafeMutableBufferPointer { addElements(betaGradient, into: $0.baseAddress!, count: features) }
         return inputGradient
+    }
+}
+
+extension BatchNormalization: KerasLayer {
+    static var kerasClassNames: [String] { ["BatchNormalization"] }
+
+    /// BatchNormalization over the last axis, with Keras 2's extra options accepted at their defaults.
+    static func make(_ options: inout LayerOptions, inputShapes: [[Int]], generator: inout SeededGenerator) throws -> Layer {
+        let name = options.name
+        let inputShape = try options.singleInput(inputShapes)
+        let layer = "BatchNormalization layer '\(name)'"
+        // Keras writes -1, or the positive index counting the batch axis, sometimes as a one-element list.
+        let axisValue = options.raw("axis") ?? .number(-1)
+        let axis = axisValue.intValue ?? (axisValue.arrayValue?.count == 1 ? axisValue.arrayValue?[0].intValue : nil)
+        guard let axis, axis == -1 || axis == inputShape.count else {
+            throw ModelConfigError("\(layer): axis \(axisValue.serialized) is not supported; only the last axis (-1 or \(inputShape.count))")
+        }
+        let momentum = try options.number("momentum", default: 0.99)
+        let epsilon = try options.number("epsilon", default: 1e-3)
+        guard momentum >= 0 && momentum <= 1 else {
+            throw ModelConfigError("\(layer): momentum must be in [0, 1], got \(momentum)")
+        }
+        guard epsilon > 0 else { throw ModelConfigError("\(layer): epsilon must be positive, got \(epsilon)") }
+        let center = try options.bool("center", default: true)
+        let scale = try options.bool("scale", default: true)
+        let betaInitializer = try options.initializer("beta_initializer", default: .zeros)
+        let gammaInitializer = try options.initializer("gamma_initializer", default: .ones)
+        let movingMeanInitializer = try options.initializer("moving_mean_initializer", default: .zeros)
+        let movingVarianceInitializer = try options.initializer("moving_variance_initializer", default: .ones)
+        try options.requireNull(["beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint",
+                                 "virtual_batch_size", "adjustment", "renorm_clipping"])
+        guard try !options.bool("synchronized", default: false), try !options.bool("renorm", default: false) else {
+            throw ModelConfigError("\(layer): synchronized and renorm are not supported")
+        }
+        options.ignore(["fused", "renorm_momentum"])  // Keras 2: an implementation choice; unused without renorm
+        let features = [inputShape.last!]
+        return BatchNormalization(
+            name: name, inputShape: inputShape, momentum: Float(momentum), epsilon: Float(epsilon),
+            gamma: scale ? gammaInitializer.make(shape: features, generator: &generator) : nil,
+            beta: center ? betaInitializer.make(shape: features, generator: &generator) : nil,
+            movingMean: movingMeanInitializer.make(shape: features, generator: &generator),
+            movingVariance: movingVarianceInitializer.make(shape: features, generator: &generator),
+            gammaInitializer: gammaInitializer, betaInitializer: betaInitializer,
+            movingMeanInitializer: movingMeanInitializer, movingVarianceInitializer: movingVarianceInitializer)
     }
 }

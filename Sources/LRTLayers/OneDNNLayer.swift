@@ -13,6 +13,8 @@ final class OneDNNLayer {
     private let plans = PlanCache<PlanKey, OneDNNKernels>()
     private struct PlanKey: Hashable { let batch: Int, training: Bool }
     private let preActivationGradient = ScratchBuffer<Float>()  // the output's shape
+    /// The kernel's and bias's gradients of one backward, when they must be added to earlier ones.
+    private let parameterGradients = ScratchBuffer<Float>()  // [kernel count + bias count]
 
     init(name: String, _ operation: OneDNNKernels.Operation, width: Int) {
         self.name = name
@@ -75,8 +77,8 @@ final class OneDNNLayer {
                 outputGradient.withUnsafeBufferPointer { outputGradients in
                     kernel.value.withUnsafeBufferPointer { kernelValues in
                         inputGradient.withUnsafeMutableBufferPointer { inputGradients in
-                            kernel.gradient.withUnsafeMutableBufferPointer { kernelGradients in
-                                withOptionalGradientPointer(of: bias) { biasGradients in
+                            kernel.accumulateGradient { kernelGradients, overwrite in
+                                withAccumulatedBiasGradient(bias, overwrite: overwrite) { biasGradients in
                                     // dZ = activation'(output) ⊙ dY, the output's shape
                                     if let preActivation {
                                         let rows = outputGradients.count / width
@@ -89,11 +91,20 @@ final class OneDNNLayer {
                                                                 width: width)
                                         }
                                     }
+                                    // oneDNN writes the parameter gradients: into them when they are zero, else
+                                    // into scratch memory that is then added to them.
+                                    let kernelCount = kernelGradients.count, biasCount = bias?.value.count ?? 0
+                                    let scratch = overwrite ? nil : parameterGradients.pointer(count: kernelCount + biasCount)
                                     plan.backward(input: inputs.baseAddress!,
                                                   outputGradient: preActivation.map { UnsafePointer($0) } ?? outputGradients.baseAddress!,
                                                   kernel: kernelValues.baseAddress!,
                                                   inputGradient: computesInputGradient ? inputGradients.baseAddress : nil,
-                                                  kernelGradient: kernelGradients.baseAddress!, biasGradient: biasGradients)
+                                                  kernelGradient: scratch ?? kernelGradients.baseAddress!,
+                                                  biasGradient: biasGradients.map { scratch.map { $0 + kernelCount } ?? $0 })
+                                    if let scratch {
+                                        addElements(UnsafePointer(scratch), into: kernelGradients.baseAddress!, count: kernelCount)
+                                        if let biasGradients { addElements(UnsafePointer(scratch + kernelCount), into: biasGradients, count: biasCount) }
+                                    }
                                 }
                             }
                         }
@@ -102,6 +113,17 @@ final class OneDNNLayer {
             }
         }
         return true
+    }
+}
+
+/// Calls `body` with the bias's gradient storage, or nil without a bias. `overwrite` is the kernel's:
+/// both gradients are zeroed together, so the bias's first contribution may be written too.
+private func withAccumulatedBiasGradient<Result>(_ bias: Parameter?, overwrite: Bool,
+                                                 _ body: (UnsafeMutablePointer<Float>?) -> Result) -> Result {
+    guard let bias else { return body(nil) }
+    return bias.accumulateGradient { gradient, biasOverwrite in
+        precondition(biasOverwrite == overwrite, "a kernel's and its bias's gradients are zeroed together")
+        return body(gradient.baseAddress)
     }
 }
 

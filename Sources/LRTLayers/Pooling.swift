@@ -382,3 +382,44 @@ public final class GlobalAveragePooling2D: Layer {
         return inputGradient
     }
 }
+
+extension GlobalAveragePooling2D: KerasLayer {
+    static var kerasClassNames: [String] { ["GlobalAveragePooling2D"] }
+
+    static func make(_ options: inout LayerOptions, inputShapes: [[Int]], generator: inout SeededGenerator) throws -> Layer {
+        let name = options.name
+        let inputShape = try options.singleInput(inputShapes)
+        let image = try ModelConfig.imageShape(inputShape, layer: "GlobalAveragePooling2D layer '\(name)'")
+        try options.channelsLast()
+        guard try !options.bool("keepdims", default: false) else {
+            throw ModelConfigError("GlobalAveragePooling2D layer '\(name)': keepdims true is not supported")
+        }
+        return GlobalAveragePooling2D(name: name, inputShape: image)
+    }
+}
+
+extension MaxPooling2D: KerasLayer {
+    static var kerasClassNames: [String] { ["MaxPooling2D"] }
+}
+
+extension AveragePooling2D: KerasLayer {
+    static var kerasClassNames: [String] { ["AveragePooling2D"] }
+}
+
+/// Max and average pooling read the same options.
+extension Pooling2D {
+    static func make(_ options: inout LayerOptions, inputShapes: [[Int]], generator: inout SeededGenerator) throws -> Layer {
+        let name = options.name
+        let inputShape = try options.singleInput(inputShapes)
+        let layer = "\(options.className) layer '\(name)'"
+        let image = try ModelConfig.imageShape(inputShape, layer: layer)
+        let poolSize = try options.pair("pool_size", default: (2, 2), range: 1...(1 << 10))
+        let strides = try options.pair("strides", default: poolSize, range: 1...(1 << 10))
+        let padding = try options.padding()
+        try options.channelsLast()
+        try ModelConfig.checkWindow(image, window: poolSize, strides: strides, padding: padding, layer: layer, what: "pool_size")
+        return options.className == "MaxPooling2D"
+            ? MaxPooling2D(name: name, inputShape: image, poolSize: poolSize, strides: strides, padding: padding)
+            : AveragePooling2D(name: name, inputShape: image, poolSize: poolSize, strides: strides, padding: padding)
+    }
+}

@@ -108,3 +108,44 @@ public final class ActivationLayer: SoftmaxEndingLayer {
         return inputGradient
     }
 }
+
+extension Flatten: KerasLayer {
+    static var kerasClassNames: [String] { ["Flatten"] }
+
+    static func make(_ options: inout LayerOptions, inputShapes: [[Int]], generator: inout SeededGenerator) throws -> Layer {
+        let name = options.name
+        let inputShape = try options.singleInput(inputShapes)
+        let format = try options.string("data_format", default: "channels_last")
+        guard format == "channels_last" else {
+            throw ModelConfigError("Flatten layer '\(name)': data_format '\(format)' is not supported; lrt is channels_last (NHWC)")
+        }
+        return Flatten(name: name, inputShape: inputShape)
+    }
+}
+
+extension ActivationLayer: KerasLayer {
+    static var kerasClassNames: [String] { ["LeakyReLU", "Activation"] }
+
+    static func make(_ options: inout LayerOptions, inputShapes: [[Int]], generator: inout SeededGenerator) throws -> Layer {
+        let name = options.name
+        let inputShape = try options.singleInput(inputShapes)
+        switch options.className {
+        case "LeakyReLU":
+            // Keras 3 calls it negative_slope, Keras 2 alpha; both default to 0.3.
+            let keras3Slope = try options.optionalNumber("negative_slope")
+            let keras2Slope = try options.optionalNumber("alpha")
+            if keras3Slope != nil && keras2Slope != nil {
+                throw ModelConfigError("LeakyReLU layer '\(name)': give negative_slope or alpha, not both")
+            }
+            let slope = keras3Slope ?? keras2Slope ?? 0.3
+            guard slope >= 0 else {
+                throw ModelConfigError("LeakyReLU layer '\(name)': negative_slope must be ≥ 0, got \(slope)")
+            }
+            return ActivationLayer(name: name, className: "LeakyReLU",
+                                   activation: .leakyRelu(negativeSlope: Float(slope)), shape: inputShape)
+        default:
+            let activation = try options.activation("activation", default: nil)
+            return ActivationLayer(name: name, className: "Activation", activation: activation, shape: inputShape)
+        }
+    }
+}

@@ -89,7 +89,7 @@ public final class Optimizer {
 
     /// Applies one update to every trained parameter from its current gradient.
     /// - Parameters:
-    ///   - groups: the model's layers with parameters (``Sequential/parameterGroups``).
+    ///   - groups: the model's layers with parameters (``Model/parameterGroups``).
     ///   - epoch: the 0-based epoch, for the schedule.
     public func apply(to groups: [(layerName: String, parameters: [Parameter])], epoch: Int) {
         let rate = schedule.rate(step: step, epoch: epoch)

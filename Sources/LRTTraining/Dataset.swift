@@ -25,7 +25,7 @@ struct RunData {
     ///   - classNames: the label order to keep (default: the state's, when it has any).
     ///   - split: for `lrt eval`: the split to put in ``evaluated``; the others are then not decoded.
     ///   - progress: receives the summary line of skipped files.
-    static func load(model: Sequential, state: inout TrainingState, classNames: [String]? = nil, split: DataSplit? = nil,
+    static func load(model: any Model, state: inout TrainingState, classNames: [String]? = nil, split: DataSplit? = nil,
                      progress: (String) -> Void) throws -> RunData {
         let layout = try DatasetLayout.resolve(state.dataRoot)
         let knownClasses = classNames ?? (state.classNames.isEmpty ? nil : state.classNames)
@@ -91,7 +91,7 @@ struct RunData {
     }
 
     /// One folder of class folders, read with the state's preprocessing for `model`'s input.
-    private static func load(_ folder: String, classes: [String]?, model: Sequential, state: inout TrainingState,
+    private static func load(_ folder: String, classes: [String]?, model: any Model, state: inout TrainingState,
                              progress: (String) -> Void) throws -> ImageFolder {
         let listing = try ImageListing.list(root: folder, classNames: classes, skipBadImages: state.skipBadImages)
         listing.skipped.summary.map { progress("note: " + $0) }

@@ -19,7 +19,7 @@ public struct EvaluationReport: Sendable {
     public var imagesPerSecond: Double { Double(count) / max(seconds, 1e-9) }
 
     /// Evaluates `model` on all of `data` in batches of `batchSize` (inference mode).
-    public static func evaluate(_ model: Sequential, on data: any Dataset, batchSize: Int = 1000) -> EvaluationReport {
+    public static func evaluate(_ model: any Model, on data: any Dataset, batchSize: Int = 1000) -> EvaluationReport {
         var perClass = data.classNames.map { (name: $0, correct: 0, count: 0) }
         var totalLoss = 0.0
         var totalCorrect = 0

@@ -97,7 +97,7 @@ public enum Runs {
     public static func train(_ configuration: TrainingConfiguration, hooks: Hooks = Hooks()) throws -> RunSummary {
         try configuration.validate()
         var generator = SeededGenerator(seed: configuration.seed)
-        let model: Sequential
+        let model: any Model
         do { model = try ModelConfig.build(text: configuration.modelConfig, generator: &generator) } catch {
             throw TrainingError("\(error)")
         }
@@ -128,7 +128,7 @@ public enum Runs {
                          configuration: configuration, optimizer: optimizer, hooks: hooks)
     }
 
-    private static func start(model: Sequential, generator: SeededGenerator, configuration: TrainingConfiguration,
+    private static func start(model: any Model, generator: SeededGenerator, configuration: TrainingConfiguration,
                               optimizer: Optimizer? = nil, hooks: Hooks) throws -> RunSummary {
         try Checkpoint.checkWritable(configuration.outputPath)
         var state = TrainingState()
@@ -267,7 +267,7 @@ public enum Runs {
                           test: trainer.state.test, stoppedEarly: trainer.stopRequested)
     }
 
-    static func checkOutputs(of model: Sequential, classCount: Int) throws {
+    static func checkOutputs(of model: any Model, classCount: Int) throws {
         guard model.outputShape == [classCount] else {
             throw TrainingError("the model outputs \(model.outputShape) values per example but the data has \(classCount) classes; make the last Dense layer have \(classCount) units")
         }

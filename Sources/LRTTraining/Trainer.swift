@@ -28,7 +28,7 @@ extension TrainingCallback {
 /// The training spine: mini-batch SGD over a dataset, validation after each epoch, and callbacks for
 /// everything else.
 public final class Trainer {
-    public let model: Sequential
+    public let model: any Model
     public let optimizer: Optimizer
     public let trainData: any Dataset
     /// Evaluated after every epoch (`val_…` metrics); nil for none.
@@ -56,7 +56,7 @@ public final class Trainer {
     private var labels: [Int32] = []
 
     /// A trainer continuing from `state`, whose generator states start the three streams.
-    public init(model: Sequential, optimizer: Optimizer, trainData: any Dataset, validationData: (any Dataset)?,
+    public init(model: any Model, optimizer: Optimizer, trainData: any Dataset, validationData: (any Dataset)?,
                 state: TrainingState) {
         self.model = model
         self.optimizer = optimizer
@@ -110,6 +110,7 @@ public final class Trainer {
         guard result.loss.isFinite else {
             throw TrainingError("the loss became \(result.loss) at epoch \(state.epoch + 1), step \(state.globalStep + 1) (learning rate \(optimizer.schedule.rate(step: optimizer.step, epoch: state.epoch))); training stopped without saving this state: lower --learning-rate")
         }
+        model.zeroGradients()
         model.backward(result.gradient)
         optimizer.apply(to: model.parameterGroups, epoch: state.epoch)
         if logEvery > 0, (state.globalStep + 1) % logEvery == 0 { recordTelemetry(step: state.globalStep + 1) }

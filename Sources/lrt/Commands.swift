@@ -11,19 +11,16 @@ struct Train: ParsableCommand {
         abstract: "Train a new model and write its checkpoint.",
         discussion: "With no arguments: the sample CNN (Samples/models/digits-cnn.json) on the bundled digits, paper SGD, into lrt-checkpoint.h5.")
 
-    @Option(help: "Keras model config (JSON file, as model.to_json() writes); default: Samples/models/digits-cnn.json.")
+    @Option(help: "Keras model config (a JSON file, as model.to_json() writes), or a built-in architecture sized for the data (`lrt models` lists them); default: Samples/models/digits-cnn.json.")
     var model: String?
 
     @OptionGroup var options: TrainingOptions
 
     func run() throws {
-        let path = try model ?? Samples.path("models/digits-cnn.json")
-        let modelConfig: String
-        do { modelConfig = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw CommandError("cannot read model config \(path): \((error as NSError).localizedDescription)")
-        }
+        var configuration = try options.configuration(modelConfig: "")
+        configuration.modelConfig = try ModelArgument.config(model, dataRoot: configuration.dataRoot)
         Interrupt.install()
-        try report(Runs.train(try options.configuration(modelConfig: modelConfig), hooks: options.monitoring.hooks))
+        try report(Runs.train(configuration, hooks: options.monitoring.hooks))
     }
 }
 

@@ -58,7 +58,7 @@ class FormatTestCase: XCTestCase {
         """
 
     /// A model, an SGD-momentum optimizer after one step, and a mid-epoch training state.
-    func trainedState(config: String = FormatTestCase.modelConfig) throws -> (Sequential, Optimizer, TrainingState) {
+    func trainedState(config: String = FormatTestCase.modelConfig) throws -> (any Model, Optimizer, TrainingState) {
         var generator = SeededGenerator(seed: 3)
         let model = try ModelConfig.build(text: config, generator: &generator)
         let optimizer = Optimizer(rule: try StochasticGradientDescent(momentum: 0.9), layerRates: .paper,

@@ -126,6 +126,7 @@ final class KerasFileTests: FormatTestCase {
         let model = contents.model
         var context = ForwardContext(training: true)
         let logits = model.forward(Tensor(shape: inputShape, storage: inputs), context: &context)
+        model.zeroGradients()
         model.backward(SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...]).gradient)
         optimizer.apply(to: model.parameterGroups, epoch: 0)
         XCTAssertEqual(optimizer.step, Int(try reference.int64Attribute("iteration")), name, line: line)

@@ -3,7 +3,7 @@ import LRTTensor
 @testable import LRTLayers
 
 final class ModelConfigTests: XCTestCase {
-    private func build(_ text: String) throws -> Sequential {
+    private func build(_ text: String) throws -> any Model {
         var generator = SeededGenerator(seed: 1)
         return try ModelConfig.build(text: text, generator: &generator)
     }
@@ -58,7 +58,8 @@ final class ModelConfigTests: XCTestCase {
     }
 
     func testBadSpecsNameTheProblem() {
-        assertError("{\"class_name\": \"Functional\"}", mentions: ["Functional", "Sequential"])
+        assertError("{\"class_name\": \"Functional\"}", mentions: ["Functional", "layers"])
+        assertError("{\"class_name\": \"Subclassed\"}", mentions: ["Subclassed", "Sequential", "Functional"])
         assertError("not json", mentions: ["not valid JSON"])
         assertError("""
             {"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"batch_shape": [null, 4]}}, {"class_name": "Conv3D", "config": {"name": "c"}}]}}

@@ -282,6 +282,7 @@ final class ReferenceTests: XCTestCase {
                 XCTAssertEqual(value, output.storage[example * outputSize + index], accuracy: 1e-5,
                                "output of example \(example)", file: file, line: line)
             }
+            layer.parameters.forEach { $0.zeroGradient() }  // each example's own gradient
             let singleGradient = layer.backward(Tensor(shape: singleOutput.shape,
                                                        storage: Array(outputGradient.storage[example * outputSize..<(example + 1) * outputSize])))
             for (index, value) in singleGradient.storage.enumerated() {

@@ -35,6 +35,7 @@ final class SampleModelTrainingTests: XCTestCase {
             let result = SoftmaxCrossEntropy.evaluate(logits: model.forward(images, context: &context), labels: labels[...])
             generator = context.generator
             losses.append(result.loss)
+            model.zeroGradients()
             model.backward(result.gradient)
             for (parameter, slot) in zip(model.parameters, velocities.indices) {
                 parameter.gradient.withUnsafeBufferPointer { gradients in

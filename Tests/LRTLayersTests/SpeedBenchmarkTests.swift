@@ -7,7 +7,7 @@ import LRTTensor
 /// and inference. Skipped unless `LRT_BENCHMARK` is set; build in release for real numbers:
 /// `swift build -c release --build-tests && LRT_BENCHMARK=1 swift test -c release --skip-build --filter SpeedBenchmarkTests`.
 final class SpeedBenchmarkTests: XCTestCase {
-    private func model(_ file: String) throws -> Sequential {
+    private func model(_ file: String) throws -> any Model {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../Samples/models/\(file)").standardized
         var generator = SeededGenerator(seed: 1)
@@ -25,6 +25,7 @@ final class SpeedBenchmarkTests: XCTestCase {
             let logits = model.forward(images, context: &context)
             generator = context.generator
             let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...])
+            model.zeroGradients()
             model.backward(result.gradient)
             for parameter in model.parameters {
                 parameter.gradient.withUnsafeBufferPointer { gradients in

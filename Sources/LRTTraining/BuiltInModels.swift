@@ -1,0 +1,31 @@
+import Foundation
+import LRTData
+import LRTLayers
+
+extension Runs {
+    /// The input shape and class count a model needs for the dataset at `dataRoot`: one example's
+    /// `[height, width, channels]` from the header of the first image of its training folder (`DIR/train`, or DIR
+    /// itself when it holds the class folders; channels 3 for a colour image, 1 for gray), and the number of classes,
+    /// both by ``ImageListing``'s rules. The full load checks every image later.
+    /// - Throws: ``TrainingError`` naming the folder or file when the dataset cannot be listed or read.
+    public static func dataShape(root dataRoot: String) throws -> (inputShape: [Int], classCount: Int) {
+        let layout = try DatasetLayout.resolve(absolutePath(dataRoot))
+        let listing = try ImageListing.list(root: layout.train)
+        let header = try ImageDecoder.header(fileAt: listing.imagePaths[0])  // a listing has at least one image
+        return ([header.height, header.width, header.channels], listing.classNames.count)
+    }
+
+    /// The Keras model config (JSON text) of the built-in architecture `name` (``Architectures``), sized for
+    /// the images and classes of the dataset at `dataRoot` (``dataShape(root:)``).
+    /// - Throws: ``TrainingError`` for an unknown name, a dataset the architecture cannot take, or an unreadable dataset.
+    public static func builtInModelConfig(named name: String, dataRoot: String) throws -> String {
+        let architecture: Architecture
+        do { architecture = try Architectures.named(name) } catch { throw TrainingError("--model: \(error)") }
+        let (inputShape, classCount) = try dataShape(root: dataRoot)
+        do {
+            return try architecture.config(inputShape: inputShape, classCount: classCount).serialized
+        } catch {
+            throw TrainingError("\(error) (the images of \(absolutePath(dataRoot))/train are \(inputShape[0])×\(inputShape[1])×\(inputShape[2]), in \(classCount) classes)")
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import LRTLayers
+import LRTTraining
+
+struct Models: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the built-in architectures, or print one's Keras model config for editing.",
+        discussion: """
+            `lrt train --model NAME` builds NAME for the dataset's image size, channels and class count.
+            `lrt models NAME --input 32,32,3 --classes 10 > model.json` writes the same Keras JSON to edit
+            and pass back as `--model model.json`. Parameter counts include BatchNormalization's moving
+            statistics, as Keras's count_params.
+            """)
+
+    @Argument(help: "An architecture to print as Keras JSON (default: list them all).")
+    var name: String?
+
+    @Option(help: ArgumentHelp("One example's shape (default: the architecture's own).", valueName: "height,width,channels"))
+    var input: String?
+
+    @Option(help: "Number of classes, the units of the softmax layer (default: the architecture's own).")
+    var classes: Int?
+
+    func validate() throws {
+        if let input { _ = try Self.inputShape(input) }
+        if let classes, classes < 2 { throw ValidationError("--classes must be at least 2, got \(classes)") }
+        if let name { _ = try Self.architecture(name) }
+    }
+
+    func run() throws {
+        let inputShape = try input.map(Self.inputShape)
+        guard let name else {
+            print(Self.listing(inputShape: inputShape, classCount: classes))
+            return
+        }
+        do {
+            print(try Self.architecture(name).config(inputShape: inputShape, classCount: classes).formatted(expandedDepth: 3))
+        } catch {
+            throw CommandError("\(error)")
+        }
+    }
+
+    /// `--input 32,32,3` as `[32, 32, 3]`.
+    static func inputShape(_ text: String) throws -> [Int] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 3, let shape = parts as? [Int], shape.allSatisfy({ $0 >= 1 }) else {
+            throw ValidationError("--input must be three positive sizes height,width,channels, e.g. 32,32,3; got '\(text)'")
+        }
+        return shape
+    }
+
+    static func architecture(_ name: String) throws -> Architecture {
+        do { return try Architectures.named(name) } catch { throw ValidationError("\(error)") }
+    }
+
+    /// One line per architecture: name, input, classes, parameters, summary.
+    static func listing(inputShape: [Int]?, classCount: Int?) -> String {
+        let header = ["name", "input", "classes", "parameters", "description"]
+        var rows = [header]
+        for architecture in Architectures.all {
+            let shape = inputShape ?? architecture.defaultInputShape
+            let parameters: String
+            do {
+                let count = try architecture.parameterCount(inputShape: shape, classCount: classCount)
+                parameters = count.formatted(.number.grouping(.automatic).locale(Locale(identifier: "en_US")))
+            } catch {
+                parameters = "needs ≥ \(architecture.minimumSide)×\(architecture.minimumSide)"
+            }
+            rows.append([architecture.name, shape.map(String.init).joined(separator: "×"),
+                         String(classCount ?? architecture.defaultClassCount), parameters, architecture.summary])
+        }
+        let widths = (0..<header.count - 1).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { column, cell in
+                guard column < widths.count else { return cell }
+                // Numbers right-aligned, words left-aligned.
+                let padding = String(repeating: " ", count: widths[column] - cell.count)
+                return (column == 2 || column == 3) && row != header ? padding + cell : cell + padding
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}
+
+/// Where `lrt train --model VALUE` gets its Keras model config.
+enum ModelArgument {
+    /// The config text for `value`: a Keras JSON file when it ends in `.json`, otherwise the built-in
+    /// architecture of that name sized for the dataset at `dataRoot`; nil: the default sample,
+    /// Samples/models/digits-cnn.json.
+    static func config(_ value: String?, dataRoot: String) throws -> String {
+        guard let value, !value.lowercased().hasSuffix(".json") else {
+            let path = try value ?? Samples.path("models/digits-cnn.json")
+            do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
+                throw CommandError("cannot read model config \(path): \((error as NSError).localizedDescription)")
+            }
+        }
+        return try Runs.builtInModelConfig(named: value, dataRoot: dataRoot)
+    }
+}
