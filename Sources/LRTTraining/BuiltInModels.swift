@@ -18,14 +18,20 @@ extension Runs {
     /// The Keras model config (JSON text) of the built-in architecture `name` (``Architectures``), sized for
     /// the images and classes of the dataset at `dataRoot` (``dataShape(root:)``).
     /// - Throws: ``TrainingError`` for an unknown name, a dataset the architecture cannot take, or an unreadable dataset.
-    public static func builtInModelConfig(named name: String, dataRoot: String) throws -> String {
+    /// - Parameters:
+    ///   - height, width: the input size to build for (`--image-size`; default: the first image's, which the others
+    ///     are resized to).
+    ///   - channels: the input channels (`--color-mode`; default: the first image's).
+    public static func builtInModelConfig(named name: String, dataRoot: String, height: Int? = nil, width: Int? = nil,
+                                          channels: Int? = nil) throws -> String {
         let architecture: Architecture
         do { architecture = try Architectures.named(name) } catch { throw TrainingError("--model: \(error)") }
-        let (inputShape, classCount) = try dataShape(root: dataRoot)
+        var (inputShape, classCount) = try dataShape(root: dataRoot)
+        inputShape = [height ?? inputShape[0], width ?? inputShape[1], channels ?? inputShape[2]]
         do {
             return try architecture.config(inputShape: inputShape, classCount: classCount).serialized
         } catch {
-            throw TrainingError("\(error) (the images of \(absolutePath(dataRoot))/train are \(inputShape[0])×\(inputShape[1])×\(inputShape[2]), in \(classCount) classes)")
+            throw TrainingError("\(error) (the input is \(inputShape[0])×\(inputShape[1])×\(inputShape[2]), in \(classCount) classes, from \(absolutePath(dataRoot)))")
         }
     }
 }

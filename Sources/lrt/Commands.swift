@@ -18,7 +18,9 @@ struct Train: ParsableCommand {
 
     func run() throws {
         var configuration = try options.configuration(modelConfig: "")
-        configuration.modelConfig = try ModelArgument.config(model, dataRoot: configuration.dataRoot)
+        configuration.modelConfig = try ModelArgument.config(model, dataRoot: configuration.dataRoot,
+                                                             imageSize: options.dataOptions.imageSize,
+                                                             colorMode: options.dataOptions.colorMode)
         Interrupt.install()
         try report(Runs.train(configuration, hooks: options.monitoring.hooks))
     }

@@ -50,6 +50,18 @@ struct TrainingOptions: ParsableArguments {
     }
 }
 
+/// `--image-size HEIGHT,WIDTH`.
+struct ImageSize: ExpressibleByArgument {
+    let height: Int, width: Int
+
+    init?(argument: String) {
+        let parts = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, let height = parts[0], let width = parts[1], (1...65536).contains(height), (1...65536).contains(width)
+        else { return nil }
+        (self.height, self.width) = (height, width)
+    }
+}
+
 /// How a training run reads its data.
 struct DataFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Fraction of each class held out for validation (stratified, seeded by --seed) when DATA has no val/ folder; 0 trains on everything and reports no val_ metrics.", valueName: "fraction"))
@@ -57,6 +69,9 @@ struct DataFlags: ParsableArguments {
 
     @Option(help: ArgumentHelp("Read images as grayscale, rgb or rgba (default: the model's input channels).", valueName: "mode"))
     var colorMode: ColorMode?
+
+    @Option(help: ArgumentHelp("The input size of a built-in architecture (--model NAME), e.g. 32,32 (default: the first image's size).", valueName: "height,width"))
+    var imageSize: ImageSize?
 
     @Option(help: ArgumentHelp("Images of another size than the model's input: stretch (resize), crop or pad to its aspect ratio first, or error.", valueName: "mode"))
     var resize = ResizeMode.stretch

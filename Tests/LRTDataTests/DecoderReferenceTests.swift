@@ -64,6 +64,16 @@ final class DecoderReferenceTests: XCTestCase {
         XCTAssertEqual(try ImageDecoder.decode(fileAt: renamed, colorMode: .rgb), original)
     }
 
+    func testHeadersGiveSizeAndDefaultChannelsWithoutDecoding() throws {
+        let expected: [String: [Int]] = ["gray16.png": [5, 7, 1], "gray-alpha8.png": [5, 7, 1], "palette.png": [5, 7, 3],
+                                         "rgba16-interlaced.png": [5, 7, 3], "gray-progressive.jpg": [24, 32, 1],
+                                         "baseline420.jpg": [24, 32, 3]]
+        for (file, shape) in expected {
+            let header = try ImageDecoder.header(fileAt: "\(Self.folder)/\(file)")
+            XCTAssertEqual([header.height, header.width, header.channels], shape, file)
+        }
+    }
+
     func testLibjpegTurboVersionIsKnown() {
         XCTAssertTrue(JPEGCodec.libjpegTurboVersion.hasPrefix("2.") || JPEGCodec.libjpegTurboVersion.hasPrefix("3."),
                       JPEGCodec.libjpegTurboVersion)
