@@ -296,7 +296,8 @@ def inside(arguments):
     checker = Checker(pathlib.Path(arguments.lrt), work)
     print(f"Keras {keras.__version__} ({keras.backend.backend()}), lrt {checker.lrt}, work folder {work}\n", flush=True)
     cases = layer_cases(keras)
-    selected = {name: make for name, make in cases.items() if not arguments.cases or arguments.cases.lower() in name.lower()}
+    wanted = [part.strip().lower() for part in (arguments.cases or "").split(",") if part.strip()]
+    selected = {name: make for name, make in cases.items() if not wanted or any(part in name.lower() for part in wanted)}
     for name, make in selected.items():
         checker.lrt_to_keras(name, make)
         checker.keras_to_lrt(name, make)
@@ -328,7 +329,7 @@ def main():
     parser.add_argument("--lrt", help="the lrt executable (default: the newest .build*/{release,debug}/lrt, else swift build)")
     parser.add_argument("--venv", default=str(REPOSITORY / "Tools" / ".venv"), help="virtual environment for Keras (default Tools/.venv)")
     parser.add_argument("--work", help="folder for the files made (default: a temporary folder, removed afterwards)")
-    parser.add_argument("--cases", help="only the layer cases whose name contains this text (e.g. Functional)")
+    parser.add_argument("--cases", help="only the layer cases whose name contains one of these comma-separated texts (e.g. Functional,Reshape)")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.inside:

@@ -6,6 +6,8 @@ Each fixture is a tiny Keras model file plus a reference file that Keras compute
     NAME.h5            model.save("NAME.h5") of Input(8, 8, 1) - Flatten - Dense(5, relu) -
                        Dense(3, softmax), compiled with the optimizer in NAME and trained one
                        epoch (4 steps of 8) on seeded random data, so the optimizer holds state.
+                       keras3-functional-sgd-momentum.h5 is a Functional residual block instead
+                       (Conv2D, BatchNormalization, ReLU, Add, GlobalAveragePooling2D, Dense).
     NAME.step.h5       x [8, 8, 8, 1] float32, y [8] int64, y_pred [8, 3] (Keras's predictions
                        for x with NAME.h5), then the weights after one more
                        model.train_on_batch(x, y), one dataset per lrt parameter path
@@ -43,11 +45,27 @@ def data(numpy):
     return x[:32], y[:32], x[32:], y[32:]
 
 
-def build(keras, layers, optimizer):
+def build(keras, layers, optimizer, functional=False):
+    if functional:
+        return build_functional(keras, layers, optimizer)
     model = keras.Sequential(
         [layers.Input(shape=(8, 8, 1)) if hasattr(layers, "Input") else layers.InputLayer(input_shape=(8, 8, 1)),
          layers.Flatten(), layers.Dense(5, activation="relu"), layers.Dense(3, activation="softmax")],
         name="tiny")
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def build_functional(keras, layers, optimizer):
+    """A residual block: Conv2D - BatchNormalization - ReLU, then a second Conv2D - BatchNormalization added to it
+    (an identity shortcut), ReLU, global average pooling, Dense(3, softmax)."""
+    inputs = keras.Input(shape=(8, 8, 1), name="pixels")
+    x = layers.ReLU(name="stem_relu")(layers.BatchNormalization(name="stem_bn")(
+        layers.Conv2D(4, 3, padding="same", use_bias=False, name="stem")(inputs)))
+    y = layers.BatchNormalization(name="block_bn")(layers.Conv2D(4, 3, padding="same", name="block_conv")(x))
+    x = layers.ReLU(name="block_relu")(layers.Add(name="add")([x, y]))
+    outputs = layers.Dense(3, activation="softmax", name="scores")(layers.GlobalAveragePooling2D(name="pool")(x))
+    model = keras.Model(inputs, outputs, name="tiny_residual")
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -87,6 +105,9 @@ def keras3():
         keras.utils.set_random_seed(7)
         model = build(keras, keras.layers, make())
         write_fixture(name, model, numpy, h5py, lambda m: m.optimizer.iterations.numpy())
+    keras.utils.set_random_seed(7)
+    model = build(keras, keras.layers, keras.optimizers.SGD(0.05, momentum=0.9), functional=True)
+    write_fixture("keras3-functional-sgd-momentum", model, numpy, h5py, lambda m: m.optimizer.iterations.numpy())
 
 
 def keras2():
