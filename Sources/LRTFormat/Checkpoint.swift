@@ -252,9 +252,7 @@ public enum Checkpoint {
         try dataset.setAttribute("resize_mode", string: state.resizeMode)
         try dataset.setAttribute("on_bad_image", string: state.skipBadImages ? "skip" : "error")
         try dataset.setAttribute("augment", string: state.augmentation)
-        if state.skippedImages.isEmpty {
-            try dataset.setEmptyArrayAttribute("skipped_images")
-        } else {
+        if !state.skippedImages.isEmpty {  // missing means none
             try dataset.setAttribute("skipped_images", strings: state.skippedImages)
         }
         if let test = state.test {
