@@ -15,6 +15,7 @@ let package = Package(
         // System libraries: a module map and a shim header each, nothing else.
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
 
@@ -22,7 +23,7 @@ let package = Package(
         .target(name: "LRTTensor", dependencies: ["CBLAS", "CDNNL"]),
         .target(name: "LRTLayers", dependencies: ["LRTTensor"]),
         .target(name: "LRTOptimizers", dependencies: ["LRTTensor", "LRTLayers"]),
-        .target(name: "LRTData", dependencies: ["CPNG"]),
+        .target(name: "LRTData", dependencies: ["LRTTensor", "CPNG", "CJPEG"]),
         .target(name: "LRTHDF5", dependencies: ["CHDF5"]),
         .target(name: "LRTFormat", dependencies: ["LRTTensor", "LRTLayers", "LRTOptimizers", "LRTHDF5"]),
         .target(name: "LRTTraining", dependencies: ["LRTTensor", "LRTLayers", "LRTOptimizers", "LRTData", "LRTFormat"]),
@@ -34,7 +35,7 @@ let package = Package(
         .testTarget(name: "LRTTensorTests", dependencies: ["LRTTensor"]),
         .testTarget(name: "LRTLayersTests", dependencies: ["LRTLayers"]),
         .testTarget(name: "LRTOptimizersTests", dependencies: ["LRTOptimizers"]),
-        .testTarget(name: "LRTDataTests", dependencies: ["LRTData"]),
+        .testTarget(name: "LRTDataTests", dependencies: ["LRTData", "LRTTensor"], exclude: ["Fixtures"]),
         .testTarget(name: "LRTHDF5Tests", dependencies: ["LRTHDF5"]),
         .testTarget(name: "LRTFormatTests", dependencies: ["LRTFormat", "LRTHDF5"]),
         .testTarget(name: "LRTTrainingTests", dependencies: ["LRTTraining", "LRTData", "LRTFormat"]),

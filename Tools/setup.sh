@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system libraries lrt builds against, when they are missing (Debian/Ubuntu).
 set -euo pipefail
-packages=(pkg-config libhdf5-dev libpng-dev libopenblas-dev libdnnl-dev hdf5-tools)
+packages=(pkg-config libhdf5-dev libpng-dev libturbojpeg0-dev libopenblas-dev libdnnl-dev hdf5-tools)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

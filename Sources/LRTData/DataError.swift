@@ -15,10 +15,18 @@ public struct DataError: Error, CustomStringConvertible, Equatable {
         case noClassFolders
         /// A subfolder is not one of the class names the caller asked for.
         case unknownClassFolder
-        /// A class folder has no PNG images.
+        /// A class folder has no PNG or JPEG images.
         case noImages
-        /// A file is not a PNG image libpng can read.
+        /// A file is not a PNG or JPEG image libpng or libjpeg can read.
         case invalidImage
+        /// A listed path is a FIFO, socket or device: refused at once instead of read (reading could block).
+        case notARegularFile
+        /// A file or folder cannot be read or listed for lack of permission.
+        case permissionDenied
+        /// A file or folder name is not valid UTF-8.
+        case invalidName
+        /// An image declares more pixels than the limit, or its file is too large.
+        case imageTooLarge
         /// An image's height or width differs from the expected one.
         case sizeMismatch
         /// Writing a PNG file failed.

@@ -1,10 +1,9 @@
 import Foundation
+import LRTTensor
 
-/// A labelled image dataset read from `root/<class>/*.png`.
-///
-/// Classes are the non-hidden subfolders of `root`, sorted by name; images are the non-hidden `*.png` files
-/// (extension in any case) of each class folder, sorted by name. Other files are ignored.
-public struct ImageFolder: Sendable {
+/// A labelled image dataset read from `root/<class>/**/*.{png,jpg,jpeg}` (``ImageListing``'s rules), decoded once
+/// and kept as 8-bit samples; each batch is converted to floats `byte / 255` in [0, 1] into a reused buffer.
+public struct ImageFolder: Dataset {
     /// The dataset folder as given.
     public let root: String
     /// Class names; label `i` means `classNames[i]`.
@@ -13,137 +12,126 @@ public struct ImageFolder: Sendable {
     public let imagePaths: [String]
     /// The label of each image. [count]
     public let labels: [Int32]
-    /// The size every image has.
-    public let height: Int, width: Int, channels: Int
-    /// Pixel values `byte / 255` in [0, 1]. [count, height, width, channels]
-    public let pixels: [Float]
+    /// The files the listing left out (not images), for one summary line.
+    public let skipped: ImageListing.Skipped
+    /// With `skipBadImages`: the image files left out because they cannot be read or decoded, each with its reason,
+    /// in listing order.
+    public let rejected: [DataError]
+    /// How the files were read.
+    public let preprocessing: Preprocessing
+    /// The decoded samples. [count, height, width, channels]
+    public let pixels: [UInt8]
+
     /// The number of images.
     public var count: Int { labels.count }
+    /// The size and channels of every image.
+    public var height: Int { preprocessing.height }
+    public var width: Int { preprocessing.width }
+    public var channels: Int { preprocessing.colorMode.channels }
+    public var exampleShape: [Int] { [height, width, channels] }
 
     /// Reads every image of a dataset folder, decoding in parallel.
     /// - Parameters:
     ///   - root: the folder holding one subfolder per class.
-    ///   - height: the height every image must have.
-    ///   - width: the width every image must have.
-    ///   - channels: 1 to read images as grayscale, 3 as RGB (libpng converts).
+    ///   - height: the height images are brought to.
+    ///   - width: the width images are brought to.
+    ///   - channels: 1 (grayscale), 3 (RGB) or 4 (RGBA).
+    ///   - resizeMode: how other sizes are handled (default `.stretch`).
     ///   - classNames: when given (e.g. the classes a checkpoint was trained on), labels follow this order and every
     ///     subfolder must be one of them, though a class may have no folder; when nil (the default), the classes are
     ///     the sorted subfolder names.
     /// - Throws: `DataError` naming the folder or file at fault; for bad images, the first one in sorted order.
-    public static func load(root: String, height: Int, width: Int, channels: Int,
-                            classNames: [String]? = nil) throws -> ImageFolder {
-        guard height > 0, width > 0 else {
-            throw DataError(.invalidArgument, path: nil, "image size \(height)×\(width) is not positive",
-                            hint: "pass a height and width of at least 1")
-        }
-        _ = try PNGCodec.format(channels: channels)
-        let folders = try visibleEntries(of: root, isDirectory: true)
-        guard !folders.isEmpty else {
-            throw DataError(.noClassFolders, path: root, "dataset folder has no class subfolders",
-                            hint: "put the images in ROOT/<class name>/*.png")
-        }
-        let names = try classNames.map { try validated($0) } ?? folders
-        if let unknown = folders.first(where: { !names.contains($0) }) {
-            throw DataError(.unknownClassFolder, path: join(root, unknown),
-                            "folder is not one of the classes \(names.joined(separator: ", "))",
-                            hint: "remove or rename the folder, or use a model trained on these classes")
-        }
-        var imagePaths: [String] = [], labels: [Int32] = []
-        for (label, name) in names.enumerated() where folders.contains(name) {
-            let folder = join(root, name)
-            let files = try visibleEntries(of: folder, isDirectory: false).filter { $0.lowercased().hasSuffix(".png") }
-            guard !files.isEmpty else {
-                throw DataError(.noImages, path: folder, "class folder has no PNG images",
-                                hint: "add *.png files to it or delete it")
-            }
-            imagePaths += files.map { join(folder, $0) }
-            labels += Array(repeating: Int32(label), count: files.count)
-        }
-        let pixels = try decodeAll(imagePaths, height: height, width: width, channels: channels)
-        return ImageFolder(root: root, classNames: names, imagePaths: imagePaths, labels: labels,
-                           height: height, width: width, channels: channels, pixels: pixels)
+    public static func load(root: String, height: Int, width: Int, channels: Int, resizeMode: ResizeMode = .stretch,
+                            classNames: [String]? = nil, skipBadImages: Bool = false) throws(DataError) -> ImageFolder {
+        let preprocessing = try Preprocessing(geometry: ImageGeometry(height: height, width: width, channels: channels),
+                                              colorMode: PNGCodec.colorMode(channels: channels), resizeMode: resizeMode)
+        return try load(ImageListing.list(root: root, classNames: classNames, skipBadImages: skipBadImages),
+                        preprocessing: preprocessing, skipBadImages: skipBadImages)
     }
 
-    /// Checks caller-given class names: at least one, none empty, hidden or repeated.
-    private static func validated(_ names: [String]) throws(DataError) -> [String] {
-        guard !names.isEmpty else {
-            throw DataError(.invalidArgument, path: nil, "the class name list is empty", hint: "pass at least one class name")
+    /// Reads the images of `listing` as `preprocessing` says, decoding on all cores.
+    /// - Parameter skipBadImages: leave out images that cannot be decoded (listed in ``rejected``, with the listing's
+    ///   own rejects) instead of throwing; a class left without images is still an error.
+    /// - Throws: `DataError` for the first bad image in listing order, or when the images do not fit in memory.
+    public static func load(_ listing: ImageListing, preprocessing: Preprocessing,
+                            skipBadImages: Bool = false) throws(DataError) -> ImageFolder {
+        let (pixels, failures) = try decodeAll(listing.imagePaths, preprocessing: preprocessing)
+        guard failures.contains(where: { $0 != nil }) else {
+            return ImageFolder(root: listing.root, classNames: listing.classNames, imagePaths: listing.imagePaths,
+                               labels: listing.labels, skipped: listing.skipped, rejected: listing.rejected,
+                               preprocessing: preprocessing, pixels: pixels)
         }
-        var seen = Set<String>()
-        for name in names where name.isEmpty || name.hasPrefix(".") || name.contains("/") || !seen.insert(name).inserted {
-            throw DataError(.invalidArgument, path: nil, "class name \"\(name)\" is empty, hidden, a path or repeated",
-                            hint: "pass distinct folder names")
+        if !skipBadImages, let first = failures.lazy.compactMap({ $0 }).first { throw first }
+        let kept = failures.indices.filter { failures[$0] == nil }
+        let imageSize = preprocessing.height * preprocessing.width * preprocessing.colorMode.channels
+        var keptPixels = [UInt8]()
+        keptPixels.reserveCapacity(kept.count * imageSize)
+        for index in kept { keptPixels += pixels[index * imageSize..<(index + 1) * imageSize] }
+        let labels = kept.map { listing.labels[$0] }
+        for (label, name) in listing.classNames.enumerated()
+        where listing.labels.contains(Int32(label)) && !labels.contains(Int32(label)) {
+            throw DataError(.noImages, path: ImageListing.join(listing.root, name), "class folder has no readable images",
+                            hint: "replace its damaged images (the first: \(failures.lazy.compactMap { $0 }.first!.description))")
         }
-        return names
-    }
-
-    /// The sorted names of the non-hidden subfolders (or non-folder files) of `folder`.
-    private static func visibleEntries(of folder: String, isDirectory wantDirectories: Bool) throws(DataError) -> [String] {
-        let fileManager = FileManager.default
-        var isDirectory: ObjCBool = false
-        guard fileManager.fileExists(atPath: folder, isDirectory: &isDirectory) else {
-            throw DataError(.missingRoot, path: folder, "dataset folder does not exist",
-                            hint: "check the path; Tools/make_mnist.py builds MNIST in this layout")
-        }
-        guard isDirectory.boolValue, let names = try? fileManager.contentsOfDirectory(atPath: folder) else {
-            throw DataError(.notADirectory, path: folder, "not a readable folder",
-                            hint: "pass a folder laid out as ROOT/<class name>/*.png")
-        }
-        return names.filter { name in
-            guard !name.hasPrefix(".") else { return false }
-            var entryIsDirectory: ObjCBool = false
-            return fileManager.fileExists(atPath: join(folder, name), isDirectory: &entryIsDirectory)
-                && entryIsDirectory.boolValue == wantDirectories
-        }.sorted()
-    }
-
-    private static func join(_ folder: String, _ name: String) -> String {
-        folder.hasSuffix("/") ? folder + name : folder + "/" + name
+        return ImageFolder(root: listing.root, classNames: listing.classNames, imagePaths: kept.map { listing.imagePaths[$0] },
+                           labels: labels, skipped: listing.skipped, rejected: listing.rejected + failures.compactMap { $0 },
+                           preprocessing: preprocessing, pixels: keptPixels)
     }
 
     /// `byte / 255` for every byte value, so conversion is a table look-up.
     private static let unitScale: [Float] = (0..<256).map { Float($0) / 255 }
 
-    /// Decodes `paths` on all cores into [count, height, width, channels] floats; throws the first failure in path order.
-    private static func decodeAll(_ paths: [String], height: Int, width: Int, channels: Int) throws -> [Float] {
-        guard let imageSize = PNGCodec.product(height, width, channels),
-              let total = PNGCodec.product(paths.count, imageSize, MemoryLayout<Float>.stride),
+    public func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32], generator: inout SeededGenerator) {
+        let exampleSize = height * width * channels
+        prepare(&batch, count: indices.count)  // [count, height, width, channels]
+        labels.removeAll(keepingCapacity: true)
+        Self.unitScale.withUnsafeBufferPointer { scale in
+            pixels.withUnsafeBufferPointer { source in
+                batch.withUnsafeMutableBufferPointer { destination in
+                    for (row, example) in indices.enumerated() {
+                        let from = example * exampleSize, to = row * exampleSize
+                        for offset in 0..<exampleSize { destination[to + offset] = scale[Int(source[from + offset])] }
+                        labels.append(self.labels[example])
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decodes `paths` on all cores into [count, height, width, channels] bytes, and each image's failure (nil when
+    /// it decoded; a failed image's bytes are zero).
+    private static func decodeAll(_ paths: [String], preprocessing: Preprocessing) throws(DataError) -> ([UInt8], [DataError?]) {
+        let imageSize = preprocessing.height * preprocessing.width * preprocessing.colorMode.channels
+        guard let total = PNGCodec.product(paths.count, imageSize),
               UInt64(total) <= ProcessInfo.processInfo.physicalMemory / 2 else {
             throw DataError(.invalidArgument, path: nil,
-                            "\(paths.count) images of \(height)×\(width)×\(channels) do not fit in memory",
+                            "\(paths.count) images of \(preprocessing.height)×\(preprocessing.width)×\(preprocessing.colorMode.channels) do not fit in memory",
                             hint: "use a smaller image size or fewer images")
         }
+        guard !paths.isEmpty else { return ([], []) }
         let chunkCount = min(paths.count, ProcessInfo.processInfo.activeProcessorCount * 4)
-        var firstErrors = [DataError?](repeating: nil, count: chunkCount)  // [chunk]
-        let pixels = [Float](unsafeUninitializedCapacity: paths.count * imageSize) { buffer, initializedCount in
-            firstErrors.withUnsafeMutableBufferPointer { errorBuffer in
-                // Each chunk writes only its own images' pixels and its own error slot.
+        var failures = [DataError?](repeating: nil, count: paths.count)  // [count]
+        let pixels = [UInt8](unsafeUninitializedCapacity: total) { buffer, initializedCount in
+            failures.withUnsafeMutableBufferPointer { errorBuffer in
+                // Each chunk writes only its own images' pixels and error slots.
                 nonisolated(unsafe) let output = buffer, errors = errorBuffer
                 DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
-                    var bytes: [UInt8] = []  // [height, width, channels], reused across the chunk
                     for index in chunk * paths.count / chunkCount ..< (chunk + 1) * paths.count / chunkCount {
                         do throws(DataError) {
-                            _ = try PNGCodec.read(fileAt: paths[index], channels: channels, into: &bytes) {
-                                actualHeight, actualWidth throws(DataError) in
-                                guard actualHeight == height, actualWidth == width else {
-                                    throw DataError(.sizeMismatch, path: paths[index],
-                                                    "image is \(actualHeight)×\(actualWidth) but \(height)×\(width) is expected",
-                                                    hint: "resize the images or choose a model whose input is \(actualHeight)×\(actualWidth)")
-                                }
+                            let image = try preprocessing.read(fileAt: paths[index])
+                            image.pixels.withUnsafeBufferPointer { samples in
+                                _ = UnsafeMutableBufferPointer(rebasing: output[index * imageSize..<(index + 1) * imageSize])
+                                    .update(fromContentsOf: samples)
                             }
                         } catch {
-                            errors[chunk] = error
-                            return
-                        }
-                        for offset in 0..<imageSize {
-                            output[index * imageSize + offset] = unitScale[Int(bytes[offset])]
+                            UnsafeMutableBufferPointer(rebasing: output[index * imageSize..<(index + 1) * imageSize]).initialize(repeating: 0)
+                            errors[index] = error
                         }
                     }
                 }
             }
-            initializedCount = paths.count * imageSize
+            initializedCount = total
         }
-        if let error = firstErrors.lazy.compactMap({ $0 }).first { throw error }
-        return pixels
+        return (pixels, failures)
     }
 }

@@ -1,21 +1,16 @@
 import CPNG
 import Foundation
 
-/// Reads and writes 8-bit grayscale and RGB PNG files with libpng's simplified API (`png_image_*`).
+/// Writes 8-bit PNG files with libpng's simplified API and reads every PNG libpng reads with its low-level API,
+/// samples as stored (no gamma, sRGB or ICC conversion).
 public enum PNGCodec {
-    /// Decodes a PNG file to 8-bit pixels with `channels` channels.
-    ///
-    /// libpng converts whatever the file holds as its simplified API does: colour to gray, gray to RGB,
-    /// palettes expanded, 16-bit reduced to 8-bit, and transparent pixels composited onto black.
-    /// - Parameters:
-    ///   - path: the PNG file.
-    ///   - channels: 1 for grayscale or 3 for RGB.
+    /// Decodes a PNG (or JPEG) file to 8-bit pixels with `channels` channels (1 gray, 3 RGB, 4 RGBA), as
+    /// ``ImageDecoder/decode(fileAt:colorMode:pixelLimit:)`` does.
     /// - Returns: pixels `[height, width, channels]` in row-major order, and the image size.
-    /// - Throws: `DataError` naming the path when the file is missing, is not a PNG, or is corrupt.
+    /// - Throws: `DataError` naming the path when the file is missing, is not an image, or is corrupt.
     public static func decode(fileAt path: String, channels: Int) throws -> (pixels: [UInt8], height: Int, width: Int) {
-        var pixels: [UInt8] = []
-        let size = try read(fileAt: path, channels: channels, into: &pixels)
-        return (pixels, size.height, size.width)
+        let image = try ImageDecoder.decode(fileAt: path, colorMode: colorMode(channels: channels))
+        return (image.pixels, image.height, image.width)
     }
 
     /// Encodes 8-bit pixels `[height, width, channels]` (1 = grayscale, 3 = RGB) as a PNG file, replacing any file at `path`.
@@ -41,65 +36,68 @@ public enum PNGCodec {
         }
     }
 
-    /// The size of the PNG at `path` and its channels as lrt reads it (1 for gray, 3 for colour; alpha and
-    /// palettes as libpng reports them), from the header alone, without decoding pixels.
-    /// - Throws: `DataError` naming the path when the file is missing or is not a PNG.
-    public static func header(fileAt path: String) throws -> (height: Int, width: Int, channels: Int) {
-        try opened(path) { image throws(DataError) in
-            let isColour = image.pointee.format & png_uint_32(PNG_FORMAT_FLAG_COLOR) != 0
-            return (Int(image.pointee.height), Int(image.pointee.width), isColour ? 3 : 1)
-        }
-    }
-
-    /// Runs `body` on the png_image of `path` with its header read, then frees it.
-    private static func opened<Result>(_ path: String, _ body: (UnsafeMutablePointer<png_image>) throws(DataError) -> Result)
-    throws(DataError) -> Result {
-        // libpng keeps a pointer to the png_image for its error handler, so it needs a fixed address.
-        let image = UnsafeMutablePointer<png_image>.allocate(capacity: 1)
-        image.initialize(to: png_image())
-        image.pointee.version = lrt_png_image_version()
-        defer {
-            png_image_free(image)
-            image.deallocate()
-        }
-        guard png_image_begin_read_from_file(image, path) != 0 else { throw invalidImage(path, image) }
-        return try body(image)
-    }
-
     /// The version of libpng in use at run time, e.g. "1.6.39".
     public static var libpngVersion: String { String(cString: png_get_libpng_ver(nil)) }
 
-    /// Decodes the PNG at `path` into `buffer` (resized only when the size changes, so a caller can reuse it).
-    ///
-    /// `checkSize(height, width)` runs on the header before any pixel is decoded; throw from it to reject the image cheaply.
-    static func read(fileAt path: String, channels: Int, into buffer: inout [UInt8],
-                     checkSize: (_ height: Int, _ width: Int) throws(DataError) -> Void = { _, _ throws(DataError) in })
-    throws(DataError) -> (height: Int, width: Int) {
-        let format = try format(channels: channels)
-        return try opened(path) { image throws(DataError) in
-            let height = Int(image.pointee.height), width = Int(image.pointee.width)
-            try checkSize(height, width)
-            let byteCount = height * width * channels  // libpng caps each side at 1,000,000: no overflow
-            guard UInt64(byteCount) <= ProcessInfo.processInfo.physicalMemory / 2 else {
-                throw DataError(.invalidImage, path: path, "image is \(height)×\(width), too large to decode in memory",
-                                hint: "resize the image or remove it from the dataset")
-            }
-            image.pointee.format = format
-            if buffer.count != byteCount { buffer = [UInt8](repeating: 0, count: byteCount) }
-            var black = png_color(red: 0, green: 0, blue: 0)
-            let finished = buffer.withUnsafeMutableBytes { png_image_finish_read(image, &black, $0.baseAddress, 0, nil) }
-            guard finished != 0 else { throw invalidImage(path, image) }
-            return (height, width)
-        }
+    /// Whether `bytes` start as a PNG does ("\u{89}PNG"); libpng checks the rest of the signature.
+    static func hasSignature(_ bytes: [UInt8]) -> Bool {
+        bytes.starts(with: [0x89, 0x50, 0x4E, 0x47])
     }
 
-    /// The libpng sample format for 1 (gray) or 3 (RGB) channels.
+    /// The channels of the PNG in `bytes` after palette expansion (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA), from its
+    /// header; `checkSize` sees its size.
+    static func headerChannels(_ bytes: [UInt8], path: String,
+                               checkSize: (_ height: Int, _ width: Int) throws(DataError) -> Void) throws(DataError) -> Int {
+        var info = lrt_png_info()
+        let headerRead = bytes.withUnsafeBufferPointer { lrt_png_read($0.baseAddress, $0.count, 0, &info, nil) }
+        guard headerRead != 0 else { throw invalidImage(path, &info) }
+        try checkSize(Int(info.height), Int(info.width))
+        return Int(info.channels)
+    }
+
+    /// The PNG's samples at 8 bits with the channels the file has (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA); palettes
+    /// expanded to RGB, gray of 1, 2 or 4 bits scaled to 8 (×255, ×85, ×17), 16 bits reduced by `round(v·255/65535)`.
+    /// - Parameters:
+    ///   - keepAlpha: turn a `tRNS` chunk into an alpha channel (for `rgba`); otherwise it is ignored, as Pillow does.
+    ///   - checkSize: runs on the header, before any pixel memory is allocated; throw from it to refuse the image.
+    static func decodeSamples(_ bytes: [UInt8], path: String, keepAlpha: Bool,
+                              checkSize: (_ height: Int, _ width: Int) throws(DataError) -> Void) throws(DataError) -> DecodedImage {
+        var info = lrt_png_info()
+        let headerRead = bytes.withUnsafeBufferPointer { lrt_png_read($0.baseAddress, $0.count, keepAlpha ? 1 : 0, &info, nil) }
+        guard headerRead != 0 else { throw invalidImage(path, &info) }
+        let height = Int(info.height), width = Int(info.width), channels = Int(info.channels)
+        try checkSize(height, width)
+        let sampleBytes = Int(info.bitDepth) / 8
+        var samples = [UInt8](repeating: 0, count: height * width * channels * sampleBytes)
+        let decoded = bytes.withUnsafeBufferPointer { source in
+            samples.withUnsafeMutableBufferPointer { lrt_png_read(source.baseAddress, source.count, keepAlpha ? 1 : 0, &info, $0.baseAddress) }
+        }
+        guard decoded != 0 else { throw invalidImage(path, &info) }
+        if sampleBytes == 2 {
+            samples = (0..<samples.count / 2).map { index in
+                let value = UInt32(samples[2 * index]) << 8 | UInt32(samples[2 * index + 1])  // big-endian, as stored
+                return UInt8((value * 255 + 32767) / 65535)  // round(v·255/65535); no ties, as 65535 is odd
+            }
+        }
+        return DecodedImage(height: height, width: width, channels: channels, pixels: samples)
+    }
+
+    /// The colour mode with `channels` channels.
+    static func colorMode(channels: Int) throws(DataError) -> ColorMode {
+        guard let mode = ColorMode(channels: channels) else {
+            throw DataError(.invalidArgument, path: nil, "unsupported channel count \(channels)",
+                            hint: "use 1 for grayscale, 3 for RGB or 4 for RGBA")
+        }
+        return mode
+    }
+
+    /// The libpng sample format for writing 1 (gray) or 3 (RGB) channels.
     static func format(channels: Int) throws(DataError) -> png_uint_32 {
         switch channels {
         case 1: return lrt_png_format_gray()
         case 3: return lrt_png_format_rgb()
         default: throw DataError(.invalidArgument, path: nil, "unsupported channel count \(channels)",
-                                 hint: "use 1 for grayscale or 3 for RGB")
+                                 hint: "write 1 for grayscale or 3 for RGB")
         }
     }
 
@@ -114,9 +112,10 @@ public enum PNGCodec {
         return result
     }
 
-    private static func invalidImage(_ path: String, _ image: UnsafeMutablePointer<png_image>) -> DataError {
-        DataError(.invalidImage, path: path, "not a readable PNG image (libpng: \(message(of: image)))",
-                  hint: "re-export the file as PNG, or delete it")
+    private static func invalidImage(_ path: String, _ info: inout lrt_png_info) -> DataError {
+        let reason = withUnsafeBytes(of: &info.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return DataError(.invalidImage, path: path, "not a readable PNG image (libpng: \(reason))",
+                         hint: "re-export the image, or delete it")
     }
 
     /// libpng's error or warning text from `image.message` (at most 63 bytes, NUL-terminated).

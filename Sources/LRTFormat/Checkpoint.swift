@@ -213,6 +213,8 @@ public enum Checkpoint {
         try training.setAttribute("global_step", int64: Int64(state.globalStep))
         try training.setAttribute("seed", int64: Int64(bitPattern: state.seed))
         try training.setAttribute("generator_state", int64: Int64(bitPattern: state.generatorState))
+        try training.setAttribute("augmentation_generator_state", int64: Int64(bitPattern: state.augmentationGeneratorState))
+        try training.setAttribute("dropout_generator_state", int64: Int64(bitPattern: state.dropoutGeneratorState))
         try training.setAttribute("position", int64: Int64(state.position))
         try training.setAttribute("batch_size", int64: Int64(state.batchSize))
         try training.setAttribute("epoch_loss_sum", double: state.epochLossSum)
@@ -223,6 +225,22 @@ public enum Checkpoint {
         let dataset = try lrt.createGroup("dataset")
         try dataset.setAttribute("root", string: state.dataRoot)
         try dataset.setAttribute("class_names", strings: state.classNames)
+        try dataset.setAttribute("validation_source", string: state.validationSource)
+        try dataset.setAttribute("validation_fraction", double: state.validationFraction)
+        try dataset.setAttribute("validation_count", int64: Int64(state.validationCount))
+        try dataset.setAttribute("validation_digest", string: state.validationDigest)
+        try dataset.setAttribute("color_mode", string: state.colorMode)
+        try dataset.setAttribute("resize_mode", string: state.resizeMode)
+        try dataset.setAttribute("on_bad_image", string: state.skipBadImages ? "skip" : "error")
+        try dataset.setAttribute("augment", string: state.augmentation)
+        if !state.skippedImages.isEmpty {  // missing means none
+            try dataset.setAttribute("skipped_images", strings: state.skippedImages)
+        }
+        if let test = state.test {
+            try dataset.setAttribute("test_loss", double: test.loss)
+            try dataset.setAttribute("test_accuracy", double: test.accuracy)
+            try dataset.setAttribute("test_count", int64: Int64(test.count))
+        }
 
         let history = try lrt.createGroup("history")
         try history.setAttribute("metric_names", strings: state.history.names)

@@ -278,6 +278,49 @@ struct CheckpointReader {
 
     // MARK: Training state
 
+    /// The validation split, preprocessing and test metrics; files written before they were recorded validated on
+    /// `test/` and read images at the model's size and channels.
+    private func readDataRecord(_ dataset: HDF5Group, into state: inout TrainingState) throws {
+        if dataset.hasAttribute("validation_source") {
+            state.validationSource = try dataset.stringAttribute("validation_source")
+            guard ["val/", "validation/", "split", "none", "test/"].contains(state.validationSource) else {
+                throw CheckpointError("\(path): \(dataset.path)@validation_source is '\(state.validationSource)'; expected val/, validation/, split, none or test/")
+            }
+            state.validationFraction = try dataset.doubleAttribute("validation_fraction")
+            guard (0..<1).contains(state.validationFraction) else {
+                throw CheckpointError("\(path): \(dataset.path)@validation_fraction is \(state.validationFraction); expected a fraction in [0, 1)")
+            }
+            state.validationCount = try integerAttribute(dataset, "validation_count", in: 0...CheckpointLimits.epochOrderLength)
+            state.validationDigest = try dataset.stringAttribute("validation_digest")
+        }
+        for (name, value, allowed) in [("color_mode", \TrainingState.colorMode, ["", "grayscale", "rgb", "rgba"]),
+                                       ("resize_mode", \TrainingState.resizeMode, ["", "stretch", "crop", "pad", "error"])]
+        where dataset.hasAttribute(name) {
+            state[keyPath: value] = try dataset.stringAttribute(name)
+            guard allowed.contains(state[keyPath: value]) else {
+                throw CheckpointError("\(path): \(dataset.path)@\(name) is '\(state[keyPath: value])'; expected one of \(allowed.filter { !$0.isEmpty }.joined(separator: ", "))")
+            }
+        }
+        if dataset.hasAttribute("on_bad_image") {
+            let policy = try dataset.stringAttribute("on_bad_image")
+            guard ["error", "skip"].contains(policy) else {
+                throw CheckpointError("\(path): \(dataset.path)@on_bad_image is '\(policy)'; expected error or skip")
+            }
+            state.skipBadImages = policy == "skip"
+        }
+        if dataset.hasAttribute("augment") {
+            state.augmentation = try dataset.stringAttribute("augment")  // checked by the trainer, which parses it
+        }
+        if dataset.hasAttribute("skipped_images") {
+            state.skippedImages = try dataset.stringArrayAttribute("skipped_images")
+        }
+        if dataset.hasAttribute("test_accuracy") {
+            state.test = TrainingState.TestMetrics(loss: try dataset.doubleAttribute("test_loss"),
+                                                   accuracy: try dataset.doubleAttribute("test_accuracy"),
+                                                   count: try integerAttribute(dataset, "test_count", in: 0...CheckpointLimits.epochOrderLength))
+        }
+    }
+
     private func readTraining(from lrt: HDF5Group, model: any Model) throws -> TrainingState {
         let training = try lrt.openGroup("training")
         var state = TrainingState()
@@ -289,6 +332,12 @@ struct CheckpointReader {
         state.epochCorrect = try integerAttribute(training, "epoch_correct", in: 0...CheckpointLimits.epochOrderLength)
         state.seed = UInt64(bitPattern: try training.int64Attribute("seed"))
         state.generatorState = UInt64(bitPattern: try training.int64Attribute("generator_state"))
+        // Files written before the streams were separated drew dropout masks from the order stream.
+        for (name, stream) in [("augmentation_generator_state", \TrainingState.augmentationGeneratorState),
+                               ("dropout_generator_state", \TrainingState.dropoutGeneratorState)] {
+            state[keyPath: stream] = training.hasAttribute(name)
+                ? UInt64(bitPattern: try training.int64Attribute(name)) : TrainingState.streamSeed(state.seed, stream: name)
+        }
         state.epochLossSum = try training.doubleAttribute("epoch_loss_sum")
         guard state.epochLossSum.isFinite, state.epochLossSum >= 0 else {
             throw CheckpointError("\(path): \(training.path)@epoch_loss_sum is \(state.epochLossSum); a sum of cross-entropy losses is finite and at least 0")
@@ -314,6 +363,7 @@ struct CheckpointReader {
         let dataset = try lrt.openGroup("dataset")
         state.dataRoot = try dataset.stringAttribute("root")
         state.classNames = try dataset.stringArrayAttribute("class_names")
+        try readDataRecord(dataset, into: &state)
         if let duplicate = firstDuplicate(state.classNames) {
             throw CheckpointError("\(path): \(dataset.path)@class_names lists '\(duplicate)' twice")
         }

@@ -6,8 +6,13 @@ public struct TrainingState: Equatable, Sendable {
     public var globalStep = 0
     /// The seed the run started from.
     public var seed: UInt64 = 0
-    /// The seeded generator's state now (``LRTTensor/SeededGenerator/state``).
+    /// The data-order stream's state now (``LRTTensor/SeededGenerator/state``): it drew the initial weights, then
+    /// draws each epoch's order.
     public var generatorState: UInt64 = 0
+    /// The augmentation stream's state now.
+    public var augmentationGeneratorState: UInt64 = 0
+    /// The dropout stream's state now (the generator the model's `ForwardContext` gets).
+    public var dropoutGeneratorState: UInt64 = 0
     /// The current epoch's order of training examples; empty between epochs.
     public var epochOrder: [Int] = []
     /// How many examples of ``epochOrder`` are done.
@@ -18,16 +23,57 @@ public struct TrainingState: Equatable, Sendable {
     public var epochSeen = 0
     /// The mini-batch size.
     public var batchSize = 32
-    /// The dataset folder (with `train/` and `test/`) the run trains on.
+    /// The dataset folder the run trains on: class folders, or `train/` (optionally `val/` or `validation/`, `test/`).
     public var dataRoot = ""
     /// The class names, label order.
     public var classNames: [String] = []
+    /// Where the validation examples come from: `val/` or `validation/` (that folder), `split` (a stratified,
+    /// seeded ``validationFraction`` of the training folder), `none`, or `test/` (files written before validation
+    /// and test were told apart, which validated on the test split; resuming them keeps doing so).
+    public var validationSource = "test/"
+    /// The fraction of each class split off for validation when ``validationSource`` is `split`.
+    public var validationFraction = 0.0
+    /// How many validation examples there are, and a digest of their paths relative to ``dataRoot`` (16 hex digits),
+    /// so that `resume` and `eval --split validation` can check they read the same files.
+    public var validationCount = 0
+    public var validationDigest = ""
+    /// How images are read (`grayscale`, `rgb`, `rgba`; empty: the model's input channels) and resized
+    /// (`stretch`, `crop`, `pad`, `error`; empty: `stretch`).
+    public var colorMode = ""
+    public var resizeMode = ""
+    /// The augmentation applied to training images (`--augment`, e.g. `flip,crop`); empty: none.
+    public var augmentation = ""
+    /// Whether images that cannot be read are left out (`--on-bad-image skip`) rather than stopping the run.
+    public var skipBadImages = false
+    /// The image files left out as unreadable, relative to ``dataRoot``, in listing order.
+    public var skippedImages: [String] = []
+    /// The test split's metrics, evaluated once when the run finished (nil: no test split, or not finished).
+    public var test: TestMetrics?
+
+    /// Loss and accuracy on the test split, kept apart from the per-epoch history.
+    public struct TestMetrics: Equatable, Sendable {
+        public var loss: Double
+        public var accuracy: Double
+        public var count: Int
+        public init(loss: Double, accuracy: Double, count: Int) { (self.loss, self.accuracy, self.count) = (loss, accuracy, count) }
+    }
     /// One row per completed epoch.
     public var history = MetricsHistory()
     /// Per-layer optimizer telemetry, one record every `--log-every` steps.
     public var telemetry = TelemetryHistory()
 
     public init() {}
+
+    /// The starting state of the stream named `stream` (e.g. `dropout_generator_state`) for a run seeded with `seed`:
+    /// SplitMix64 of the seed mixed with the name, so that each purpose draws an independent sequence.
+    public static func streamSeed(_ seed: UInt64, stream: String) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325  // FNV-1a of the name
+        for byte in stream.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        var mixed = seed ^ hash
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        return mixed ^ (mixed >> 31)
+    }
 }
 
 /// Per-layer telemetry records: for each recorded step, each layer's gradient norm,

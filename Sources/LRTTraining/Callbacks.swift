@@ -19,10 +19,10 @@ public final class ProgressPrinter: TrainingCallback {
 
     public func onEpochEnd(_ trainer: Trainer, metrics: [(name: String, value: Double)]) throws {
         let value = Dictionary(metrics, uniquingKeysWith: { first, _ in first })
-        write(String(format: "epoch %d/%d  loss %.4f  accuracy %.4f  val_loss %.4f  val_accuracy %.4f  %.0f img/s  elapsed %.1fs",
-                     trainer.state.epoch, totalEpochs, value["loss"] ?? .nan, value["accuracy"] ?? .nan,
-                     value["val_loss"] ?? .nan, value["val_accuracy"] ?? .nan,
-                     value["images_per_second"] ?? .nan, Date().timeIntervalSince(started)))
+        let validation = value["val_loss"].map { String(format: "  val_loss %.4f  val_accuracy %.4f", $0, value["val_accuracy"] ?? .nan) } ?? ""
+        write(String(format: "epoch %d/%d  loss %.4f  accuracy %.4f", trainer.state.epoch, totalEpochs,
+                     value["loss"] ?? .nan, value["accuracy"] ?? .nan) + validation
+              + String(format: "  %.0f img/s  elapsed %.1fs", value["images_per_second"] ?? .nan, Date().timeIntervalSince(started)))
     }
 }
 

@@ -1,70 +1,113 @@
 import Foundation
 import LRTData
-import LRTTensor
+import LRTFormat
+import LRTLayers
 
-/// Image geometry a model needs from PNG files.
-public struct ImageGeometry: Equatable, Sendable {
-    public var height: Int
-    public var width: Int
-    public var channels: Int
+/// Which split of a dataset `lrt eval` reads.
+public enum DataSplit: String, Sendable, CaseIterable {
+    case train, validation, test
+}
 
-    /// The geometry behind a model input shape: `[h, w, c]`, `[h, w]` (grayscale),
-    /// or flat `[n]`, resolved from the size of `sampleImage` (`n = h·w·c`, c ∈ {1, 3}).
-    public static func forModelInput(_ shape: [Int], sampleImage: () throws -> String?) throws -> ImageGeometry {
-        switch shape.count {
-        case 3 where [1, 3].contains(shape[2]):
-            return ImageGeometry(height: shape[0], width: shape[1], channels: shape[2])
-        case 2:
-            return ImageGeometry(height: shape[0], width: shape[1], channels: 1)
-        case 1:
-            guard let path = try sampleImage() else { break }
-            let image = try PNGCodec.decode(fileAt: path, channels: 1)
-            let pixels = image.height * image.width
-            if shape[0] == pixels { return ImageGeometry(height: image.height, width: image.width, channels: 1) }
-            if shape[0] == 3 * pixels { return ImageGeometry(height: image.height, width: image.width, channels: 3) }
-            throw TrainingError.mismatch("the model takes \(shape[0]) inputs per example but \(path) is \(image.height)×\(image.width); choose data of matching size")
+/// The splits a run reads, resolved from the dataset layout and the run's recorded (or requested) choices.
+struct RunData {
+    /// The training examples (the training folder less the validation split, if one is split off).
+    var train: any Dataset
+    /// Evaluated after every epoch; nil when there is none.
+    var validation: (any Dataset)?
+    /// Evaluated once after training; nil when the dataset has no `test/`.
+    var test: (any Dataset)?
+    /// The split `lrt eval` asked for.
+    var evaluated: (any Dataset)?
+
+    /// Loads the dataset at `state.dataRoot` for `model`, and records in `state` (when its ``TrainingState/validationSource``
+    /// is empty, a new run) or checks against it (a resumed run) the validation split, the preprocessing and classes.
+    /// - Parameters:
+    ///   - classNames: the label order to keep (default: the state's, when it has any).
+    ///   - split: for `lrt eval`: the split to put in ``evaluated``; the others are then not decoded.
+    ///   - progress: receives the summary line of skipped files.
+    static func load(model: any Model, state: inout TrainingState, classNames: [String]? = nil, split: DataSplit? = nil,
+                     progress: (String) -> Void) throws -> RunData {
+        let layout = try DatasetLayout.resolve(state.dataRoot)
+        let knownClasses = classNames ?? (state.classNames.isEmpty ? nil : state.classNames)
+        if split == .test, layout.train == layout.root {
+            // A folder of class folders given to `lrt eval`: that folder is the test set.
+            let test = try load(layout.root, classes: knownClasses, model: model, state: &state, progress: progress)
+            return RunData(train: test, validation: nil, test: test, evaluated: test)
+        }
+        if split == .test {
+            guard let testFolder = layout.test else { return RunData(train: DatasetSubset.empty, validation: nil, test: nil, evaluated: nil) }
+            let test = try load(testFolder, classes: knownClasses, model: model, state: &state, progress: progress)
+            return RunData(train: test, validation: nil, test: test, evaluated: test)
+        }
+        let all = try load(layout.train, classes: knownClasses, model: model, state: &state, progress: progress)
+        state.classNames = all.classNames
+        var train: any Dataset = all
+        var validation: (any Dataset)?
+        var validationPaths: [String] = []
+        let isNewRun = state.validationSource.isEmpty
+        if isNewRun {
+            if let folder = layout.validation {
+                state.validationSource = (folder as NSString).lastPathComponent + "/"
+            } else {
+                state.validationSource = state.validationFraction > 0 ? "split" : "none"
+            }
+            if state.validationSource != "split" { state.validationFraction = 0 }
+        }
+        switch state.validationSource {
+        case "val/", "validation/", "test/":
+            let name = String(state.validationSource.dropLast())
+            let folder = ImageListing.join(layout.root, name)
+            guard FileManager.default.fileExists(atPath: folder) else {
+                throw TrainingError.data(path: layout.root, problem: "\(layout.root) has no \(name)/ folder, which the run validated on; pass --data with the same dataset")
+            }
+            let folderData = try load(folder, classes: all.classNames, model: model, state: &state, progress: progress)
+            validation = folderData
+            validationPaths = folderData.imagePaths
+        case "split":
+            let chosen = try ValidationSplit(labels: all.labels, fraction: state.validationFraction, seed: state.seed)
+            train = DatasetSubset(all, indices: chosen.train)
+            validation = DatasetSubset(all, indices: chosen.validation)
+            validationPaths = chosen.validation.map { all.imagePaths[$0] }
         default:
             break
         }
-        throw TrainingError.mismatch("the model input shape \(shape) is not an image; use [height, width, channels] with 1 or 3 channels")
-    }
-}
-
-extension ImageFolder {
-    /// Loads `root` for a model with input `shape`, with labels in `classNames` order when given.
-    static func load(root: String, modelInput shape: [Int], classNames: [String]?) throws -> ImageFolder {
-        let geometry = try ImageGeometry.forModelInput(shape) { firstImage(under: root) }
-        return try ImageFolder.load(root: root, height: geometry.height, width: geometry.width,
-                                    channels: geometry.channels, classNames: classNames)
-    }
-
-    /// The first PNG of the first class folder, to size flat inputs from.
-    static func firstImage(under root: String) -> String? {
-        func entries(_ folder: String) -> [String] {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-            return names.filter { !$0.hasPrefix(".") }.sorted().map { folder + "/" + $0 }
+        let relative = validationPaths.map { $0.hasPrefix(layout.root + "/") ? String($0.dropFirst(layout.root.count + 1)) : $0 }
+        let digest = ValidationSplit.digest(of: relative)
+        if isNewRun || state.validationDigest.isEmpty {
+            state.validationDigest = digest
+            state.validationCount = validationPaths.count
+        } else if digest != state.validationDigest || validationPaths.count != state.validationCount {
+            throw TrainingError.data(path: layout.root, problem: "the validation files of \(layout.root) (\(validationPaths.count), digest \(digest)) are not the \(state.validationCount) the run validated on (digest \(state.validationDigest)); the dataset changed: resume with the same files")
         }
-        var isDirectory: ObjCBool = false
-        guard let classFolder = entries(root).first(where: {
-            FileManager.default.fileExists(atPath: $0, isDirectory: &isDirectory) && isDirectory.boolValue
-        }) else { return nil }
-        return entries(classFolder).first { $0.lowercased().hasSuffix(".png") }
-    }
-
-    /// Copies the examples `order[range]` into `batch` (`[count, h, w, c]`) and returns their labels.
-    func gather(_ order: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32]) {
-        let exampleSize = height * width * channels
-        let shape = [order.count, height, width, channels]
-        if batch.count == order.count * exampleSize { batch.reshape(shape) } else { batch = Tensor(shape: shape) }
-        labels.removeAll(keepingCapacity: true)
-        pixels.withUnsafeBufferPointer { source in
-            batch.withUnsafeMutableBufferPointer { destination in
-                for (row, example) in order.enumerated() {
-                    let target = UnsafeMutableBufferPointer(rebasing: destination[row * exampleSize..<(row + 1) * exampleSize])
-                    _ = target.update(fromContentsOf: source[example * exampleSize..<(example + 1) * exampleSize])
-                    labels.append(self.labels[example])
-                }
+        if split == nil, !state.augmentation.isEmpty {
+            do { train = AugmentedDataset(train, augmentation: try Augmentation(parsing: state.augmentation)) } catch {
+                throw TrainingError.invalidSetting(name: "--augment", value: state.augmentation, hint: "\(error)")
             }
         }
+        let test: (any Dataset)? = try split == nil
+            ? layout.test.map { try load($0, classes: all.classNames, model: model, state: &state, progress: progress) } : nil
+        let evaluated: (any Dataset)? = split == .train ? train : split == .validation ? validation : nil
+        return RunData(train: train, validation: validation, test: test, evaluated: evaluated)
+    }
+
+    /// One folder of class folders, read with the state's preprocessing for `model`'s input.
+    private static func load(_ folder: String, classes: [String]?, model: any Model, state: inout TrainingState,
+                             progress: (String) -> Void) throws -> ImageFolder {
+        let listing = try ImageListing.list(root: folder, classNames: classes, skipBadImages: state.skipBadImages)
+        listing.skipped.summary.map { progress("note: " + $0) }
+        let geometry = try ImageGeometry.forModelInput(model.inputShape) { listing.imagePaths.first }
+        let preprocessing = try Preprocessing(geometry: geometry, colorMode: ColorMode(rawValue: state.colorMode),
+                                              resizeMode: ResizeMode(rawValue: state.resizeMode) ?? .stretch)
+        let data = try ImageFolder.load(listing, preprocessing: preprocessing, skipBadImages: state.skipBadImages)
+        try Runs.checkOutputs(of: model, classCount: data.classNames.count)
+        if !data.rejected.isEmpty {
+            let shown = data.rejected.prefix(3).map(\.description).joined(separator: "; ")
+            progress("warning: --on-bad-image skip left out \(data.rejected.count) image\(data.rejected.count == 1 ? "" : "s") of \(folder): \(shown)\(data.rejected.count > 3 ? "; …" : "")")
+            let root = state.dataRoot.hasSuffix("/") ? state.dataRoot : state.dataRoot + "/"
+            for path in data.rejected.compactMap(\.path) where !state.skippedImages.contains(where: { root + $0 == path }) {
+                state.skippedImages.append(path.hasPrefix(root) ? String(path.dropFirst(root.count)) : path)
+            }
+        }
+        return data
     }
 }

@@ -19,8 +19,8 @@ public struct EvaluationReport: Sendable {
     public var imagesPerSecond: Double { Double(count) / max(seconds, 1e-9) }
 
     /// Evaluates `model` on all of `data` in batches of `batchSize` (inference mode).
-    public static func evaluate(_ model: any Model, on data: ImageFolder, classNames: [String], batchSize: Int = 1000) -> EvaluationReport {
-        var perClass = classNames.map { (name: $0, correct: 0, count: 0) }
+    public static func evaluate(_ model: any Model, on data: any Dataset, batchSize: Int = 1000) -> EvaluationReport {
+        var perClass = data.classNames.map { (name: $0, correct: 0, count: 0) }
         var totalLoss = 0.0
         var totalCorrect = 0
         let started = DispatchTime.now().uptimeNanoseconds
@@ -29,7 +29,7 @@ public struct EvaluationReport: Sendable {
         let order = Array(0..<data.count)
         for start in stride(from: 0, to: data.count, by: batchSize) {
             let slice = order[start..<min(start + batchSize, data.count)]
-            data.gather(slice, into: &batch, labels: &labels)
+            data.fill(slice, into: &batch, labels: &labels)
             let logits = model.infer(batch)
             let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...], computeGradient: false)
             totalLoss += result.loss * Double(slice.count)

@@ -7,8 +7,10 @@ import LRTTensor
 
 /// Everything a new training run needs; the command line builds one of these.
 public struct TrainingConfiguration: Sendable {
-    /// A folder with `train/<class>/*.png` and `test/<class>/*.png`.
+    /// A folder of class folders, or with `train/` (and optionally `val/` or `validation/`, and `test/`) holding them.
     public var dataRoot: String
+    /// The data a run reads: split, colour mode, resizing.
+    public var data = DataOptions()
     /// The Keras model config (JSON text).
     public var modelConfig: String
     public var epochs = 20
@@ -55,13 +57,33 @@ public struct TrainingConfiguration: Sendable {
     }
 }
 
+/// How a run reads its data.
+public struct DataOptions: Sendable {
+    /// The fraction of each class held out for validation when the dataset has no `val/` folder (0: none).
+    public var validationSplit = 0.1
+    /// The channels to read images as (default: the model's input channels).
+    public var colorMode: ColorMode?
+    /// How images of another size than the model's input are handled.
+    public var resizeMode = ResizeMode.stretch
+    /// Leave out images that cannot be read (warning once, and recording them in the checkpoint) instead of
+    /// stopping before training with the first one (`--on-bad-image skip`).
+    public var skipBadImages = false
+    /// Random changes to each training image (`--augment flip,crop,…`); nil: none.
+    public var augmentation: Augmentation?
+    public init() {}
+}
+
 /// What a finished (or stopped) run reports.
 public struct RunSummary: Sendable {
     public var checkpointPath: String
     public var epochs: Int
     public var history: MetricsHistory
-    /// The last validation accuracy, when an epoch finished.
-    public var testAccuracy: Double? { history.columns["val_accuracy"]?.last }
+    /// The last validation accuracy, when an epoch finished and there is a validation split.
+    public var validationAccuracy: Double? { history.columns["val_accuracy"]?.last }
+    /// The test split's metrics, evaluated once after the last epoch (nil: no test split, or stopped early).
+    public var test: TrainingState.TestMetrics?
+    /// The test accuracy, when there is one.
+    public var testAccuracy: Double? { test?.accuracy }
     public var stoppedEarly: Bool
 }
 
@@ -145,15 +167,22 @@ public enum Runs {
         try ResourceEstimate(model: model, batchSize: configuration.batchSize, optimizerSlots: optimizer.rule.slotNames.count,
                              imageCount: ResourceEstimate.countImages(under: root))
             .check(against: .current(), batchSize: configuration.batchSize)
-        let (train, test) = try loadSplits(root: root, model: model, classNames: nil)
         var state = TrainingState()
         state.seed = configuration.seed
         state.batchSize = configuration.batchSize
         state.dataRoot = root
-        state.classNames = train.classNames
-        let trainer = Trainer(model: model, optimizer: optimizer,
-                              trainData: train, testData: test, state: state, generator: generator)
-        return try run(trainer, epochs: configuration.epochs, outputPath: configuration.outputPath, hooks: hooks)
+        state.generatorState = generator.state
+        state.augmentationGeneratorState = TrainingState.streamSeed(configuration.seed, stream: "augmentation_generator_state")
+        state.dropoutGeneratorState = TrainingState.streamSeed(configuration.seed, stream: "dropout_generator_state")
+        state.colorMode = configuration.data.colorMode?.rawValue ?? ""
+        state.resizeMode = configuration.data.resizeMode.rawValue
+        state.skipBadImages = configuration.data.skipBadImages
+        state.augmentation = configuration.data.augmentation?.description ?? ""
+        state.validationSource = ""  // chosen by the layout
+        state.validationFraction = configuration.data.validationSplit
+        let data = try RunData.load(model: model, state: &state, progress: hooks.progress ?? printError)
+        let trainer = Trainer(model: model, optimizer: optimizer, trainData: data.train, validationData: data.validation, state: state)
+        return try run(trainer, test: data.test, epochs: configuration.epochs, outputPath: configuration.outputPath, hooks: hooks)
     }
 
     /// Continues the run saved in `checkpointPath` until `epochs` epochs in total.
@@ -200,6 +229,7 @@ public enum Runs {
                                            checkpointPath: checkpointPath)
         let output = outputPath ?? checkpointPath
         var state = saved
+        state.test = nil  // measured on earlier weights
         if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
         let lock = try Checkpoint.reserve(output, overwrite: hooks.overwrite, inputs: hooks.inputFiles,
                                           inputFolders: dataFolders(state.dataRoot))
@@ -207,19 +237,17 @@ public enum Runs {
         try ResourceEstimate(model: contents.model, batchSize: state.batchSize, optimizerSlots: resumed.rule.slotNames.count,
                              imageCount: ResourceEstimate.countImages(under: state.dataRoot))
             .check(against: .current(), batchSize: state.batchSize)
-        let (train, test) = try loadSplits(root: state.dataRoot, model: contents.model, classNames: state.classNames)
-        let present = Set(train.labels.map(Int.init))
+        let data = try RunData.load(model: contents.model, state: &state, progress: hooks.progress ?? printError)
+        let present = Set(data.train.labels.map(Int.init))
         if let missing = state.classNames.indices.first(where: { !present.contains($0) }) {
-            throw TrainingError.data(path: state.dataRoot, problem: "\(state.dataRoot)/train has no images of class '\(state.classNames[missing])', one of the \(state.classNames.count) classes \(checkpointPath) was trained on; resume with the dataset it was trained on")
+            throw TrainingError.data(path: state.dataRoot, problem: "\(state.dataRoot) has no training images of class '\(state.classNames[missing])', one of the \(state.classNames.count) classes \(checkpointPath) was trained on; resume with the dataset it was trained on")
         }
-        guard state.epochOrder.isEmpty || state.epochOrder.count == train.count,
-              state.epochOrder.allSatisfy({ $0 < train.count })
-        else {
-            throw TrainingError.data(path: state.dataRoot, problem: "\(state.dataRoot)/train has \(train.count) images but the checkpoint's epoch order covers \(state.epochOrder.count); resume with the same dataset")
+        guard state.epochOrder.isEmpty || state.epochOrder.count == data.train.count else {
+            throw TrainingError.data(path: state.dataRoot, problem: "\(state.dataRoot) has \(data.train.count) training images but the checkpoint's epoch order covers \(state.epochOrder.count); resume with the same dataset")
         }
-        let trainer = Trainer(model: contents.model, optimizer: resumed, trainData: train, testData: test,
-                              state: state, generator: SeededGenerator(seed: saved.generatorState))
-        return try run(trainer, epochs: target, outputPath: output, hooks: hooks)
+        let trainer = Trainer(model: contents.model, optimizer: resumed, trainData: data.train, validationData: data.validation,
+                              state: state)
+        return try run(trainer, test: data.test, epochs: target, outputPath: output, hooks: hooks)
     }
 
     private static func resumedOptimizer(saved: Optimizer, requested: OptimizerConfiguration?, reset: Bool,
@@ -245,28 +273,33 @@ public enum Runs {
         throw TrainingError.cannotContinue(path: checkpointPath, problem: "\(checkpointPath) was trained with \(difference); its optimizer state does not carry over: pass --reset-optimizer to start the new optimizer afresh (a new learning rate or schedule alone keeps it)")
     }
 
-    /// Evaluates the model in `modelPath` on `dataRoot/test` (or on `dataRoot` itself
-    /// when it has class folders but no `test/`); without `dataRoot`, on the test split
-    /// of the dataset recorded in the checkpoint.
-    /// - Parameter batchSize: examples per forward pass (default 1000).
-    public static func evaluate(modelPath: String, dataRoot: String?, batchSize: Int = 1000) throws -> EvaluationReport {
+    /// Evaluates the model in `modelPath` on one split of `dataRoot` (default: the dataset recorded in the
+    /// checkpoint), read as the checkpoint's run read images.
+    /// - Parameters:
+    ///   - split: `.test` (default): `DIR/test`, or DIR itself when it holds the class folders; `.validation`: the
+    ///     files the run validated on (checked against the recorded digest); `.train`: the training files.
+    ///   - batchSize: examples per forward pass (default 1000).
+    public static func evaluate(modelPath: String, dataRoot: String?, split: DataSplit = .test,
+                                batchSize: Int = 1000) throws -> EvaluationReport {
         let contents = try Checkpoint.load(from: modelPath)
-        let root: String
-        if let dataRoot {
-            let test = absolutePath(dataRoot) + "/test"
-            root = FileManager.default.fileExists(atPath: test) ? test : absolutePath(dataRoot)
-        } else if let recorded = contents.training?.dataRoot, !recorded.isEmpty {
-            root = recorded + "/test"
-        } else {
+        var state = contents.training ?? TrainingState()
+        if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
+        guard !state.dataRoot.isEmpty else {
             throw TrainingError.cannotContinue(path: modelPath, problem: "\(modelPath) records no dataset; pass --data DIR")
         }
-        let classNames = contents.training?.classNames
-        let data = try ImageFolder.load(root: root, modelInput: contents.model.inputShape, classNames: classNames)
-        try checkOutputs(of: contents.model, classCount: data.classNames.count)
-        return EvaluationReport.evaluate(contents.model, on: data, classNames: data.classNames, batchSize: batchSize)
+        if contents.training == nil { state.validationSource = "" }
+        let data = try RunData.load(model: contents.model, state: &state, classNames: contents.training?.classNames,
+                                    split: split, progress: printError)
+        guard let chosen = data.evaluated else {
+            let hint = split == .test ? "add DIR/test/<class>/ folders, or pass --split validation"
+                : "this run kept no validation split; pass --split test or train"
+            throw TrainingError.data(path: state.dataRoot, problem: "\(state.dataRoot) has no \(split.rawValue) split: \(hint)")
+        }
+        return EvaluationReport.evaluate(contents.model, on: chosen, batchSize: batchSize)
     }
 
-    private static func run(_ trainer: Trainer, epochs: Int, outputPath: String, hooks: Hooks) throws -> RunSummary {
+    private static func run(_ trainer: Trainer, test: (any Dataset)?, epochs: Int, outputPath: String,
+                            hooks: Hooks) throws -> RunSummary {
         let saver = CheckpointSaver(path: outputPath, compressWeights: hooks.compressWeights)
         trainer.logEvery = hooks.logEvery
         trainer.callbacks = [StopPoller(shouldStop: hooks.shouldStop),
@@ -279,28 +312,19 @@ public enum Runs {
             guard let epoch = saver.savedEpoch else { throw error }
             throw TrainingError.stopped(error, checkpoint: outputPath, epoch: epoch)
         }
+        // The test split, once, after the last epoch: never during training, so nothing is selected on it.
+        if let test, !trainer.stopRequested, trainer.state.epoch >= epochs {
+            let report = EvaluationReport.evaluate(trainer.model, on: test)
+            trainer.recordTest(TrainingState.TestMetrics(loss: report.loss, accuracy: report.accuracy, count: report.count))
+            (hooks.progress ?? printError)(String(format: "test  test_loss %.4f  test_accuracy %.4f  (%d images)",
+                                                  report.loss, report.accuracy, report.count))
+            try saver.save(trainer)
+        }
         return RunSummary(checkpointPath: outputPath, epochs: trainer.state.epoch, history: trainer.state.history,
-                          stoppedEarly: trainer.stopRequested)
+                          test: trainer.state.test, stoppedEarly: trainer.stopRequested)
     }
 
-    private static func loadSplits(root: String, model: any Model, classNames: [String]?) throws -> (ImageFolder, ImageFolder) {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else {
-            throw TrainingError.data(path: root, problem: "data folder \(root) does not exist; pass --data DIR with DIR/train and DIR/test")
-        }
-        guard isDirectory.boolValue else {
-            throw TrainingError.data(path: root, problem: "--data \(root) is a file, not a folder; pass a folder with train/ and test/ subfolders")
-        }
-        for split in ["train", "test"] where !FileManager.default.fileExists(atPath: root + "/" + split) {
-            throw TrainingError.data(path: root, problem: "data folder \(root) has no \(split)/ subfolder; lay it out as \(root)/{train,test}/<class>/*.png")
-        }
-        let train = try ImageFolder.load(root: root + "/train", modelInput: model.inputShape, classNames: classNames)
-        let test = try ImageFolder.load(root: root + "/test", modelInput: model.inputShape, classNames: train.classNames)
-        try checkOutputs(of: model, classCount: train.classNames.count)
-        return (train, test)
-    }
-
-    private static func checkOutputs(of model: any Model, classCount: Int) throws {
+    static func checkOutputs(of model: any Model, classCount: Int) throws {
         guard model.outputShape == [classCount] else {
             throw TrainingError.mismatch("the model outputs \(model.outputShape) values per example but the data has \(classCount) classes; make the last Dense layer have \(classCount) units")
         }

@@ -59,16 +59,22 @@ extension TrainingCallback {
     public func onEpochEnd(_ trainer: Trainer, metrics: [(name: String, value: Double)]) throws {}
 }
 
-/// The training spine: mini-batch SGD over an image folder, validation after each
-/// epoch, and callbacks for everything else.
+/// The training spine: mini-batch SGD over a dataset, validation after each epoch, and callbacks for
+/// everything else.
 public final class Trainer {
     public let model: any Model
     public let optimizer: Optimizer
-    public let trainData: ImageFolder
-    public let testData: ImageFolder
+    public let trainData: any Dataset
+    /// Evaluated after every epoch (`val_…` metrics); nil for none.
+    public let validationData: (any Dataset)?
     /// Progress, saved with every checkpoint; resuming restores it exactly.
     public private(set) var state: TrainingState
-    public private(set) var generator: SeededGenerator
+    /// The data-order stream: each epoch's permutation.
+    public private(set) var orderGenerator: SeededGenerator
+    /// The augmentation stream, handed to ``Dataset/fill(_:into:labels:generator:)``.
+    public private(set) var augmentationGenerator: SeededGenerator
+    /// The dropout stream: the generator the model's `ForwardContext` gets.
+    public private(set) var dropoutGenerator: SeededGenerator
     public var callbacks: [TrainingCallback] = []
     /// Record optimizer telemetry every this many steps into ``state`` (0: never).
     public var logEvery = 50
@@ -83,20 +89,28 @@ public final class Trainer {
     private var batch = Tensor(shape: [0])
     private var labels: [Int32] = []
 
-    public init(model: any Model, optimizer: Optimizer, trainData: ImageFolder, testData: ImageFolder,
-                state: TrainingState, generator: SeededGenerator) {
+    /// A trainer continuing from `state`, whose generator states start the three streams.
+    public init(model: any Model, optimizer: Optimizer, trainData: any Dataset, validationData: (any Dataset)?,
+                state: TrainingState) {
         self.model = model
         self.optimizer = optimizer
         self.trainData = trainData
-        self.testData = testData
+        self.validationData = validationData
         self.state = state
-        self.generator = generator
+        orderGenerator = SeededGenerator(seed: state.generatorState)
+        augmentationGenerator = SeededGenerator(seed: state.augmentationGeneratorState)
+        dropoutGenerator = SeededGenerator(seed: state.dropoutGeneratorState)
     }
 
-    /// The state to save now, with the generator's current position.
+    /// Records the test split's metrics, evaluated once after training, in the state saved next.
+    public func recordTest(_ metrics: TrainingState.TestMetrics) { state.test = metrics }
+
+    /// The state to save now, with the generators' current positions.
     public var checkpointState: TrainingState {
         var current = state
-        current.generatorState = generator.state
+        current.generatorState = orderGenerator.state
+        current.augmentationGeneratorState = augmentationGenerator.state
+        current.dropoutGeneratorState = dropoutGenerator.state
         return current
     }
 
@@ -106,7 +120,7 @@ public final class Trainer {
     public func fit(epochs: Int) throws {
         while state.epoch < epochs && !stopRequested {
             if state.epochOrder.isEmpty {
-                state.epochOrder = generator.permutation(of: trainData.count)
+                state.epochOrder = orderGenerator.permutation(of: trainData.count)
                 state.position = 0
                 epochSeconds = 0
                 for callback in callbacks { try callback.onEpochBegin(self) }
@@ -122,10 +136,10 @@ public final class Trainer {
     private func trainStep() throws {
         let started = DispatchTime.now().uptimeNanoseconds
         let end = min(state.position + state.batchSize, state.epochOrder.count)
-        trainData.gather(state.epochOrder[state.position..<end], into: &batch, labels: &labels)
-        var context = ForwardContext(training: true, generator: generator)
+        trainData.fill(state.epochOrder[state.position..<end], into: &batch, labels: &labels, generator: &augmentationGenerator)
+        var context = ForwardContext(training: true, generator: dropoutGenerator)
         let logits = model.forward(batch, context: &context)
-        generator = context.generator
+        dropoutGenerator = context.generator
         let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...])
         guard result.loss.isFinite else {
             throw TrainingError.diverged("the loss became \(result.loss) at epoch \(state.epoch + 1), step \(state.globalStep + 1) (learning rate \(optimizer.schedule.rate(step: optimizer.step, epoch: state.epoch))); training stopped without saving this state: lower --learning-rate")
@@ -150,13 +164,13 @@ public final class Trainer {
     }
 
     private func finishEpoch() throws {
-        let validation = EvaluationReport.evaluate(model, on: testData, classNames: state.classNames)
-        guard validation.loss.isFinite, model.weights.allSatisfy(\.value.isFinite) else {
-            throw TrainingError.diverged("the weights diverged in epoch \(state.epoch + 1) (validation loss \(validation.loss)); training stopped without saving this epoch: lower --learning-rate")
+        let validation = validationData.map { EvaluationReport.evaluate(model, on: $0) }
+        guard validation?.loss.isFinite ?? true, model.weights.allSatisfy(\.value.isFinite) else {
+            throw TrainingError.diverged("the weights diverged in epoch \(state.epoch + 1) (validation loss \(validation?.loss ?? .nan)); training stopped without saving this epoch: lower --learning-rate")
         }
-        let metrics: [(name: String, value: Double)] = [
-            ("loss", epochLoss), ("accuracy", epochAccuracy),
-            ("val_loss", validation.loss), ("val_accuracy", validation.accuracy),
+        var metrics: [(name: String, value: Double)] = [("loss", epochLoss), ("accuracy", epochAccuracy)]
+        if let validation { metrics += [("val_loss", validation.loss), ("val_accuracy", validation.accuracy)] }
+        metrics += [
             ("learning_rate", optimizer.lastRate),
             ("seconds", epochSeconds), ("images_per_second", Double(state.epochSeen) / max(epochSeconds, 1e-9)),
         ]

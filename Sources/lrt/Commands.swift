@@ -18,7 +18,9 @@ struct Train: ParsableCommand {
 
     func run() throws {
         var configuration = try options.configuration(modelConfig: "")
-        configuration.modelConfig = try ModelArgument.config(model, dataRoot: configuration.dataRoot)
+        configuration.modelConfig = try ModelArgument.config(model, dataRoot: configuration.dataRoot,
+                                                             imageSize: options.dataOptions.imageSize,
+                                                             colorMode: options.dataOptions.colorMode)
         Interrupt.install()
         var hooks = options.monitoring.hooks
         hooks.inputFiles = try ModelArgument.file(model).map { [$0] } ?? []
@@ -95,6 +97,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Dataset folder (its test/ split, or class folders directly); default: the checkpoint's dataset.")
     var data: String?
 
+    @Option(help: "The split to evaluate: test (DATA/test, or DATA itself when it holds the class folders), validation (the files the run validated on) or train.")
+    var split = DataSplit.test
+
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
@@ -107,7 +112,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         try Isolation.preflight(checkpoint)
-        let report = try Runs.evaluate(modelPath: checkpoint, dataRoot: data, batchSize: batchSize)
+        let report = try Runs.evaluate(modelPath: checkpoint, dataRoot: data, split: split, batchSize: batchSize)
         if json {
             let perClass = report.perClass.map { entry -> JSONValue in
                 .object([("class", .string(entry.name)), ("correct", .number(Double(entry.correct))),
@@ -175,6 +180,7 @@ struct Doctor: ParsableCommand {
             ("threads", OpenMPTeam.isAvailable ? "\(Parallel.shardCount), on oneDNN's OpenMP team" : "\(Parallel.shardCount), on Dispatch"),
             ("hdf5", HDF5Library.version),
             ("libpng", PNGCodec.libpngVersion),
+            ("libjpeg_turbo", JPEGCodec.libjpegTurboVersion),
         ]
         if json {
             print(JSONValue.object(fields.map { ($0.0, .string($0.1)) }).serialized)
@@ -196,7 +202,8 @@ func readConfigFile(_ path: String, what: String = "model config") throws -> Str
 }
 
 private func report(_ summary: RunSummary) throws {
-    let accuracy = summary.testAccuracy.map { String(format: ", test accuracy %.4f", $0) } ?? ""
+    let accuracy = summary.testAccuracy.map { String(format: ", test accuracy %.4f", $0) }
+        ?? summary.validationAccuracy.map { String(format: ", val_accuracy %.4f", $0) } ?? ""
     if summary.stoppedEarly {
         Runs.printError("interrupted: saved \(summary.checkpointPath) mid-epoch \(summary.epochs + 1); continue with `lrt resume \(summary.checkpointPath)`")
         throw ExitCode(128 + Interrupt.received)

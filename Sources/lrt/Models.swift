@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LRTData
 import LRTLayers
 import LRTTensor
 import LRTTraining
@@ -91,9 +92,17 @@ enum ModelArgument {
     /// The config text for `value`: a Keras JSON file when it ends in `.json`, otherwise the built-in
     /// architecture of that name sized for the dataset at `dataRoot`; nil: the default sample,
     /// Samples/models/digits-cnn.json.
-    static func config(_ value: String?, dataRoot: String) throws -> String {
-        if let path = try file(value) { return try readConfigFile(path) }
-        return try Runs.builtInModelConfig(named: value ?? "", dataRoot: dataRoot)
+    /// `imageSize` and `colorMode` (`--image-size`, `--color-mode`) override the input a built-in architecture is
+    /// sized for; a JSON config fixes its own input, so `--image-size` is refused with one.
+    static func config(_ value: String?, dataRoot: String, imageSize: ImageSize? = nil, colorMode: ColorMode? = nil) throws -> String {
+        if let path = try file(value) {
+            if let imageSize {
+                throw ValidationError("--image-size \(imageSize.height),\(imageSize.width) sizes built-in architectures only; the input of a JSON model config is in the config (its images are resized to it)")
+            }
+            return try readConfigFile(path)
+        }
+        return try Runs.builtInModelConfig(named: value ?? "", dataRoot: dataRoot, height: imageSize?.height, width: imageSize?.width,
+                                           channels: colorMode?.channels)
     }
 
     /// The config file `value` names: a name ending in `.json` or any path with a `/` (so

@@ -1,14 +1,20 @@
 import ArgumentParser
 import Foundation
+import LRTData
 import LRTOptimizers
 import LRTTraining
 
 extension LayerRates: ExpressibleByArgument {}
+extension ColorMode: ExpressibleByArgument {}
+extension ResizeMode: ExpressibleByArgument {}
+extension DataSplit: ExpressibleByArgument {}
 
 /// Options of every command that trains.
 struct TrainingOptions: ParsableArguments {
-    @Option(help: "Dataset folder with train/ and test/ subfolders of <class>/*.png (default: the bundled 8x8 digits, Samples/digits).")
+    @Option(help: "Dataset folder: DIR/<class>/**/*.{png,jpg,jpeg}, or DIR/train/<class>/… with optional DIR/val/ (or validation/) and DIR/test/ (default: the bundled 8x8 digits, Samples/digits).")
     var data: String?
+
+    @OptionGroup var dataOptions: DataFlags
 
     @Option(help: "Total number of epochs to train.")
     var epochs = 20
@@ -41,7 +47,60 @@ struct TrainingOptions: ParsableArguments {
         configuration.optimizer = try optimizer.configuration()
         configuration.seed = seed
         configuration.outputPath = out
+        configuration.data = dataOptions.options
         return configuration
+    }
+}
+
+/// `--image-size HEIGHT,WIDTH`.
+struct ImageSize: ExpressibleByArgument {
+    let height: Int, width: Int
+
+    init?(argument: String) {
+        let parts = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, let height = parts[0], let width = parts[1], (1...65536).contains(height), (1...65536).contains(width)
+        else { return nil }
+        (self.height, self.width) = (height, width)
+    }
+}
+
+/// How a training run reads its data.
+struct DataFlags: ParsableArguments {
+    @Option(help: ArgumentHelp("Fraction of each class held out for validation (stratified, seeded by --seed) when DATA has no val/ folder; 0 trains on everything and reports no val_ metrics.", valueName: "fraction"))
+    var validationSplit = 0.1
+
+    @Option(help: ArgumentHelp("Read images as grayscale, rgb or rgba (default: the model's input channels).", valueName: "mode"))
+    var colorMode: ColorMode?
+
+    @Option(help: ArgumentHelp("The input size of a built-in architecture (--model NAME), e.g. 32,32 (default: the first image's size).", valueName: "height,width"))
+    var imageSize: ImageSize?
+
+    @Option(help: ArgumentHelp("Images of another size than the model's input: stretch (resize), crop or pad to its aspect ratio first, or error.", valueName: "mode"))
+    var resize = ResizeMode.stretch
+
+    @Option(help: ArgumentHelp("An image that cannot be read: error (stop before training, naming it) or skip (leave it out, warn once and record it in the checkpoint).", valueName: "error|skip"))
+    var onBadImage = BadImagePolicy.error
+
+    enum BadImagePolicy: String, ExpressibleByArgument, CaseIterable { case error, skip }
+
+    @Option(help: ArgumentHelp("Random changes to each training image, from their own seeded stream: a comma-separated list of flip, crop (pad 4, crop back), translate (±10%), rotate (±15°), brightness (±0.2), contrast (×0.8–1.2), cutout (half-side square). Default: none.", valueName: "list"))
+    var augment: String?
+
+    func validate() throws {
+        if let augment { do { _ = try Augmentation(parsing: augment) } catch { throw ValidationError("\(error)") } }
+        guard validationSplit >= 0, validationSplit < 1 else {
+            throw ValidationError("--validation-split must be in [0, 1), e.g. 0.1 (or 0 for none), got \(validationSplit)")
+        }
+    }
+
+    var options: DataOptions {
+        var options = DataOptions()
+        options.validationSplit = validationSplit
+        options.colorMode = colorMode
+        options.resizeMode = resize
+        options.skipBadImages = onBadImage == .skip
+        options.augmentation = augment.flatMap { try? Augmentation(parsing: $0) }
+        return options
     }
 }
 

@@ -29,10 +29,21 @@ final class BadInputTests: CommandTestCase {
         try assertFailsCleanly(train(data: missing), mentioning: [missing.path])
     }
 
-    func testDataFolderWithoutTestSplit() throws {
+    func testDataFolderWithoutTestSplitTrainsAndValidatesOnAHeldOutPart() throws {
+        // Once an error ("has no test/ subfolder"); now train/ alone is a dataset, without test metrics.
         let data = try copyDataset(dataset, to: "no-test")
         try FileManager.default.removeItem(at: data.appendingPathComponent("test"))
-        try assertFailsCleanly(train(data: data), mentioning: [data.path, "test"])
+        let run = try lrtSucceeds(train(data: data))
+        XCTAssertTrue(run.standardOutput.contains("val_accuracy"), "\(run)")
+        XCTAssertFalse(run.standardOutput.contains("test accuracy"), "\(run)")
+        try assertFailsCleanly(["eval", checkpoint], mentioning: ["no test split", "--split validation"])
+    }
+
+    func testAFIFONamedAsAnImageIsRefusedAtOnce() throws {
+        let data = try copyDataset(dataset, to: "fifo")
+        let fifo = data.appendingPathComponent("train/left/x.png")
+        XCTAssertEqual(mkfifo(fifo.path, 0o644), 0)
+        try assertFailsCleanly(train(data: data), mentioning: [fifo.path, "FIFO"])
     }
 
     func testTrainFolderWithoutClassFolders() throws {
@@ -78,7 +89,9 @@ final class BadInputTests: CommandTestCase {
         let data = try copyDataset(dataset, to: "wrong-size")
         let image = data.appendingPathComponent("train/top/005.png")
         try PNGCodec.encode([UInt8](repeating: 128, count: 9 * 9), height: 9, width: 9, channels: 1, toFileAt: image.path)
-        try assertFailsCleanly(train(data: data), mentioning: [image.path, "9×9"])
+        // Images of other sizes are resized by default (once a hard error); --resize error refuses them.
+        try assertFailsCleanly(train(data: data, ["--resize", "error"]), mentioning: [image.path, "9×9", "--resize"])
+        try lrtSucceeds(train(data: data))
     }
 
     func testModelWithTooFewOutputsForTheClasses() throws {

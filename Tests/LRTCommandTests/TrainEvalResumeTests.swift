@@ -36,10 +36,20 @@ final class TrainEvalResumeTests: CommandTestCase {
         let perClass = try XCTUnwrap(report["per_class"] as? [[String: Any]], "\(report)")
         XCTAssertEqual(perClass.compactMap { $0["class"] as? String }, Self.patternClasses, "\(report)")
         XCTAssertEqual(perClass.compactMap { $0["count"] as? Int }, [10, 10, 10], "\(report)")
-        // The checkpoint holds the weights validated after the last epoch.
+        // The checkpoint holds the weights evaluated on the test split once, after the last epoch.
+        let testAccuracy = try XCTUnwrap(train.standardOutput.components(separatedBy: "test accuracy ").last?
+            .prefix { $0 != ")" }, "no test accuracy in \(train)")
+        XCTAssertEqual(accuracy, Double(testAccuracy) ?? -1, accuracy: 1e-4, "eval disagrees with the test accuracy train reported")
+        XCTAssertEqual(train.errorLines.filter { $0.hasPrefix("test ") && $0.contains("test_accuracy") }.count, 1, "\(train)")
+        // Validation is a held-out tenth of train/ (stratified: 1 of each class's 10), never the test split,
+        // and `eval --split validation` reads exactly those files.
         let lastValidation = try XCTUnwrap(progress.last?.components(separatedBy: "val_accuracy ").last?
             .split(separator: " ").first.flatMap { Double($0) }, "no val_accuracy in \(progress)")
-        XCTAssertEqual(accuracy, lastValidation, accuracy: 1e-4, "eval disagrees with the last epoch's validation")
+        let validation = try lrtSucceeds(["eval", checkpoint.path, "--split", "validation", "--json"])
+        let validationReport = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(validation.standardOutput.utf8)) as? [String: Any])
+        XCTAssertEqual(validationReport["count"] as? Int, 3, "\(validationReport)")
+        XCTAssertEqual(validationReport["accuracy"] as? Double ?? -1, lastValidation, accuracy: 1e-4,
+                       "eval --split validation disagrees with the last epoch's val_accuracy")
 
         // eval: a table with a row per class.
         let evalTable = try lrtSucceeds(["eval", checkpoint.path])

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import LRTData
+import LRTTensor
 
 final class ImageFolderTests: FixtureTestCase {
     func testClassesAndFilesAreSortedAndHiddenOrNonPNGEntriesSkipped() throws {
@@ -24,17 +25,47 @@ final class ImageFolderTests: FixtureTestCase {
         XCTAssertEqual([data.height, data.width, data.channels], [2, 3, 1])
         XCTAssertEqual(data.pixels.count, 4 * 2 * 3 * 1)
         let firstOfEachImage = stride(from: 0, to: data.pixels.count, by: 6).map { data.pixels[$0] }
-        XCTAssertEqual(firstOfEachImage, [10, 20, 30, 40].map { Float($0) / 255 })
+        XCTAssertEqual(firstOfEachImage, [10, 20, 30, 40])
+        XCTAssertEqual(data.skipped.count, 2)
+        XCTAssertEqual(data.skipped.examples, ["root/README.md", "root/b/notes.txt"].map(path))
     }
 
     func testPixelsAreHeightWidthChannelsOrderedAndScaledToUnitRange() throws {
         let bytes: [UInt8] = [0, 51, 102, 153, 204, 255]  // [1, 2, 3]: two RGB pixels
         try writeImage("root/c/one.png", bytes, height: 1, width: 2, channels: 3)
         let rgb = try ImageFolder.load(root: path("root"), height: 1, width: 2, channels: 3)
-        XCTAssertEqual(rgb.pixels, bytes.map { Float($0) / 255 })
+        XCTAssertEqual(rgb.pixels, bytes)
+        var batch = Tensor(shape: [0]), labels: [Int32] = []
+        rgb.fill([0], into: &batch, labels: &labels)
+        XCTAssertEqual(batch.shape, [1, 1, 2, 3])
+        XCTAssertEqual(batch.withUnsafeBufferPointer(Array.init), bytes.map { Float($0) / 255 })
         let gray = try ImageFolder.load(root: path("root"), height: 1, width: 2, channels: 1)
         XCTAssertEqual(gray.pixels.count, 2)
         XCTAssertLessThan(gray.pixels[0], gray.pixels[1])
+    }
+
+    func testImagesOfOtherSizesAreStretchedByDefault() throws {
+        try writeImage("root/a/small.png", height: 1, width: 1, value: 90)
+        try writeImage("root/a/large.png", height: 5, width: 9, value: 180)
+        let data = try ImageFolder.load(root: path("root"), height: 2, width: 3, channels: 3)
+        XCTAssertEqual(data.pixels, Array(repeating: 180, count: 18) + Array(repeating: 90, count: 18))
+    }
+
+    func testASubsetFillsItsOwnExamplesAndLabels() throws {
+        try writeImage("root/a/1.png", value: 1)
+        try writeImage("root/b/2.png", value: 2)
+        try writeImage("root/b/3.png", value: 3)
+        let data = try ImageFolder.load(root: path("root"), height: 2, width: 3, channels: 1)
+        let subset = DatasetSubset(data, indices: [2, 0])
+        XCTAssertEqual(subset.count, 2)
+        XCTAssertEqual(subset.labels, [1, 0])
+        XCTAssertEqual(subset.classNames, ["a", "b"])
+        var batch = Tensor(shape: [0]), labels: [Int32] = []
+        subset.fill([1, 0], into: &batch, labels: &labels)
+        XCTAssertEqual(labels, [0, 1])
+        XCTAssertEqual(batch.shape, [2, 2, 3, 1])
+        let values = batch.withUnsafeBufferPointer(Array.init)
+        XCTAssertEqual([values[0], values[6]], [1 / 255, 3 / 255])
     }
 
     func testGivenClassNamesSetTheLabelOrderAndMayLackAFolder() throws {
@@ -46,7 +77,7 @@ final class ImageFolderTests: FixtureTestCase {
         XCTAssertEqual(data.classNames, ["dog", "bird", "cat"])
         XCTAssertEqual(data.labels, [0, 0, 2])
         XCTAssertEqual(data.imagePaths, ["root/dog/1.png", "root/dog/2.png", "root/cat/1.png"].map(path))
-        XCTAssertEqual(data.pixels[0], 2 / 255)
+        XCTAssertEqual(data.pixels[0], 2)
     }
 
     func testAFolderOutsideTheGivenClassNamesIsNamed() throws {
@@ -78,9 +109,9 @@ final class ImageFolderTests: FixtureTestCase {
         }
     }
 
-    func testClassFolderWithoutPNGImagesIsNamed() throws {
+    func testClassFolderWithoutImagesIsNamed() throws {
         try writeImage("root/a/1.png")
-        try writeBytes("root/b/1.jpg", [0xFF, 0xD8])
+        try writeBytes("root/b/1.gif", Array("GIF89a".utf8))
         try writeImage("root/b/.2.png")
         assertDataError(.noImages, naming: path("root/b")) {
             _ = try ImageFolder.load(root: self.path("root"), height: 2, width: 3, channels: 1)
@@ -107,10 +138,10 @@ final class ImageFolderTests: FixtureTestCase {
         try writeBytes("root/b/001.png", [1, 2, 3])
         for _ in 0..<3 {
             assertDataError(.sizeMismatch, naming: path("root/a/150.png"), "4×3", "2×3", "choose a model whose input is 4×3") {
-                _ = try ImageFolder.load(root: self.path("root"), height: 2, width: 3, channels: 1)
+                _ = try ImageFolder.load(root: self.path("root"), height: 2, width: 3, channels: 1, resizeMode: .error)
             }
         }
-        try FileManager.default.removeItem(atPath: path("root/a/150.png"))
+        // Resized instead (the default), the first bad file is the corrupt one.
         assertDataError(.invalidImage, naming: path("root/a/180.png")) {
             _ = try ImageFolder.load(root: self.path("root"), height: 2, width: 3, channels: 1)
         }
@@ -122,7 +153,7 @@ final class ImageFolderTests: FixtureTestCase {
             let data = try ImageFolder.load(root: path("root"), height: 2, width: 3, channels: 1)
             XCTAssertEqual(data.count, count)
             let firstOfEachImage = stride(from: 0, to: data.pixels.count, by: 6).map { data.pixels[$0] }
-            XCTAssertEqual(firstOfEachImage, (1...count).map { Float($0) / 255 })
+            XCTAssertEqual(firstOfEachImage, (1...count).map(UInt8.init))
         }
     }
 
@@ -163,8 +194,7 @@ final class ImageFolderTests: FixtureTestCase {
         XCTAssertEqual(data.classNames, (0...9).map(String.init))
         XCTAssertEqual(Set(data.labels), Set(0...9))
         XCTAssertEqual(data.pixels.count, 1437 * 64)
-        XCTAssertTrue(data.pixels.allSatisfy { (0...1).contains($0) })
-        XCTAssertEqual(data.pixels.max(), 1)
+        XCTAssertEqual(data.pixels.max(), 255)
     }
 
     func testSampleDigitsTestSplitLoadsWithTrainClasses() throws {

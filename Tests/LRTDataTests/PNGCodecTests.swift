@@ -21,7 +21,7 @@ final class PNGCodecTests: FixtureTestCase {
     }
 
     func testRGBFileReadAsGrayscaleGivesLuminance() throws {
-        // Gray-coloured pixels keep their value; pure red is darker than pure green (Rec. 709 weights).
+        // Gray-coloured pixels keep their value; pure red is darker than pure green (ITU-R 601 luma, as Pillow).
         let pixels: [UInt8] = [0, 0, 0, 128, 128, 128, 255, 255, 255, 255, 0, 0, 0, 255, 0]  // [1, 5, 3]
         let file = try writeImage("rgb.png", pixels, height: 1, width: 5, channels: 3)
         let gray = try PNGCodec.decode(fileAt: file, channels: 1).pixels
@@ -44,9 +44,11 @@ final class PNGCodecTests: FixtureTestCase {
         assertDataError(.invalidImage, naming: file) { _ = try PNGCodec.decode(fileAt: file, channels: 1) }
     }
 
-    func testDecodeOfNonPNGNamesThePathAndLibpngMessage() throws {
+    func testDecodeOfNeitherPNGNorJPEGNamesThePathAndItsFirstBytes() throws {
         let file = try writeBytes("text.png", Array("not a png at all".utf8))
-        assertDataError(.invalidImage, naming: file, "libpng: ") { _ = try PNGCodec.decode(fileAt: file, channels: 1) }
+        assertDataError(.invalidImage, naming: file, "not a PNG or JPEG file", "6E 6F 74 20") {
+            _ = try PNGCodec.decode(fileAt: file, channels: 1)
+        }
     }
 
     func testDecodeOfTruncatedPNGNamesThePath() throws {

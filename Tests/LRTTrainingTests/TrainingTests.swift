@@ -35,6 +35,9 @@ final class TrainingTests: XCTestCase {
         configuration.optimizerConfig = Self.sgd(learningRate: 0.05)
         configuration.seed = 11
         configuration.outputPath = out
+        // These tests measure the optimizers and resuming on all 1,437 training images, as before a validation
+        // split was held out by default; the split has its own tests below.
+        configuration.data.validationSplit = 0
         return configuration
     }
 
@@ -75,6 +78,8 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(trainingA.epoch, trainingB.epoch, file: file, line: line)
         XCTAssertEqual(trainingA.globalStep, trainingB.globalStep, file: file, line: line)
         XCTAssertEqual(trainingA.generatorState, trainingB.generatorState, file: file, line: line)
+        XCTAssertEqual(trainingA.augmentationGeneratorState, trainingB.augmentationGeneratorState, file: file, line: line)
+        XCTAssertEqual(trainingA.dropoutGeneratorState, trainingB.dropoutGeneratorState, file: file, line: line)
         XCTAssertEqual(trainingA.epochOrder, trainingB.epochOrder, "epoch order", file: file, line: line)
         XCTAssertEqual(trainingA.position, trainingB.position, "position in the epoch", file: file, line: line)
         XCTAssertEqual(trainingA.epochLossSum, trainingB.epochLossSum, file: file, line: line)
@@ -130,6 +135,41 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(saved.position, 7 * 64)
         _ = try Runs.resume(checkpointPath: path("stopped.h5"), epochs: 2, outputPath: nil, hooks: quiet)
         try assertSameRun(path("straight.h5"), path("stopped.h5"))
+    }
+
+    /// With the default validation split, augmentation and dropout, stopping mid-epoch and resuming is still
+    /// bit-identical: the three generator streams and the split are in the checkpoint; validation and test are
+    /// disjoint from training and from each other, and the test split is evaluated once, at the end.
+    func testResumeMidEpochWithValidationSplitAugmentationAndDropoutIsBitIdentical() throws {
+        func augmented(out: String) -> TrainingConfiguration {
+            var configuration = configuration(epochs: 2, out: path(out))
+            configuration.data.validationSplit = 0.1
+            configuration.data.augmentation = try! Augmentation(parsing: "flip,crop,brightness,cutout")
+            configuration.modelConfig = modelConfig.replacingOccurrences(of: #"{"class_name": "Dense", "config": {"units": 10"#,
+                with: #"{"class_name": "Dropout", "config": {"rate": 0.2}}, {"class_name": "Dense", "config": {"units": 10"#)
+            return configuration
+        }
+        let straight = try Runs.train(augmented(out: "straight.h5"), hooks: quiet)
+        XCTAssertEqual(straight.history.columns["val_accuracy"]?.count, 2)
+        XCTAssertEqual(straight.test?.count, 360)
+        var hooks = quiet
+        var batches = 0
+        hooks.shouldStop = { batches += 1; return batches == 30 }  // 1,294 training images: 21 batches per epoch
+        let stopped = try Runs.train(augmented(out: "stopped.h5"), hooks: hooks)
+        XCTAssertTrue(stopped.stoppedEarly)
+        XCTAssertNil(stopped.test, "the test split is only evaluated when the run finishes")
+        let saved = try XCTUnwrap(Checkpoint.load(from: path("stopped.h5")).training)
+        XCTAssertEqual([saved.epoch, saved.position, saved.epochOrder.count, saved.validationCount], [1, 9 * 64, 1294, 143])
+        XCTAssertEqual(saved.validationSource, "split")
+        XCTAssertEqual(saved.augmentation, "flip,crop,brightness,cutout")
+        let resumed = try Runs.resume(checkpointPath: path("stopped.h5"), epochs: 2, outputPath: nil, hooks: quiet)
+        XCTAssertEqual(resumed.test, straight.test)
+        try assertSameRun(path("straight.h5"), path("stopped.h5"))
+        let validation = try Runs.evaluate(modelPath: path("stopped.h5"), dataRoot: nil, split: .validation)
+        XCTAssertEqual(validation.count, 143)
+        XCTAssertEqual(validation.accuracy, resumed.validationAccuracy ?? -1, accuracy: 1e-12)
+        let test = try Runs.evaluate(modelPath: path("stopped.h5"), dataRoot: nil)
+        XCTAssertEqual(test.accuracy, resumed.testAccuracy ?? -1, accuracy: 1e-12)
     }
 
     /// Resume through the checkpoint is bit-identical for a rule with moments and scalar state
