@@ -40,6 +40,12 @@ struct RunData {
             return RunData(train: test, validation: nil, test: test, evaluated: test)
         }
         let all = try load(layout.train, classes: knownClasses, model: model, state: &state, progress: progress)
+        if split == nil, !state.validationSource.isEmpty {  // a resumed run: every class it learned must be there
+            let present = Set(all.labels)
+            if let missing = all.classNames.indices.first(where: { !present.contains(Int32($0)) }) {
+                throw TrainingError.data(path: layout.train, problem: "\(layout.train) has no images of class '\(all.classNames[missing])', one of the \(all.classNames.count) classes the checkpoint was trained on; resume with the dataset it was trained on")
+            }
+        }
         state.classNames = all.classNames
         var train: any Dataset = all
         var validation: (any Dataset)?

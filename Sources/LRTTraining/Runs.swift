@@ -238,10 +238,6 @@ public enum Runs {
                              imageCount: ResourceEstimate.countImages(under: state.dataRoot))
             .check(against: .current(), batchSize: state.batchSize)
         let data = try RunData.load(model: contents.model, state: &state, progress: hooks.progress ?? printError)
-        let present = Set(data.train.labels.map(Int.init))
-        if let missing = state.classNames.indices.first(where: { !present.contains($0) }) {
-            throw TrainingError.data(path: state.dataRoot, problem: "\(state.dataRoot) has no training images of class '\(state.classNames[missing])', one of the \(state.classNames.count) classes \(checkpointPath) was trained on; resume with the dataset it was trained on")
-        }
         guard state.epochOrder.isEmpty || state.epochOrder.count == data.train.count else {
             throw TrainingError.data(path: state.dataRoot, problem: "\(state.dataRoot) has \(data.train.count) training images but the checkpoint's epoch order covers \(state.epochOrder.count); resume with the same dataset")
         }
