@@ -182,21 +182,7 @@ final class GradientTests: XCTestCase {
             """, generator: &generator)
         var input = Tensor(shape: [2, 2, 3, 1])
         for index in 0..<input.count { input.storage[index] = generator.nextFloat(in: 0, 1) }
-        let labels: [Int32] = [1, 2]
-        func loss() -> Double { SoftmaxCrossEntropy.evaluate(logits: model.infer(input), labels: labels[...], computeGradient: false).loss }
-        var training = ForwardContext(training: true)
-        let result = SoftmaxCrossEntropy.evaluate(logits: model.forward(input, context: &training), labels: labels[...])
-        model.backward(result.gradient)
-        for parameter in model.parameters {
-            let analytic = parameter.gradient
-            for index in 0..<parameter.value.count {
-                let saved = parameter.value.storage[index]
-                parameter.value.storage[index] = saved + 1e-2; let plus = loss()
-                parameter.value.storage[index] = saved - 1e-2; let minus = loss()
-                parameter.value.storage[index] = saved
-                XCTAssertEqual(Double(analytic.storage[index]), (plus - minus) / 2e-2, accuracy: 1e-3, parameter.path)
-            }
-        }
+        assertModelGradientsMatchFiniteDifferences(model, input: input, labels: [1, 2])
         // predict() applies the softmax that training leaves out.
         let probabilities = model.predict(input)
         XCTAssertEqual(probabilities.storage[0..<3].reduce(0, +), 1, accuracy: 1e-5)
