@@ -116,7 +116,7 @@ def layer_cases(keras):
                 layers.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=3)(x)))), name="depthwise_model"),
         "Reshape+ReLU(max_value, threshold, negative_slope)": lambda: functional(lambda x: layers.Dense(10, activation="softmax")(
             layers.Flatten()(layers.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.2)(
-                layers.Reshape((4, 16, 1))(layers.Conv2D(2, 3, padding="same")(x))))), name="reshape_model"),
+                layers.Reshape((4, 16, 2))(layers.Conv2D(2, 3, padding="same")(x))))), name="reshape_model"),
     }
 
 
