@@ -73,13 +73,13 @@ extension ModelConfig {
             throw ModelConfigError("the model's output layer '\(output.layer)' (its \"output_layers\") is not one of its layers")
         }
         guard outputIndex > 0 else { throw ModelConfigError("the model's output is its input; add layers between them") }
-        return Functional(name: modelName, inputName: input.layer, inputShape: inputShape,
-                          nodes: try nodesLeadingTo(outputIndex, nodes))
+        try checkEveryNodeLeads(to: outputIndex, nodes)
+        return Functional(name: modelName, inputName: input.layer, inputShape: inputShape, nodes: nodes)
     }
 
-    /// Keeps the nodes the output depends on, in order; a layer that leads nowhere is an error,
-    /// since Keras would not have saved it either.
-    private static func nodesLeadingTo(_ output: Int, _ nodes: [Functional.Node]) throws -> [Functional.Node] {
+    /// Refuses a layer the output does not depend on (Keras would not have saved it either) and an
+    /// output that other layers take.
+    private static func checkEveryNodeLeads(to output: Int, _ nodes: [Functional.Node]) throws {
         var used = [Bool](repeating: false, count: nodes.count + 1)
         used[output] = true
         for index in stride(from: output, through: 1, by: -1) where used[index] {
@@ -89,12 +89,10 @@ extension ModelConfig {
             let layer = nodes[unused - 1].layer
             throw ModelConfigError("\(layer.className) layer '\(layer.name)' does not lead to the model's output; remove it")
         }
-        // The output must be the last node: move nothing, but make sure no node follows it.
-        guard output == nodes.count else {
+        guard output == nodes.count else {  // every node leads to the output, so only a consumer of it can follow it
             let layer = nodes[output - 1].layer
             throw ModelConfigError("layer '\(layer.name)' is the output but other layers take its output; lrt supports models with one output")
         }
-        return nodes
     }
 
     /// The one `[layer, 0, 0]` of `input_layers` or `output_layers` (Keras 3 writes it flat for a
