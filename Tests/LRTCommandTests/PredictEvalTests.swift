@@ -1,5 +1,6 @@
 import Foundation
 import LRTData
+import LRTHDF5
 import LRTTensor
 import XCTest
 
@@ -221,5 +222,78 @@ final class PredictEvalTests: CommandTestCase {
         XCTAssertTrue(table.errorLines.contains { $0.contains("top-5 accuracy left out") && $0.contains("3 classes") }, "\(table)")
         XCTAssertFalse(lines.contains { $0.hasPrefix("top-5") }, "\(table)")
         XCTAssertTrue(lines.contains { $0.hasPrefix("most confident mistakes (2 of \(mistakes.count))") }, "\(table)")
+    }
+
+    /// The checkpoint's resize mode travels with it: a model trained with `--resize pad` reads a 16×8 image for
+    /// `predict` and `eval` by padding it, exactly as the image padded beforehand (and not as stretched).
+    func testPredictAndEvalReadImagesWithTheSavedResizeMode() throws {
+        let dataset = try makeDataset()
+        let checkpoint = outputs.appendingPathComponent("padded.h5")
+        try lrtSucceeds(["train", "--model", try makeModel().path, "--data", dataset.path, "--epochs", "1",
+                         "--batch-size", "4", "--resize", "pad", "--out", checkpoint.path])
+        var noise = SeededGenerator(seed: 11)
+        let wide = inputs.appendingPathComponent("wide.png")
+        try PNGCodec.encode((0..<(8 * 16)).map { _ in noise.byte(below: 255) }, height: 8, width: 16, channels: 1, toFileAt: wide.path)
+        let padded = try Preprocessing(height: 8, width: 8, colorMode: .grayscale, resizeMode: .pad).read(fileAt: wide.path)
+        let stretched = try Preprocessing(height: 8, width: 8, colorMode: .grayscale, resizeMode: .stretch).read(fileAt: wide.path)
+        XCTAssertNotEqual(padded.pixels, stretched.pixels, "the test needs an image that pad and stretch read differently")
+        let paddedFile = inputs.appendingPathComponent("padded.png")
+        try PNGCodec.encode(padded.pixels, height: 8, width: 8, channels: 1, toFileAt: paddedFile.path)
+
+        let run = try lrtSucceeds(["predict", checkpoint.path, wide.path, paddedFile.path, "--json"])
+        let lines = try run.standardOutput.split(separator: "\n").map { try parseJSONLine(String($0)) }
+        XCTAssertEqual(lines.count, 2, "\(run)")
+        XCTAssertEqual(lines[0].classes.map(\.0), lines[1].classes.map(\.0), "\(run)")
+        for (first, second) in zip(lines[0].classes, lines[1].classes) {
+            XCTAssertEqual(first.1, second.1, accuracy: 1e-12, "predict did not pad the wide image as the checkpoint says: \(run)")
+        }
+        // eval reads it the same way.
+        let evalSet = inputs.appendingPathComponent("wide-set/left")
+        try FileManager.default.createDirectory(at: evalSet, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: wide, to: evalSet.appendingPathComponent("wide.png"))
+        let csv = outputs.appendingPathComponent("wide.csv")
+        try lrtSucceeds(["eval", checkpoint.path, "--data", evalSet.deletingLastPathComponent().path, "--predictions", csv.path])
+        let row = try XCTUnwrap(try csvRows(csv).last)
+        let evalProbabilities = row[4...].map { Double($0)! }
+        for (name, probability) in lines[0].classes {
+            let index = try XCTUnwrap(Self.patternClasses.firstIndex(of: name))
+            XCTAssertEqual(probability, evalProbabilities[index], accuracy: 1e-5 + 1e-5 * probability, "eval and predict read the wide image differently")
+        }
+    }
+
+    /// A Keras file has no class names: predict shows the indices with a note; eval takes the folder names.
+    func testKerasFilesWithoutClassNamesGetIndices() throws {
+        let keras = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("LRTFormatTests/Fixtures/keras2-legacy-sgd-momentum.h5")  // [8, 8, 1] → 3 classes
+        let dataset = try makeDataset()
+        let image = dataset.appendingPathComponent("test/left/000.png").path
+        let run = try lrtSucceeds(["predict", keras.path, image, "--json"])
+        let line = try parseJSONLine(String(run.standardOutput.split(separator: "\n").first ?? ""))
+        XCTAssertEqual(Set(line.classes.map(\.0)), ["0", "1", "2"], "\(run)")
+        XCTAssertTrue(run.errorLines.contains { $0.contains("holds no class names") && $0.contains("indices") }, "\(run)")
+        let report = try lrtSucceeds(["eval", keras.path, "--data", dataset.path, "--json"])
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(report.standardOutput.utf8)) as? [String: Any])
+        XCTAssertEqual((object["per_class"] as? [[String: Any]])?.compactMap { $0["class"] as? String }, Self.patternClasses)
+        XCTAssertEqual((object["confusion_matrix"] as? [[Int]])?.flatMap { $0 }.reduce(0, +), 30, "\(object)")
+    }
+
+    /// Integer HDF5 inputs are refused without --scale; eval --predictions never replaces a file lrt did not write.
+    func testIntegerInputsNeedScaleAndOutputsAreProtected() throws {
+        let dataset = try makeDataset()
+        let checkpoint = try trainCheckpoint(dataset: dataset, epochs: 1)
+        let pixels = inputs.appendingPathComponent("pixels.h5").path
+        let file = try HDF5File.create(atPath: pixels)
+        try file.root.writeInt64s("x", [Int64](repeating: 200, count: 2 * 64), shape: [2, 8, 8, 1])
+        try file.close()
+        let out = outputs.appendingPathComponent("y.h5").path
+        try assertFailsCleanly(["predict", checkpoint.path, "--inputs", pixels, "--out", out], mentioning: [pixels, "--scale 255"])
+        try lrtSucceeds(["predict", checkpoint.path, "--inputs", pixels, "--out", out, "--scale", "255"])
+        try assertFailsCleanly(["predict", checkpoint.path, "--inputs", pixels, "--out", out, "--scale", "0"], mentioning: ["--scale"])
+        try assertFailsCleanly(["predict", checkpoint.path, dataset.path, "--scale", "255"], mentioning: ["--scale", "--inputs"])
+
+        let notes = outputs.appendingPathComponent("notes.csv")
+        try "a,b\n".write(to: notes, atomically: true, encoding: .utf8)
+        try assertFailsCleanly(["eval", checkpoint.path, "--predictions", notes.path], mentioning: [notes.path, "--overwrite"])
+        try assertFailsCleanly(["eval", checkpoint.path, "--predictions", checkpoint.path, "--overwrite"], mentioning: [checkpoint.path, "input"])
     }
 }
