@@ -273,8 +273,9 @@ public enum Runs {
     ///   - split: `.test` (default): `DIR/test`, or DIR itself when it holds the class folders; `.validation`: the
     ///     files the run validated on (checked against the recorded digest); `.train`: the training files.
     ///   - batchSize: examples per forward pass (default 1000).
+    ///   - options: top-k, kept probabilities (default ``EvaluationOptions``); its batch size is replaced by `batchSize`.
     public static func evaluate(modelPath: String, dataRoot: String?, split: DataSplit = .test,
-                                batchSize: Int = 1000) throws -> EvaluationReport {
+                                batchSize: Int = 1000, options: EvaluationOptions = EvaluationOptions()) throws -> EvaluationReport {
         let contents = try Checkpoint.load(from: modelPath)
         var state = contents.training ?? TrainingState()
         if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
@@ -289,7 +290,9 @@ public enum Runs {
                 : "this run kept no validation split; pass --split test or train"
             throw TrainingError.data(path: state.dataRoot, problem: "\(state.dataRoot) has no \(split.rawValue) split: \(hint)")
         }
-        return EvaluationReport.evaluate(contents.model, on: chosen, batchSize: batchSize)
+        var options = options
+        options.batchSize = batchSize
+        return EvaluationReport.evaluate(contents.model, on: chosen, options: options)
     }
 
     private static func run(_ trainer: Trainer, test: (any Dataset)?, epochs: Int, outputPath: String,

@@ -188,13 +188,15 @@ extension RunSetting {
         case .epochs: return "--epochs"
         case .batchSize: return "--batch-size"
         case .augmentation: return "--augment"
+        case .topK: return "--top-k"
         }
     }
 }
 
-/// Runs the library's checks of option values, turning a bad setting into a usage error that names its flag.
-func checkSettings(_ check: () throws -> Void) throws {
-    do { try check() } catch TrainingError.invalidSetting(let setting, let value, let hint) {
+/// Runs `body` (the library's checks of option values, or a run that makes them), turning a bad setting into a
+/// usage error that names its flag.
+func checkSettings<Result>(_ body: () throws -> Result) throws -> Result {
+    do { return try body() } catch TrainingError.invalidSetting(let setting, let value, let hint) {
         throw ValidationError("invalid \(setting.flag) \(value): \(hint)")
     }
 }
