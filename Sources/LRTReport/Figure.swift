@@ -229,19 +229,30 @@ public struct Figure: Sendable {
         }
         let pad = (high - low) * 0.05
         let (paddedLow, paddedHigh) = scale == .linear ? (low - pad, high + pad) : (pow(10, low - pad), pow(10, high + pad))
-        let ticks = scale == .linear ? AxisTicks.linear(minimum: paddedLow, maximum: paddedHigh, target: target)
-                                     : AxisTicks.logarithmic(minimum: paddedLow, maximum: paddedHigh, target: target)
-        let inside = zip(ticks.values, ticks.labels).filter { $0.0 >= paddedLow && $0.0 <= paddedHigh }
-        guard inside.count >= 2 else { return ticks }
-        return AxisTicks(lower: paddedLow, upper: paddedHigh, values: inside.map(\.0), labels: inside.map(\.1))
+        return ticks(within: paddedLow, paddedHigh, scale: scale, target: target)
     }
 
     /// `ticks` cut to the data's range: the axis starts and ends where the data does (steps).
     static func tightTicks(_ ticks: AxisTicks, data: [Double]) -> AxisTicks {
         guard let low = data.min(), let high = data.max(), high > low else { return ticks }
-        let inside = zip(ticks.values, ticks.labels).filter { $0.0 >= low - 1e-9 * (high - low) && $0.0 <= high + 1e-9 * (high - low) }
-        guard inside.count >= 2 else { return ticks }
-        return AxisTicks(lower: low, upper: high, values: inside.map(\.0), labels: inside.map(\.1))
+        return Figure.ticks(within: low, high, scale: .linear, target: 6)
+    }
+
+    /// An axis from `low` to `high` exactly with the nice ticks inside it: the step that leaves at least
+    /// `target − 2` ticks inside (or 2, the fewest an axis can be read by), else the enclosing ticks.
+    static func ticks(within low: Double, _ high: Double, scale: AxisScale, target: Int) -> AxisTicks {
+        var fallback: AxisTicks?
+        for asked in [target, target * 3 / 2, target * 2] {
+            let ticks = scale == .linear ? AxisTicks.linear(minimum: low, maximum: high, target: asked)
+                                         : AxisTicks.logarithmic(minimum: low, maximum: high, target: asked)
+            let slack = (high - low) * 1e-9
+            let inside = zip(ticks.values, ticks.labels).filter { $0.0 >= low - slack && $0.0 <= high + slack }
+            let cut = AxisTicks(lower: low, upper: high, values: inside.map(\.0), labels: inside.map(\.1))
+            if inside.count >= max(2, target - 2) || scale == .logarithmic && inside.count >= 2 { return cut }
+            if fallback == nil, inside.count >= 2 { fallback = cut }
+        }
+        return fallback ?? (scale == .linear ? AxisTicks.linear(minimum: low, maximum: high, target: target)
+                                             : AxisTicks.logarithmic(minimum: low, maximum: high, target: target))
     }
 
     /// Draws a legend column whose first line is at `top`.

@@ -116,7 +116,7 @@ public enum RunReader {
 
     static func readJSONLines(_ text: String, path: String, label: String) throws(PlotError) -> RunRecord {
         var run = RunRecord(label: label, sources: [path])
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
         var sawRecord = false
         for (index, rawLine) in lines.enumerated() {
             let number = index + 1
@@ -124,7 +124,7 @@ public enum RunReader {
             if line.isEmpty { continue }
             let value: JSONValue
             do { value = try JSONValue.parse(line) } catch {
-                if index == lines.count - 1 && !text.hasSuffix("\n") && sawRecord {
+                if index == lines.count - 1 && !(text.last?.isNewline ?? false) && sawRecord {
                     run.warnings.append("\(path) line \(number): the last line is cut short (the run was stopped while writing?); it is left out")
                     continue
                 }
@@ -196,9 +196,7 @@ public enum RunReader {
 
     static func readCSV(_ text: String, path: String, label: String) throws(PlotError) -> RunRecord {
         var run = RunRecord(label: label, sources: [path])
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-            line.hasSuffix("\r") ? line.dropLast() : line
-        }
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
         while lines.last?.isEmpty == true { lines.removeLast() }
         guard let headerLine = lines.first else {
             throw PlotError(.nothingToPlot, "\(path) is empty; is it a CSV log lrt or Keras's CSVLogger wrote?")
@@ -219,7 +217,7 @@ public enum RunReader {
             if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
             let row = try fields(line, path: path, line: number)
             guard row.count == header.count else {
-                if index == lines.count - 1 && !text.hasSuffix("\n") && row.count < header.count && table.count > 0 {
+                if index == lines.count - 1 && !(text.last?.isNewline ?? false) && row.count < header.count && table.count > 0 {
                     run.warnings.append("\(path) line \(number): the last line is cut short (the run was stopped while writing?); it is left out")
                     continue
                 }

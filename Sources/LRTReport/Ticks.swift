@@ -125,11 +125,11 @@ public struct AxisTicks: Sendable, Equatable {
         return text.hasPrefix("-") ? "−" + text.dropFirst() : text  // a true minus sign
     }
 
-    /// A logarithmic tick's label: `1`, `10`, `0.1` for the three decades around 1, `10³`, `2×10⁻⁴` beyond.
+    /// A logarithmic tick's label: `0.001` to `1000` around 1, `10³`, `2×10⁻⁴` beyond.
     static func logLabel(_ value: Double) -> String {
         let exponent = Int(log10(value).rounded(.down))
         let lead = mantissa(of: value)
-        if (-2...3).contains(exponent) {
+        if (-3...3).contains(exponent) {
             let decimals = max(0, -exponent)
             return String(format: "%.\(decimals)f", value)
         }

@@ -272,7 +272,7 @@ public enum TrainingPlot {
         let height = configuration.height ?? (Figure.margin * 2 + (configuration.title.isEmpty ? 0 : Figure.titleSize * 2) + 340 * Double(max(1, rows.count + (stepPanels.isEmpty ? 0 : 1))))
         if !stepPanels.isEmpty {
             let rowHeight = (height - Figure.margin * 2) / Double(rows.count + 1)
-            let maximumEntries = max(3, Int((rowHeight - 40) / Figure.legendLineHeight) - (runs.count > 1 ? runs.count + 1 : 0) - 2)
+            let maximumEntries = max(3, Int((rowHeight - 40) / Figure.legendLineHeight) - (runs.count > 1 ? runs.count + 1 : 0) - 3)
             rows.append(FigureRow(panels: stepPanels.map { stepPanel($0, runs: runs, layers: layers, smoothing: configuration.smoothing) },
                                   legend: stepLegend(runs: runs, layers: layers, smoothing: configuration.smoothing, maximumLayers: maximumEntries)))
         }
@@ -360,15 +360,15 @@ public enum TrainingPlot {
     static func stepLegend(runs: [RunRecord], layers: [String], smoothing: Smoothing, maximumLayers: Int) -> [LegendEntry] {
         var entries = [LegendEntry(label: "layers (input → output)", color: .ink, isHeading: true)]
         var shown = Array(layers.indices)
-        if layers.count > maximumLayers {  // every k-th layer, always the first and the last
-            let stride = Double(layers.count - 1) / Double(max(1, maximumLayers - 2))
-            shown = Array(Set((0..<(maximumLayers - 1)).map { Int((Double($0) * stride).rounded()) } + [layers.count - 1])).sorted()
+        if layers.count > maximumLayers {  // evenly spaced layers, always the first and the last
+            let stride = Double(layers.count - 1) / Double(max(1, maximumLayers - 1))
+            shown = Array(Set((0..<maximumLayers).map { Int((Double($0) * stride).rounded()) })).sorted()
         }
-        var previous = -1
         for index in shown {
-            if index > previous + 1 { entries.append(LegendEntry(label: "… \(index - previous - 1) more", color: .neutral, isNote: true)) }
             entries.append(LegendEntry(label: layers[index], color: layerColor(index, of: layers.count), width: 2.5))
-            previous = index
+        }
+        if shown.count < layers.count {
+            entries.append(LegendEntry(label: "\(shown.count) of \(layers.count) layers shown", color: .neutral, isNote: true))
         }
         if runs.count > 1 {
             entries.append(LegendEntry(label: "runs", color: .ink, isHeading: true))
