@@ -99,7 +99,7 @@ public struct Figure: Sendable {
             top += Figure.titleSize * 2
         }
         let legendWidth = rows.flatMap(\.legend).map { entry in
-            StrokeFont.width(of: entry.label, size: Figure.legendSize) + (entry.isHeading || entry.isNote ? 0 : Figure.legendSampleWidth + 8)
+            StrokeFont.width(of: entry.label, size: Figure.legendSize, bold: entry.isHeading) + (entry.isHeading || entry.isNote ? 0 : Figure.legendSampleWidth + 8)
         }.max().map { $0 + 16 } ?? 0
         let rowHeight = (height - top - Figure.margin) / Double(max(1, rows.count))
         for (rowIndex, row) in rows.enumerated() {

@@ -141,7 +141,7 @@ public struct Rasterizer {
     /// `rotation` degrees clockwise about it.
     mutating func text(_ string: String, at position: Point, size: Double, anchor: TextAnchor, rotation: Double, bold: Bool) {
         let unit = StrokeFont.unitsToEm * size * scale
-        let total = StrokeFont.width(of: string, size: size) * scale
+        let total = StrokeFont.width(of: string, size: size, bold: bold) * scale
         var cursor = anchor == .start ? 0 : anchor == .middle ? -total / 2 : -total
         let angle = rotation * .pi / 180
         let (cosine, sine) = (cos(angle), sin(angle))
@@ -156,7 +156,7 @@ public struct Rasterizer {
                 }
                 self.stroke(points, width: strokeWidth, clip: nil)
             }
-            cursor += glyph.advance * unit
+            cursor += (glyph.advance + (bold ? StrokeFont.boldTracking : 0)) * unit
         }
     }
 

@@ -16,9 +16,12 @@ public enum StrokeFont {
     /// Pixels per glyph unit at font size 1.
     public static let unitsToEm = 0.072
 
+    /// Extra space after each character of bold text, in glyph units (its strokes are wider).
+    public static let boldTracking = 0.7
+
     /// The width of `text` in pixels at font size `size`.
-    public static func width(of text: String, size: Double) -> Double {
-        text.reduce(0) { $0 + glyph(for: $1).advance } * unitsToEm * size
+    public static func width(of text: String, size: Double, bold: Bool = false) -> Double {
+        text.reduce(0) { $0 + glyph(for: $1).advance + (bold ? boldTracking : 0) } * unitsToEm * size
     }
 
     /// The glyph drawn for `character` (a box for characters the font lacks).

@@ -301,18 +301,25 @@ public enum TrainingPlot {
     }
 
     static func epochLegend(runs: [RunRecord]) -> [LegendEntry] {
+        let training = runs.contains { $0.epochs.column("loss") != nil || $0.epochs.column("accuracy") != nil }
+        let validation = runs.contains { $0.epochs.column("val_loss") != nil || $0.epochs.column("val_accuracy") != nil }
         if runs.count == 1 {
             let color = Color.qualitative[0]
-            return [LegendEntry(label: runs[0].label, color: .ink, isHeading: true),
-                    LegendEntry(label: "training", color: color), LegendEntry(label: "validation", color: color, dash: [6, 3.5])]
+            return [LegendEntry(label: runs[0].label, color: .ink, isHeading: true)]
+                + (training ? [LegendEntry(label: "training", color: color)] : [])
+                + (validation ? [LegendEntry(label: "validation", color: color, dash: [6, 3.5])] : [])
         }
         var entries = [LegendEntry(label: "runs", color: .ink, isHeading: true)]
         for (index, run) in runs.enumerated() {
             entries.append(LegendEntry(label: run.label, color: Color.qualitative[index % Color.qualitative.count], width: 3))
         }
-        entries.append(LegendEntry(label: "split", color: .ink, isHeading: true))
-        entries.append(LegendEntry(label: "training", color: .neutral))
-        entries.append(LegendEntry(label: "validation", color: .neutral, dash: [6, 3.5]))
+        if training && validation {
+            entries.append(LegendEntry(label: "split", color: .ink, isHeading: true))
+            entries.append(LegendEntry(label: "training", color: .neutral))
+            entries.append(LegendEntry(label: "validation", color: .neutral, dash: [6, 3.5]))
+        } else {
+            entries.append(LegendEntry(label: training ? "training only" : "validation only", color: .neutral, isNote: true))
+        }
         return entries
     }
 
