@@ -194,7 +194,7 @@ public struct Figure: Sendable {
                 markers.append(point)
             }
             for piece in pieces where !piece.isEmpty {
-                scene.shapes.append(.polyline(points: piece, color: line.color, width: line.width, opacity: line.opacity,
+                scene.shapes.append(.polyline(points: Figure.decimated(piece, columnWidth: 0.5), color: line.color, width: line.width, opacity: line.opacity,
                                               dash: line.dash, clip: clip, role: "series"))
             }
             if line.markerRadius > 0 {
@@ -205,6 +205,30 @@ public struct Figure: Sendable {
             }
         }
         return area
+    }
+
+    /// `points` (ordered by x) with at most four points per `columnWidth`-wide column: the first, lowest,
+    /// highest and last, in order, so a line of a million steps draws the same envelope in a fraction of the time.
+    static func decimated(_ points: [Point], columnWidth: Double) -> [Point] {
+        guard points.count > 64 else { return points }
+        var result: [Point] = [], bucket: [Point] = []
+        var column = Double.nan
+        func flush() {
+            guard let first = bucket.first, let last = bucket.last else { return }
+            if bucket.count <= 4 { result += bucket } else {
+                let low = bucket.min { $0.y < $1.y }!, high = bucket.max { $0.y < $1.y }!
+                let middle = low.x <= high.x ? [low, high] : [high, low]
+                result += [first] + middle + [last]
+            }
+            bucket.removeAll(keepingCapacity: true)
+        }
+        for point in points {
+            let pointColumn = (point.x / columnWidth).rounded(.down)
+            if pointColumn != column { flush(); column = pointColumn }
+            bucket.append(point)
+        }
+        flush()
+        return result
     }
 
     /// Whole-number ticks for an epoch axis: steps of 1, 2, 5, 10, …, never a fractional epoch; the axis runs a

@@ -254,3 +254,23 @@ final class PlotFileTests: TemporaryFolderTestCase {
         XCTAssertEqual(leftovers, [])
     }
 }
+
+final class DecimationTests: XCTestCase {
+    func testLongSeriesKeepTheirEnvelopeWithFewerPoints() {
+        // 100,000 points over 100 pixels: a sawtooth between 0 and 10 in every column.
+        let points: [Point] = (0..<100_000).map { (index: Int) -> Point in
+            let y: Double = index % 7 == 0 ? 10 : Double(index % 3)
+            return Point(Double(index) / 1000, y)
+        }
+        let kept = Figure.decimated(points, columnWidth: 0.5)
+        XCTAssertLessThanOrEqual(kept.count, 4 * 201)
+        XCTAssertEqual(kept.first, points.first)
+        XCTAssertEqual(kept.last, points.last)
+        let heights: [Double] = kept.map { $0.y }, positions: [Double] = kept.map { $0.x }
+        XCTAssertEqual(heights.max(), 10)
+        XCTAssertEqual(heights.min(), 0)
+        XCTAssertEqual(positions, positions.sorted(), "still ordered by x")
+        let short = Array(points.prefix(10))
+        XCTAssertEqual(Figure.decimated(short, columnWidth: 0.5), short)
+    }
+}
