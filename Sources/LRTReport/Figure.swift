@@ -87,6 +87,8 @@ public struct Figure: Sendable {
     // Type sizes in CSS pixels.
     static let titleSize = 15.0, panelTitleSize = 13.0, labelSize = 12.0, tickSize = 11.0, legendSize = 11.0
     static let margin = 14.0, tickLength = 4.0, legendSampleWidth = 26.0, legendLineHeight = 16.0
+    /// Room for text set in another font than the stroke font's metrics (an SVG viewer's DejaVu Sans is about 12% wider).
+    static let otherFontSlack = 1.15
 
     /// Lays the figure out and returns what to draw.
     public func scene() -> Scene {
@@ -100,7 +102,7 @@ public struct Figure: Sendable {
         }
         let legendWidth = rows.flatMap(\.legend).map { entry in
             StrokeFont.width(of: entry.label, size: Figure.legendSize, bold: entry.isHeading) + (entry.isHeading || entry.isNote ? 0 : Figure.legendSampleWidth + 8)
-        }.max().map { $0 + 16 } ?? 0
+        }.max().map { $0 * Figure.otherFontSlack + 16 } ?? 0
         let rowHeight = (height - top - Figure.margin) / Double(max(1, rows.count))
         for (rowIndex, row) in rows.enumerated() {
             let cellWidth = (width - 2 * Figure.margin - legendWidth) / Double(max(1, row.panels.count))
@@ -127,7 +129,7 @@ public struct Figure: Sendable {
         let yTarget = cell.height < 220 ? 4 : 6
         let yTicks = Figure.paddedTicks(points.map(\.1), scale: panel.yScale, target: yTarget)
 
-        let tickLabelWidth = yTicks.labels.map { StrokeFont.width(of: $0, size: Figure.tickSize) }.max() ?? 0
+        let tickLabelWidth = (yTicks.labels.map { StrokeFont.width(of: $0, size: Figure.tickSize) }.max() ?? 0) * Figure.otherFontSlack
         let left = cell.x + Figure.labelSize * 1.4 + 6 + tickLabelWidth + Figure.tickLength + 4
         let top = cell.y + Figure.panelTitleSize * 2
         let bottom = cell.maxY - (Figure.tickLength + 4 + Figure.tickSize + 8 + Figure.labelSize + 10)
@@ -235,7 +237,7 @@ public struct Figure: Sendable {
     /// little beyond the first and last epoch, so their markers are not cut.
     static func integerTicks(_ ticks: AxisTicks, data: [Double]) -> AxisTicks {
         let low = (data.min() ?? 1).rounded(.down), high = (data.max() ?? 1).rounded(.up)
-        let step = max(1, AxisTicks.niceStep((high - low) / 5))
+        let step = max(1, AxisTicks.niceStep((high - low) / 6))
         let first = (low / step).rounded(.up) * step, last = (high / step).rounded(.down) * step
         var values = first <= last ? Swift.stride(from: first, through: last, by: step).map { $0 } : []
         if values.isEmpty { values = [low] }

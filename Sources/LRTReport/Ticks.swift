@@ -46,7 +46,7 @@ public struct AxisTicks: Sendable, Equatable {
 
     /// Ticks for a base-10 logarithmic axis over the positive `minimum...maximum`: at powers of ten (every
     /// second, third, … power when the range spans many decades), or at 1, 2 and 5 × 10^k when it spans
-    /// less than about two decades. The ends are the enclosing ticks.
+    /// at most about two decades (2.3). The ends are the enclosing ticks.
     public static func logarithmic(minimum: Double, maximum: Double, target: Int = 6) -> AxisTicks {
         var (low, high) = (minimum, maximum)
         if !(low > 0) || !low.isFinite || !(high > 0) || !high.isFinite { (low, high) = (1, 10) }
@@ -55,7 +55,7 @@ public struct AxisTicks: Sendable, Equatable {
         let lowExponent = log10(low).rounded(.down), highExponent = log10(high).rounded(.up)
         let decades = highExponent - lowExponent
         var values: [Double]
-        if decades <= 2 {
+        if log10(high / low) <= 2.3 {
             // 1, 2, 5 × 10^k, trimmed to the enclosing ones.
             var candidates: [Double] = []
             var exponent = lowExponent

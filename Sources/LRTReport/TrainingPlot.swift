@@ -66,8 +66,8 @@ public enum Smoothing: Sendable, Equatable {
     var summary: String {
         switch self {
         case .none: return "not smoothed"
-        case .exponential(let weight): return "smoothed: EMA \(String(format: "%g", weight))"
-        case .window(let count): return "smoothed: mean of \(count)"
+        case .exponential(let weight): return "EMA \(String(format: "%g", weight))"
+        case .window(let count): return "mean of \(count)"
         }
     }
 
@@ -384,7 +384,7 @@ public enum TrainingPlot {
             }
         }
         if smoothing != .none {
-            entries.append(LegendEntry(label: smoothing.summary + ", raw faint", color: .neutral, isNote: true))
+            entries.append(LegendEntry(label: "smoothed: " + smoothing.summary + "; raw faint", color: .neutral, isNote: true))
         }
         return entries
     }

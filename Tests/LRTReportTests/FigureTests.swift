@@ -91,7 +91,7 @@ final class FigureTests: XCTestCase {
         XCTAssertEqual(svg.with(class: "marker").count, 2 * 2 * 2 * 3)
         XCTAssertEqual(svg.texts(class: "legend-label"), ["paper", "off", "training", "validation", "conv2d", "conv2d_1", "dense", "paper", "off"])
         XCTAssertEqual(svg.texts(class: "legend-heading"), ["runs", "split", "layers (input → output)", "runs"])
-        XCTAssertEqual(svg.texts(class: "legend-note"), ["smoothed: EMA 0.6, raw faint"])
+        XCTAssertEqual(svg.texts(class: "legend-note"), ["smoothed: EMA 0.6; raw faint"])
         // Runs have Okabe–Ito colours on the epoch panels.
         let lossLines = svg.with(class: "series").prefix(2).map { $0.attributes["stroke"] }
         XCTAssertEqual(lossLines, ["#0072b2", "#0072b2"])
