@@ -15,8 +15,8 @@ public enum ImageCache {
     /// The `format` attribute of a cache file.
     public static let format = "lrt-image-cache"
     static let version: Int64 = 1
-    /// Bytes a chunk of images holds, about.
-    static let chunkBytes = 1 << 20
+    /// Bytes a chunk of images holds, about (1 MiB; at least one image).
+    public static let chunkBytes = 1 << 20
 
     /// One folder to cache: its group name and listing.
     public struct Folder: Sendable {
@@ -36,11 +36,12 @@ public enum ImageCache {
     /// (on all cores) into a new `path` first; one dataset per folder, by name.
     /// - Parameters:
     ///   - inputFolders: folders the cache may not be written in (the dataset).
+    ///   - chunkBytes: about how many bytes of images a chunk holds, when the file is built (default 1 MiB).
     ///   - progress: called while decoding with (folder name, decoded so far, total).
     /// - Throws: `DataError` `.cacheFailed` naming `path` when it exists and is not an lrt image cache, or cannot be
     ///   read or written; a decoding error of the first bad image (unless `skipBadImages`).
     public static func prepare(path: String, folders: [Folder], preprocessing: Preprocessing, skipBadImages: Bool,
-                               inputFolders: [String] = [],
+                               inputFolders: [String] = [], chunkBytes: Int = ImageCache.chunkBytes,
                                progress: ((String, Int, Int) -> Void)? = nil) throws(DataError) -> [String: HDF5CacheDataset] {
         let digests = folders.map { digest(of: $0.listing, preprocessing: preprocessing, skipBadImages: skipBadImages) }
         if FileManager.default.fileExists(atPath: path), isCache(path),
@@ -59,7 +60,7 @@ public enum ImageCache {
                 for (folder, digest) in zip(folders, digests) {
                     do throws(DataError) {
                         try write(folder, digest: digest, into: file, preprocessing: preprocessing, skipBadImages: skipBadImages,
-                                  progress: progress)
+                                  chunkBytes: chunkBytes, progress: progress)
                     } catch {
                         decodingError = error
                         throw error
@@ -97,7 +98,7 @@ public enum ImageCache {
 
     /// Decodes one folder into its group, a chunk of images at a time.
     private static func write(_ folder: Folder, digest: String, into file: HDF5File, preprocessing: Preprocessing,
-                              skipBadImages: Bool, progress: ((String, Int, Int) -> Void)?) throws(DataError) {
+                              skipBadImages: Bool, chunkBytes: Int, progress: ((String, Int, Int) -> Void)?) throws(DataError) {
         let paths = folder.listing.imagePaths
         let shape = [preprocessing.height, preprocessing.width, preprocessing.colorMode.channels]
         let imageSize = shape.reduce(1, *)

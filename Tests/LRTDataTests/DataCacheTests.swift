@@ -106,26 +106,28 @@ final class DataCacheTests: FixtureTestCase {
     // MARK: Streaming order
 
     func testStreamedOrderIsChunkShuffledDeterministicAndCoversEveryImage() throws {
-        var listing = try randomFolder(perClass: 40)
-        listing = try ImageListing.list(root: path("root"))
+        let listing = try randomFolder(perClass: 40)
         let cached = try XCTUnwrap(ImageCache.prepare(path: path("cache.h5"), folders: [.init(name: "train", listing: listing)],
-                                                      preprocessing: preprocessing, skipBadImages: false)["train"])
-        XCTAssertEqual(cached.chunkSize, 120, "90-byte images: the whole folder fits one 1 MiB chunk")
-        // Chunks of 10 images, to see the chunk structure.
-        let groups = stride(from: 0, to: 120, by: 10).map { Array($0..<$0 + 10) }
+                                                      preprocessing: preprocessing, skipBadImages: false, chunkBytes: 900)["train"])
+        XCTAssertEqual(cached.chunkSize, 10, "chunks of 900 bytes hold 10 images of 90 bytes")
         var first = SeededGenerator(seed: 4), second = SeededGenerator(seed: 4)
-        let order = ChunkShuffle.order(groups: groups, generator: &first)
-        XCTAssertEqual(order, ChunkShuffle.order(groups: groups, generator: &second), "deterministic from the generator")
+        let order = cached.epochOrder(using: &first)
+        XCTAssertEqual(order, cached.epochOrder(using: &second), "deterministic from the generator")
         XCTAssertEqual(first, second)
         XCTAssertEqual(order.sorted(), Array(0..<120))
+        XCTAssertNotEqual(order, Array(0..<120))
         for window in stride(from: 0, to: 120, by: 40) {
             XCTAssertEqual(Set(order[window..<window + 40].map { $0 / 10 }).count, ChunkShuffle.windowChunks,
-                           "each window mixes exactly \(ChunkShuffle.windowChunks) chunks")
+                           "each window mixes exactly \(ChunkShuffle.windowChunks) whole chunks")
         }
-        XCTAssertNotEqual(order, Array(0..<120))
+        // Streaming in that order reads what the in-memory dataset holds.
+        let memory = try ImageFolder.load(listing, preprocessing: preprocessing)
+        XCTAssertEqual(batches(cached, order: order, batchSize: 32), batches(memory, order: order, batchSize: 32))
         // A subset of a streamed dataset groups its examples by the base's chunks.
         var generator = SeededGenerator(seed: 2)
-        XCTAssertEqual(DatasetSubset(cached, indices: Array(0..<50)).epochOrder(using: &generator).sorted(), Array(0..<50))
+        let subsetOrder = DatasetSubset(cached, indices: Array(5..<65)).epochOrder(using: &generator)
+        XCTAssertEqual(subsetOrder.sorted(), Array(0..<60))
+        XCTAssertEqual(Set(subsetOrder[0..<5].map { ($0 + 5) / 10 }).count <= ChunkShuffle.windowChunks, true)
     }
 
     // MARK: Prefetch
