@@ -14,6 +14,11 @@ public final class BatchPrefetcher: @unchecked Sendable {
     public let dataset: any Dataset
     /// Whether batches are prepared ahead (false: every batch is filled directly).
     public let prefetches: Bool
+    /// Seconds the caller spent in ``fill(_:next:into:labels:generator:)``: waiting for a batch prepared ahead, or
+    /// filling one itself (the loader's share of the caller's time).
+    public private(set) var waitSeconds = 0.0
+    /// Seconds spent filling batches, on either thread (the loader's work, hidden when it overlaps training).
+    public private(set) var fillSeconds = 0.0
 
     /// A batch being filled in the background; its fields are read only after `done` is waited for.
     private final class Job: @unchecked Sendable {
@@ -22,6 +27,7 @@ public final class BatchPrefetcher: @unchecked Sendable {
         var generator: SeededGenerator
         var batch: Tensor
         var labels: [Int32]
+        var seconds = 0.0
         let done = DispatchGroup()
         init(indices: [Int], generator: SeededGenerator, batch: Tensor, labels: [Int32]) {
             (self.indices, startGenerator, self.generator, self.batch, self.labels) = (indices, generator, generator, batch, labels)
@@ -46,10 +52,13 @@ public final class BatchPrefetcher: @unchecked Sendable {
     /// nil or empty: none).
     public func fill(_ indices: ArraySlice<Int>, next: ArraySlice<Int>?, into batch: inout Tensor, labels: inout [Int32],
                      generator: inout SeededGenerator) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer { waitSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
         var filled = false
         if let job = pending {
             job.done.wait()
             pending = nil
+            fillSeconds += job.seconds
             if job.startGenerator == generator, job.indices.elementsEqual(indices) {
                 swap(&batch, &job.batch)
                 swap(&labels, &job.labels)
@@ -58,13 +67,18 @@ public final class BatchPrefetcher: @unchecked Sendable {
             }
             (spareBatch, spareLabels) = (job.batch, job.labels)
         }
-        if !filled { dataset.fill(indices, into: &batch, labels: &labels, generator: &generator) }
+        if !filled {
+            dataset.fill(indices, into: &batch, labels: &labels, generator: &generator)
+            fillSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        }
         guard prefetches, let next, !next.isEmpty else { return }
         let job = Job(indices: Array(next), generator: generator, batch: spareBatch, labels: spareLabels)
         (spareBatch, spareLabels) = (Tensor(shape: [0]), [])
         let dataset = self.dataset
         queue.async(group: job.done) {
+            let started = DispatchTime.now().uptimeNanoseconds
             dataset.fill(job.indices[...], into: &job.batch, labels: &job.labels, generator: &job.generator)
+            job.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         }
         pending = job
     }

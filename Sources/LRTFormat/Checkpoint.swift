@@ -236,6 +236,7 @@ public enum Checkpoint {
         if !state.skippedImages.isEmpty {  // missing means none
             try dataset.setAttribute("skipped_images", strings: state.skippedImages)
         }
+        try dataset.setAttribute("training_count", int64: Int64(state.trainingCount))
         if !state.normalization.isEmpty {  // missing means inputs in [0, 1]
             try dataset.setAttribute("normalize", string: state.normalization)
             try dataset.writeFloats("normalization_mean", state.normalizationMean, shape: [state.normalizationMean.count])

@@ -314,6 +314,9 @@ struct CheckpointReader {
         if dataset.hasAttribute("skipped_images") {
             state.skippedImages = try dataset.stringArrayAttribute("skipped_images")
         }
+        if dataset.hasAttribute("training_count") {
+            state.trainingCount = try integerAttribute(dataset, "training_count", in: 0...CheckpointLimits.epochOrderLength)
+        }
         if dataset.hasAttribute("normalize") {
             state.normalization = try dataset.stringAttribute("normalize")
             state.normalizationMean = try dataset.readFloats("normalization_mean").values

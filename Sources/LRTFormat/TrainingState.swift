@@ -56,6 +56,8 @@ public struct TrainingState: Equatable, Sendable {
     public var classWeights: [Float] = []
     /// How the class weights were chosen: `balanced`, or the JSON file's name; empty: none.
     public var classWeightSource = ""
+    /// How many training examples the run has (the training folder less the validation split and skipped images).
+    public var trainingCount = 0
     /// The image cache file the run reads its images from (`--cache`); empty: none.
     public var cachePath = ""
     /// Whether the training images are streamed from ``cachePath`` (chunk-shuffled epoch order) rather than held in

@@ -8,6 +8,25 @@ public enum DataSplit: String, Sendable, CaseIterable {
     case train, validation, test
 }
 
+extension Runs {
+    /// How images become inputs of `model` as the run recorded in `state` read them (its colour mode, resize mode and
+    /// normalization; the model's input size), for every command that reads image files (`predict` included); a Keras
+    /// file's empty state gives the defaults: the model's channels, `stretch`, pixels in [0, 1].
+    /// - Parameter sampleImage: an image file, for a model with a flat input (`[h·w·c]`) whose size it tells.
+    /// - Throws: `DataError` when the model's input is not an image or the recorded colour mode does not fit it.
+    public static func imagePreprocessing(model: any Model, state: TrainingState,
+                                          sampleImage: () throws(DataError) -> String?) throws -> Preprocessing {
+        let geometry = try ImageGeometry.forModelInput(model.inputShape, sampleImage: sampleImage)
+        var preprocessing = try Preprocessing(geometry: geometry, colorMode: ColorMode(rawValue: state.colorMode),
+                                              resizeMode: ResizeMode(rawValue: state.resizeMode) ?? .stretch)
+        if !state.normalizationMean.isEmpty {
+            preprocessing.normalization = try Normalization(mean: state.normalizationMean,
+                                                            standardDeviation: state.normalizationStandardDeviation)
+        }
+        return preprocessing
+    }
+}
+
 /// A dataset of image files: decoded in memory (``ImageFolder``) or streamed from a cache (``HDF5CacheDataset``).
 protocol ImageFiles: Dataset {
     /// The files of the examples, in order.
@@ -49,12 +68,12 @@ struct RunData {
         let knownClasses = classNames ?? (state.classNames.isEmpty ? nil : state.classNames)
         if split == .test, layout.train == layout.root {
             // A folder of class folders given to `lrt eval`: that folder is the test set.
-            let test = normalized(try reader.load(layout.root, classes: knownClasses, state: &state), state)
+            let test = try normalized(try reader.load(layout.root, classes: knownClasses, state: &state), state)
             return RunData(train: test, validation: nil, test: test, evaluated: test)
         }
         if split == .test {
             guard let testFolder = layout.test else { return RunData(train: DatasetSubset.empty, validation: nil, test: nil, evaluated: nil) }
-            let test = normalized(try reader.load(testFolder, classes: knownClasses, state: &state), state)
+            let test = try normalized(try reader.load(testFolder, classes: knownClasses, state: &state), state)
             return RunData(train: test, validation: nil, test: test, evaluated: test)
         }
         let all = try reader.load(layout.train, classes: knownClasses, state: &state, isTraining: split == nil)
@@ -108,6 +127,7 @@ struct RunData {
             state.normalizationMean = measured.mean
             state.normalizationStandardDeviation = measured.standardDeviation
         }
+        if split == nil { state.trainingCount = train.count }
         if split == nil, let classWeighting {
             state.classWeights = try classWeighting.weights(labels: train.labels, classNames: all.classNames)
             state.classWeightSource = classWeighting.source
@@ -120,15 +140,17 @@ struct RunData {
         let test: (any Dataset)? = try split == nil
             ? layout.test.map { try reader.load($0, classes: all.classNames, state: &state) } : nil
         let evaluated: (any Dataset)? = split == .train ? train : split == .validation ? validation : nil
-        return RunData(train: normalized(train, state), validation: validation.map { normalized($0, state) },
-                       test: test.map { normalized($0, state) }, evaluated: evaluated.map { normalized($0, state) })
+        return RunData(train: try normalized(train, state), validation: try validation.map { try normalized($0, state) },
+                       test: try test.map { try normalized($0, state) }, evaluated: try evaluated.map { try normalized($0, state) })
     }
 
     /// `data` standardized as the state records (unchanged without normalization).
-    private static func normalized(_ data: any Dataset, _ state: TrainingState) -> any Dataset {
-        guard !state.normalizationMean.isEmpty,
-              let normalization = try? Normalization(mean: state.normalizationMean, standardDeviation: state.normalizationStandardDeviation),
-              data.exampleShape.last == normalization.channels else { return data }
+    private static func normalized(_ data: any Dataset, _ state: TrainingState) throws -> any Dataset {
+        guard !state.normalizationMean.isEmpty else { return data }
+        let normalization = try Normalization(mean: state.normalizationMean, standardDeviation: state.normalizationStandardDeviation)
+        guard data.exampleShape.last == normalization.channels else {
+            throw TrainingError.mismatch("the checkpoint normalizes \(normalization.channels) channels but the images are read with \(data.exampleShape.last ?? 0); read them with the checkpoint's colour mode")
+        }
         return NormalizedDataset(data, normalization: normalization)
     }
 }
@@ -157,9 +179,8 @@ private struct FolderReader {
                        isTraining: Bool = false) throws -> any ImageFiles {
         let listing = try ImageListing.list(root: folder, classNames: classes, skipBadImages: state.skipBadImages)
         listing.skipped.summary.map { progress("note: " + $0) }
-        let geometry = try ImageGeometry.forModelInput(model.inputShape) { listing.imagePaths.first }
-        let preprocessing = try Preprocessing(geometry: geometry, colorMode: ColorMode(rawValue: state.colorMode),
-                                              resizeMode: ResizeMode(rawValue: state.resizeMode) ?? .stretch)
+        var preprocessing = try Runs.imagePreprocessing(model: model, state: state) { listing.imagePaths.first }
+        preprocessing.normalization = nil  // applied after augmentation, by RunData.normalized
         try Runs.checkOutputs(of: model, classCount: listing.classNames.count)
         let data: any ImageFiles
         if state.cachePath.isEmpty {

@@ -89,6 +89,8 @@ public final class Trainer {
     private var batch = Tensor(shape: [0])
     private var labels: [Int32] = []
     private lazy var loader = BatchPrefetcher(trainData)
+    /// Seconds the steps waited for training batches, and seconds spent filling them (overlapping the steps).
+    public var loaderSeconds: (waited: Double, filled: Double) { (loader.waitSeconds, loader.fillSeconds) }
 
     /// A trainer continuing from `state`, whose generator states start the three streams.
     public init(model: any Model, optimizer: Optimizer, trainData: any Dataset, validationData: (any Dataset)?,
