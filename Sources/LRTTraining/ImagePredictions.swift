@@ -93,7 +93,7 @@ public enum ImagePredictions {
         let classNamesAreIndices = saved.count != classCount
         let classNames = classNamesAreIndices ? (0..<classCount).map(String.init) : saved
         let files = try ImageFiles.list(configuration.paths, skipBadImages: configuration.skipBadImages)
-        let preprocessing = try RunData.preprocessing(for: model, state: contents.training ?? TrainingState()) {
+        let preprocessing = try Runs.imagePreprocessing(model: model, state: contents.training ?? TrainingState()) {
             files.paths.first
         }
         var predictions: [ImagePrediction] = []
