@@ -265,8 +265,9 @@ public enum Runs {
             let keras = contents.kerasOptimizer != nil ? "pass --data DIR to continue its weights and Keras optimizer state, or " : ""
             throw TrainingError.cannotContinue(path: checkpointPath, problem: "\(checkpointPath) holds a model but no training state to resume; \(keras)use `lrt finetune \(checkpointPath) --data DIR` to train from its weights (add --keep-optimizer to keep its optimizer state)")
         }
-        // The planned epoch count (files without a plan: one more epoch, or the end of an interrupted one).
-        let target = epochs ?? saved.plan?.epochs ?? saved.epoch + 1
+        // The planned epoch count; past the plan (or without one, in older files): one more epoch, or the end
+        // of an interrupted one.
+        let target = epochs ?? saved.plan.flatMap { $0.epochs > saved.epoch ? $0.epochs : nil } ?? saved.epoch + 1
         guard target >= 1 else { throw TrainingError.invalidSetting(name: "epochs", value: String(target), hint: "use at least 1") }
         if epochs == nil, let stopped = saved.earlyStopping, stopped.stoppedEpoch > 0 {
             throw TrainingError.cannotContinue(path: checkpointPath, problem: "\(checkpointPath) stopped early at epoch \(stopped.stoppedEpoch) (\(saved.plan?.monitor ?? "the monitored metric") did not improve); pass --epochs above \(saved.epoch) to train further")

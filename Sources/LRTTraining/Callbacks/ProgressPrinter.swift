@@ -81,8 +81,8 @@ public final class ProgressPrinter: TrainingCallback {
         }
     }
 
-    /// `epoch 1/2  step 12/23 (50%)  loss 2.2529  accuracy 0.1839  540 img/s  ETA 2s  multiplier 1.02–3.41`,
-    /// with a bar in place of the percentage when `bar`.
+    /// `  epoch 1/2  step 12/23 (50%)  loss 2.2529  accuracy 0.1839  540 img/s  ETA 2s  multiplier 1.02–3.41`
+    /// (indented, so that only summary lines start with `epoch`), with a bar in place of the percentage when `bar`.
     func line(_ trainer: Trainer, bar: Bool) -> String {
         let state = trainer.state
         let count = state.epochOrder.count
@@ -90,7 +90,7 @@ public final class ProgressPrinter: TrainingCallback {
         let step = (state.position + state.batchSize - 1) / state.batchSize
         let rate = Double(state.epochSeen - seenAtStart) / max(trainer.epochSeconds, 1e-9)
         let remaining = Double(count - state.position) / max(rate, 1e-9)
-        var text = "epoch \(state.epoch + 1)/\(totalEpochs)  "
+        var text = (bar ? "" : "  ") + "epoch \(state.epoch + 1)/\(totalEpochs)  "
         if bar {
             let filled = 24 * state.position / count
             text += "[" + String(repeating: "=", count: filled) + (filled < 24 ? ">" : "")
