@@ -329,6 +329,12 @@ public enum Runs {
         guard plan.patience >= 0 else { throw TrainingError.invalidSetting(name: "--early-stopping", value: String(plan.patience), hint: "use a patience of at least 1 epoch (0: off)") }
         guard plan.minimumDelta.isFinite, plan.minimumDelta >= 0 else { throw TrainingError.invalidSetting(name: "--min-delta", value: String(plan.minimumDelta), hint: "use a value ≥ 0, e.g. 0.001") }
         if plan.patience > 0 || !plan.keepBestPath.isEmpty { _ = try MonitoredMetric(plan.monitor) }
+        if let monitor = hooks.monitor, plan.patience == 0, plan.keepBestPath.isEmpty {
+            throw TrainingError.invalidSetting(name: "--monitor", value: monitor, hint: "it is the metric of --early-stopping and --keep-best; add one of them")
+        }
+        if let delta = hooks.minimumDelta, plan.patience == 0 {
+            throw TrainingError.invalidSetting(name: "--min-delta", value: String(delta), hint: "it applies to --early-stopping; add --early-stopping N")
+        }
         if !plan.logPath.isEmpty {
             let pathExtension = URL(fileURLWithPath: plan.logPath).pathExtension.lowercased()
             guard pathExtension == "csv" || pathExtension == "jsonl" else {
