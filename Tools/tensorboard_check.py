@@ -10,7 +10,9 @@ Keras's layout: DIR/train holds epoch_loss, epoch_accuracy, epoch_learning_rate 
 0-based epoch) and batch_loss, multiplier/<layer>, gradient_norm/<layer> at every telemetry step;
 DIR/validation holds epoch_loss and epoch_accuracy (the val_ metrics). Values must equal the
 checkpoint's float32 history and telemetry exactly (both are float32 of the same doubles), and no step
-may appear twice after the resume.
+may appear twice after the resume. Then a run that records every step and saves every 40 is killed (-9) mid-epoch
+and resumed with a bare `lrt resume`: the steps it wrote past its checkpoint are written again, and TensorBoard
+must show each once (the resumed run's SessionLog.START drops the orphans).
 
 TensorBoard, h5py and numpy come from PyPI into a virtual environment, by default
 Tools/.venv-tensorboard (git-ignored). When that cannot be done (no network, no venv module) the check
@@ -25,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
 PACKAGES = ["tensorboard", "h5py", "numpy"]
@@ -65,14 +68,17 @@ def find_lrt(given):
     return REPOSITORY / ".build" / "debug" / "lrt"
 
 
-def check(work):
-    """Runs inside the venv: compares the event files in work/tb with work/run.h5. Returns problems."""
+def check(work, run="run", board="tb"):
+    """Runs inside the venv: compares the event files in work/<board> with work/<run>.h5. Returns problems."""
+    import logging
+
     import h5py
     import numpy
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    logging.getLogger("tensorboard").setLevel(logging.ERROR)  # the purge of the killed run's orphans is expected
     problems = []
-    with h5py.File(work / "run.h5", "r") as checkpoint:
+    with h5py.File(work / f"{run}.h5", "r") as checkpoint:
         history = {name: checkpoint["lrt/history"][name][()] for name in checkpoint["lrt/history"].attrs["metric_names"]}
         telemetry = checkpoint["lrt/history/telemetry"]
         names = [str(name) for name in telemetry.attrs["names"]]
@@ -81,7 +87,7 @@ def check(work):
         losses = telemetry["losses"][()]
 
     def expect(folder, tag, want_steps, want_values):
-        accumulator = EventAccumulator(str(work / "tb" / folder), size_guidance={"scalars": 0})
+        accumulator = EventAccumulator(str(work / board / folder), size_guidance={"scalars": 0})
         accumulator.Reload()
         if tag not in accumulator.Tags()["scalars"]:
             problems.append(f"{folder}: no scalar {tag} (tags: {sorted(accumulator.Tags()['scalars'])})")
@@ -104,8 +110,20 @@ def check(work):
     for column, name in enumerate(names):
         expect("train", f"multiplier/{name}", steps, multipliers[:, column])
         expect("train", f"gradient_norm/{name}", steps, gradient_norms[:, column])
-    print(f"checked {len(steps)} telemetry steps × {len(names)} layers and {epochs} epochs")
+    print(f"{board}: checked {len(steps)} telemetry steps × {len(names)} layers and {epochs} epochs")
     return problems
+
+
+def orphaned_steps(work, run, board):
+    """How many batch_loss events the event files hold past the checkpoint's global step (read without purging)."""
+    import h5py
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    with h5py.File(work / f"{run}.h5", "r") as checkpoint:
+        global_step = int(checkpoint["lrt/training"].attrs["global_step"])
+    accumulator = EventAccumulator(str(work / board / "train"), size_guidance={"scalars": 0}, purge_orphaned_data=False)
+    accumulator.Reload()
+    return sum(1 for event in accumulator.Scalars("batch_loss") if event.step > global_step)
 
 
 def main():
@@ -114,9 +132,14 @@ def main():
     parser.add_argument("--venv", default=str(REPOSITORY / "Tools" / ".venv-tensorboard"))
     parser.add_argument("--work")
     parser.add_argument("--inside", help=argparse.SUPPRESS)
+    parser.add_argument("--orphans", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.inside:
-        problems = check(pathlib.Path(arguments.inside))
+        work = pathlib.Path(arguments.inside)
+        if arguments.orphans:
+            print(orphaned_steps(work, "crash", "crash-tb"))
+            return
+        problems = check(work) + check(work, "crash", "crash-tb")
         for problem in problems:
             print("MISMATCH:", problem)
         sys.exit(1 if problems else 0)
@@ -135,6 +158,29 @@ def main():
                     "--epochs", "2", "--batch-size", "64", "--seed", "4", "--out", str(work / "run.h5"), "--quiet",
                     "--overwrite", *common], check=True)
     subprocess.run([str(lrt), "resume", str(work / "run.h5"), "--epochs", "3", "--quiet"], check=True)
+    # kill -9 a run that saves every 40 steps and records every step: the event files then hold steps past the
+    # checkpoint, which the resumed run writes again after a SessionLog.START; TensorBoard must show each once.
+    crash = [str(lrt), "train", "--model", str(work / "model.json"), "--data", str(REPOSITORY / "Samples" / "digits"),
+             "--epochs", "1", "--batch-size", "8", "--seed", "4", "--out", str(work / "crash.h5"), "--quiet", "--overwrite",
+             "--tensorboard", str(work / "crash-tb"), "--log-every", "1", "--save-every", "40"]
+    for delay in (0.7, 0.3, 1.2, 0.1):  # until the kill lands between two saves
+        shutil.rmtree(work / "crash-tb", ignore_errors=True)
+        (work / "crash.h5").unlink(missing_ok=True)
+        process = subprocess.Popen(crash)
+        deadline = time.monotonic() + 120
+        while not (work / "crash.h5").exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.02)
+        time.sleep(delay)
+        process.kill()
+        process.wait()
+        orphans = subprocess.run([str(python), __file__, "--inside", str(work), "--orphans"], capture_output=True, text=True, check=True)
+        count = int(orphans.stdout.strip())
+        print(f"killed run ({delay} s after its first save): {count} batch_loss events past the checkpoint")
+        if count > 0:
+            break
+    else:
+        print("note: no kill landed between two saves; the resume below does not exercise dropping orphans")
+    subprocess.run([str(lrt), "resume", str(work / "crash.h5"), "--quiet"], check=True)
     result = subprocess.run([str(python), __file__, "--inside", str(work)])
     if result.returncode == 0:
         print("tensorboard_check: every scalar matches the checkpoint")

@@ -296,6 +296,8 @@ final class CallbackTests: XCTestCase {
         // Event{wall_time: 1.0, step: 3, summary{value{tag: "a", simple_value: 0.5}}}
         XCTAssertEqual(EventEncoding.scalars([("a", 0.5)], step: 3, wallTime: 1),
                        [0x09, 0, 0, 0, 0, 0, 0, 0xF0, 0x3F, 0x10, 3, 0x2A, 10, 0x0A, 8, 0x0A, 1, 0x61, 0x15, 0, 0, 0, 0x3F])
+        // Event{wall_time: 1.0, step: 5, session_log{status: START}} (session_log is field 7)
+        XCTAssertEqual(EventEncoding.sessionStart(step: 5, wallTime: 1), [0x09, 0, 0, 0, 0, 0, 0, 0xF0, 0x3F, 0x10, 5, 0x3A, 2, 0x08, 0x01])
     }
 
     // MARK: - Early stopping, keep-best, save-every

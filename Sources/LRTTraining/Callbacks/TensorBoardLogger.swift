@@ -6,7 +6,8 @@ import Foundation
 /// step = the global step; `DIR/validation` with `epoch_loss` and `epoch_accuracy` of the validation split.
 ///
 /// Each process writes new files (`events.out.tfevents.<time>.<host>.<pid>.lrt`); a resumed run writes only
-/// what comes after its checkpoint, so TensorBoard shows the run as one.
+/// what comes after its checkpoint, starting with a `SessionLog.START` at the next step, so that TensorBoard drops
+/// the step-level events a killed run wrote past its last checkpoint and shows the run as one.
 public final class TensorBoardLogger: TrainingCallback {
     public let directory: String
     private var train: EventFileWriter?
@@ -21,6 +22,8 @@ public final class TensorBoardLogger: TrainingCallback {
     public func onTrainBegin(_ trainer: Trainer) throws {
         lastLoggedStep = trainer.state.globalStep
         train = try EventFileWriter(directory: (directory as NSString).appendingPathComponent("train"))
+        // Epoch-level events (step = epoch index < global step) are never purged by this.
+        if trainer.state.globalStep > 0 { try train?.addSessionStart(step: trainer.state.globalStep + 1) }
         if trainer.validationData != nil {
             validation = try EventFileWriter(directory: (directory as NSString).appendingPathComponent("validation"))
         }

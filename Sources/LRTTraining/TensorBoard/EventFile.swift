@@ -31,6 +31,15 @@ public enum EventEncoding {
         return bytes
     }
 
+    /// `Event { wall_time = 1; step = 2; SessionLog session_log = 7 }` with `SessionLog { status = 1: START }`:
+    /// TensorBoard then drops the events of earlier files at `step` and after (a run resumed from its checkpoint
+    /// after a crash writes them again).
+    public static func sessionStart(step: Int64, wallTime: Double) -> [UInt8] {
+        var bytes = header(wallTime: wallTime, step: step)
+        appendLengthDelimited(field: 7, [0x08, 0x01], to: &bytes)
+        return bytes
+    }
+
     private static func header(wallTime: Double, step: Int64) -> [UInt8] {
         var bytes: [UInt8] = []
         appendKey(field: 1, wireType: 1, to: &bytes)
@@ -110,6 +119,11 @@ public final class EventFileWriter {
     public func add(_ values: [(tag: String, value: Float)], step: Int) throws {
         guard !values.isEmpty else { return }
         try write(EventEncoding.scalars(values, step: Int64(step), wallTime: Date().timeIntervalSince1970))
+    }
+
+    /// Marks a restart at `step`: TensorBoard forgets what earlier files hold from `step` on.
+    public func addSessionStart(step: Int) throws {
+        try write(EventEncoding.sessionStart(step: Int64(step), wallTime: Date().timeIntervalSince1970))
     }
 
     private func write(_ event: [UInt8]) throws {
