@@ -77,13 +77,24 @@ struct Finetune: ParsableCommand {
     @Flag(help: "Continue with the file's optimizer and its state (an lrt checkpoint's, or Keras's optimizer_weights) instead of the optimizer flags.")
     var keepOptimizer = false
 
+    @Flag(help: "Replace the model's last layer with parameters (a Dense) by a freshly initialized one with one unit per class of --data (same name and activation, Keras's initializers, seeded by --seed).")
+    var newHead = false
+
+    @Option(parsing: .singleValue, help: ArgumentHelp("Freeze the layers whose names match this glob (repeatable), e.g. 'conv*': no update, no parameter gradient, BatchNormalization in inference mode; saved as \"trainable\": false. `lrt inspect MODEL.h5` lists the layer names.", valueName: "pattern"))
+    var freeze: [String] = []
+
     @OptionGroup var options: TrainingOptions
+
+    func validate() throws {
+        if let empty = freeze.first(where: \.isEmpty) { throw ValidationError("--freeze needs a pattern such as 'conv*', got '\(empty)'") }
+    }
 
     func run() throws {
         try Isolation.preflight(model)
         Interrupt.install()
         try report(Runs.finetune(modelPath: model, configuration: try options.configuration(modelConfig: ""),
-                                 keepOptimizer: keepOptimizer, hooks: options.monitoring.hooks))
+                                 keepOptimizer: keepOptimizer, options: Runs.FinetuneOptions(newHead: newHead, freeze: freeze),
+                                 hooks: options.monitoring.hooks))
     }
 }
 
