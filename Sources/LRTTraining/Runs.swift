@@ -29,6 +29,10 @@ public struct TrainingConfiguration: Sendable {
     public var seed: UInt64 = 0
     /// Where the checkpoint goes.
     public var outputPath = "lrt-checkpoint.h5"
+    /// Stretch the optimizer's cosine schedule over the run once the data is loaded (`--schedule cosine`
+    /// without `--step-size`): its period becomes epochs × steps per epoch, in steps (or ``epochs``
+    /// when its unit is epochs). Ignored when the optimizer comes from the file finetuned from.
+    public var cosinePeriodSpansRun = false
     /// SGD with momentum 0.9, learning rate 0.01, the paper's layer rates.
     public static let defaultOptimizer = try! OptimizerConfiguration(
         className: .sgd, rule: StochasticGradientDescent(momentum: 0.9), schedule: ConstantSchedule(learningRate: 0.01))
@@ -214,6 +218,7 @@ public enum Runs {
 
     private static func start(model: any Model, generator: SeededGenerator, configuration: TrainingConfiguration,
                               optimizer: Optimizer? = nil, hooks: Hooks) throws -> RunSummary {
+        let keepsOptimizer = optimizer != nil
         let root = absolutePath(configuration.dataRoot)
         let lock = try Checkpoint.reserve(configuration.outputPath, overwrite: hooks.overwrite,
                                           inputs: hooks.inputFiles, inputFolders: dataFolders(root))
@@ -236,8 +241,31 @@ public enum Runs {
         state.validationSource = ""  // chosen by the layout
         state.validationFraction = configuration.data.validationSplit
         let data = try RunData.load(model: model, state: &state, progress: hooks.progress ?? printError)
-        let trainer = Trainer(model: model, optimizer: optimizer, trainData: data.train, validationData: data.validation, state: state)
+        var trained = optimizer
+        if configuration.cosinePeriodSpansRun, !keepsOptimizer {
+            let stepsPerEpoch = (data.train.count + configuration.batchSize - 1) / configuration.batchSize
+            do {
+                let schedule = try scheduleSpanning(optimizer.configuration.schedule, epochs: configuration.epochs,
+                                                    steps: max(1, configuration.epochs * stepsPerEpoch))
+                trained = Optimizer(configuration: optimizer.configuration.replacingSchedule(schedule))
+            } catch let error as OptimizerError {
+                throw TrainingError.optimizer(error)
+            }
+        }
+        let trainer = Trainer(model: model, optimizer: trained, trainData: data.train, validationData: data.validation, state: state)
         return try run(trainer, test: data.test, epochs: configuration.epochs, outputPath: configuration.outputPath, hooks: hooks)
+    }
+
+    /// `schedule` with its cosine part (inside a warm-up too) spanning the run: `steps` steps, or
+    /// `epochs` epochs when its unit is epochs.
+    static func scheduleSpanning(_ schedule: any LearningRateSchedule, epochs: Int, steps: Int) throws -> any LearningRateSchedule {
+        if let warmup = schedule as? WarmupSchedule {
+            return try WarmupSchedule(steps: warmup.steps, startFactor: warmup.startFactor,
+                                      schedule: scheduleSpanning(warmup.schedule, epochs: epochs, steps: steps))
+        }
+        guard let cosine = schedule as? CosineSchedule else { return schedule }
+        return try CosineSchedule(learningRate: cosine.learningRate, minimumLearningRate: cosine.minimumLearningRate,
+                                  period: cosine.unit == .epoch ? epochs : steps, unit: cosine.unit)
     }
 
     /// Continues the run saved in `checkpointPath` until `epochs` epochs in total.

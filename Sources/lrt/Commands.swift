@@ -9,9 +9,9 @@ import LRTTraining
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a new model and write its checkpoint.",
-        discussion: "With no arguments: the sample CNN (Samples/models/digits-cnn.json) on the bundled digits, paper SGD, into lrt-checkpoint.h5.")
+        discussion: "With no arguments: the sample CNN (Samples/models/digits-cnn.json, built into lrt) on the bundled digits (Samples/digits, beside the lrt executable or in the working directory), paper SGD, into lrt-checkpoint.h5.")
 
-    @Option(help: "Keras model config (a JSON file, as model.to_json() writes), or a built-in architecture sized for the data (`lrt models` lists them); default: Samples/models/digits-cnn.json.")
+    @Option(help: "Keras model config (a JSON file, as model.to_json() writes), or a built-in architecture sized for the data (`lrt models` lists them); default: the sample CNN for 8x8 digits, Samples/models/digits-cnn.json, built into lrt.")
     var model: String?
 
     @OptionGroup var options: TrainingOptions
@@ -55,6 +55,7 @@ struct Resume: ParsableCommand {
 
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        if let out { try checkCheckpointName(out) }
         if optimizer.optimizer != nil { try optimizer.validateForNewRun() }
     }
 
@@ -203,6 +204,16 @@ struct Doctor: ParsableCommand {
 }
 
 // MARK: - Shared
+
+/// Refuses a checkpoint name Keras would not open as what lrt writes: `.keras` is Keras 3's zip format,
+/// while lrt writes Keras's legacy HDF5 format, which `keras.models.load_model` reads from `.h5` names.
+func checkCheckpointName(_ path: String, flag: String = "--out") throws {
+    let name = (path as NSString).lastPathComponent
+    guard !name.lowercased().hasSuffix(".keras") else {
+        let stem = String(name.dropLast(".keras".count))
+        throw ValidationError("\(flag) \(path): lrt writes Keras's HDF5 format (.h5), not the .keras zip format, and Keras refuses an HDF5 file named .keras; use \(flag) \(stem.isEmpty ? "model" : stem).h5")
+    }
+}
 
 /// The text of a JSON config file (a model or optimizer config): a regular file of at most 16 MiB of UTF-8.
 func readConfigFile(_ path: String, what: String = "model config") throws -> String {
