@@ -46,19 +46,25 @@ public enum Finetuning {
         return replaced
     }
 
-    /// The layers whose names match any of `patterns` (globs: `*` matches any run of characters).
+    /// The layers with weights whose names match any of `patterns` (globs: `*` matches any run of
+    /// characters); weightless layers have nothing to freeze and are left out.
     /// - Parameter match: whether a pattern matches a name (``LRTOptimizers``' `PathPattern`, passed in
     ///   so that this target does not depend on it).
     /// - Throws: ``ModelConfigError`` naming the first pattern that matches no layer, with the layer names.
     public static func layers(of model: any Model, matching patterns: [String],
                               match: (_ pattern: String, _ name: String) -> Bool) throws -> Set<String> {
         var chosen = Set<String>()
+        let withWeights = model.layers.filter { !$0.weights.isEmpty }.map(\.name)
         for pattern in patterns {
             let names = model.layers.map(\.name).filter { match(pattern, $0) }
             guard !names.isEmpty else {
                 throw ModelConfigError("--freeze '\(pattern)' matches no layer; the layers are \(model.layers.map(\.name).joined(separator: ", "))")
             }
-            chosen.formUnion(names)
+            let frozen = names.filter(withWeights.contains)
+            guard !frozen.isEmpty else {
+                throw ModelConfigError("--freeze '\(pattern)' matches only layers without weights (\(names.joined(separator: ", "))); the layers with weights are \(withWeights.joined(separator: ", "))")
+            }
+            chosen.formUnion(frozen)
         }
         return chosen
     }

@@ -53,8 +53,16 @@ public final class CheckpointSaver: TrainingCallback {
         guard trainer.model.weights.allSatisfy(\.value.isFinite) else {
             throw TrainingError.diverged("the weights are no longer finite; not saving them over \(path): lower --learning-rate")
         }
-        try Checkpoint.save(model: trainer.model, optimizer: trainer.optimizer, training: trainer.checkpointState,
-                            to: path, compressWeights: compressWeights)
+        do {
+            try Checkpoint.save(model: trainer.model, optimizer: trainer.optimizer, training: trainer.checkpointState,
+                                to: path, compressWeights: compressWeights)
+        } catch let error as CheckpointError {
+            // Saves go through a temporary file and a rename: a failed one leaves the target as it was.
+            // After a save of this run, the caller adds which epoch the file still holds.
+            let previous = savedEpoch != nil ? "" : FileManager.default.fileExists(atPath: path)
+                ? "; the previous \(path) is unchanged" : "; no checkpoint was written"
+            throw TrainingError.cannotWrite(path: path, problem: error.description + previous)
+        }
         savedEpoch = trainer.state.epoch
     }
 }

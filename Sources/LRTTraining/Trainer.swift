@@ -40,7 +40,7 @@ public indirect enum TrainingError: Error, CustomStringConvertible {
         case .architecture(let error, let data): return data.map { "\(error) (\($0))" } ?? "--model: \(error)"
         case .data(_, let problem), .mismatch(let problem), .diverged(let problem), .insufficientMemory(let problem): return problem
         case .cannotContinue(_, let problem), .cannotWrite(_, let problem): return problem
-        case .stopped(let error, let checkpoint, let epoch): return "\(error.description); \(checkpoint) holds epoch \(epoch)"
+        case .stopped(let error, let checkpoint, let epoch): return "\(error.description); \(checkpoint) still holds epoch \(epoch), intact"
         }
     }
 }

@@ -176,6 +176,11 @@ final class FreezingTests: XCTestCase {
             pattern.hasSuffix("*") ? name.hasPrefix(pattern.dropLast()) : name == pattern
         }
         XCTAssertEqual(try Finetuning.layers(of: model, matching: ["conv*"], match: match), ["conv_a", "conv_b"])
+        XCTAssertEqual(try Finetuning.layers(of: model, matching: ["*"], match: match), ["conv_a", "bn_a", "conv_b", "head"],
+                       "weightless layers have nothing to freeze")
+        XCTAssertThrowsError(try Finetuning.layers(of: model, matching: ["flat*"], match: match)) { error in
+            XCTAssertTrue("\(error)".contains("matches only layers without weights (flatten)"), "\(error)")
+        }
         XCTAssertThrowsError(try Finetuning.layers(of: model, matching: ["conv*", "block*"], match: match)) { error in
             XCTAssertTrue("\(error)".contains("--freeze 'block*' matches no layer"), "\(error)")
             XCTAssertTrue("\(error)".contains("conv_a, bn_a, conv_b, flatten, head"), "\(error)")
