@@ -54,7 +54,8 @@ public struct Inspection {
         layers = contents.model.layers.enumerated().map { index, layer in
             LayerSummary(name: layer.name, className: layer.className, outputShape: layer.outputShape,
                          parameterCount: layer.weights.reduce(0) { $0 + $1.value.count },
-                         trainableCount: layer.parameters.reduce(0) { $0 + $1.value.count },
+                         trainableCount: contents.model.frozenLayers.contains(layer.name) ? 0  // Keras counts a frozen layer's weights as non-trainable
+                             : layer.parameters.reduce(0) { $0 + $1.value.count },
                          inputs: inputs?[index] ?? [])
         }
         if let lrtOptimizer = contents.optimizer {

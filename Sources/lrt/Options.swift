@@ -39,6 +39,7 @@ struct TrainingOptions: ParsableArguments {
             try RunSetting.check(epochs: epochs)
             try RunSetting.check(batchSize: batchSize)
         }
+        try checkCheckpointName(out)
         try optimizer.validateForNewRun()
     }
 
@@ -48,6 +49,7 @@ struct TrainingOptions: ParsableArguments {
         configuration.epochs = epochs
         configuration.batchSize = batchSize
         configuration.optimizer = try optimizer.configuration()
+        configuration.cosinePeriodSpansRun = optimizer.cosinePeriodSpansRun && optimizer.optimizerConfig == nil
         configuration.seed = seed
         configuration.outputPath = out
         configuration.data = try dataOptions.options()
@@ -232,21 +234,24 @@ struct MonitoringOptions: ParsableArguments {
     }
 }
 
-/// The bundled samples (`Samples/`), found from the working directory or beside the executable.
+/// The bundled sample dataset (`Samples/`), found from the working directory or beside the executable's
+/// real path (a symbolic link to it in a `bin/` folder finds the install it points to); the sample model is
+/// built in (``ModelArgument``).
 enum Samples {
-    /// `Samples/<name>` (a folder or file), from the working directory or beside the executable.
+    /// `Samples/<name>` (a folder or file), from the working directory, or the executable's folder and up to
+    /// five folders above it (`.build/release/lrt` in the repository, `PREFIX/bin/lrt` beside `PREFIX/Samples`,
+    /// `PREFIX/share/lrt/Samples`).
     static func path(_ name: String) throws -> String {
-        var candidates = [FileManager.default.currentDirectoryPath]
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<5 {
-            candidates.append(directory.path)
+        var bases = [FileManager.default.currentDirectoryPath]
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var directory = executable.deletingLastPathComponent()
+        for _ in 0..<6 {
+            bases.append(directory.path)
             directory.deleteLastPathComponent()
         }
-        for base in candidates {
-            let path = base + "/Samples/" + name
-            if FileManager.default.fileExists(atPath: path) { return path }
-        }
-        throw CommandError.missingSamples(name: name)
+        let candidates = bases.flatMap { [$0 + "/Samples/" + name, $0 + "/share/lrt/Samples/" + name] }
+        for path in candidates where FileManager.default.fileExists(atPath: path) { return path }
+        throw CommandError.missingSamples(name: name, executable: executable.path)
     }
 }
 
@@ -313,16 +318,16 @@ enum CommandError: Error, CustomStringConvertible {
     case invalidFile(path: String, what: String, reason: String)
     /// Option values that cannot be used together or with the checkpoint, named by their flags.
     case invalidOption(String)
-    /// No `--data` and no bundled `Samples/<name>`.
-    case missingSamples(name: String)
+    /// No `--data` and no bundled `Samples/<name>` in the working directory or beside `executable`.
+    case missingSamples(name: String, executable: String)
 
     var description: String {
         switch self {
         case .unreadable(let path, let what, let reason): return "cannot read \(what) \(path): \(reason)"
         case .invalidFile(let path, let what, let reason): return "\(what) \(path): \(reason)"
         case .invalidOption(let message): return message
-        case .missingSamples(let name):
-            return "no --data given and the sample dataset Samples/\(name) was not found; run from the lrt repository or pass --data DIR"
+        case .missingSamples(let name, let executable):
+            return "no --data given and the sample dataset Samples/\(name) was not found in the working directory or beside the lrt executable \(executable); pass --data DIR (a folder of class folders of images)"
         }
     }
 }
