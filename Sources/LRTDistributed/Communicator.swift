@@ -18,34 +18,48 @@ public protocol Communicator: AnyObject {
     func allreduceSum(_ values: UnsafeMutableBufferPointer<Double>) throws(CommunicatorError)
     /// Replaces every element by its maximum over all ranks.
     func allreduceMaximum(_ values: UnsafeMutableBufferPointer<Double>) throws(CommunicatorError)
-    /// Replaces `bytes` on every rank by rank `root`'s (the length must agree).
-    func broadcast(_ bytes: UnsafeMutableBufferPointer<UInt8>, from root: Int) throws(CommunicatorError)
+    /// Replaces `values` on every rank by rank `root`'s (the length must agree).
+    func broadcast(_ values: UnsafeMutableBufferPointer<Float>, from root: Int) throws(CommunicatorError)
     /// Returns when every rank has called it.
     func barrier() throws(CommunicatorError)
+}
+
+/// Runs `body` on the storage of `values`, carrying its typed error out of the (untyped) closure.
+func withBuffer<Element>(_ values: inout [Element],
+                         _ body: (UnsafeMutableBufferPointer<Element>) throws(CommunicatorError) -> Void) throws(CommunicatorError) {
+    var failure: CommunicatorError?
+    values.withUnsafeMutableBufferPointer { buffer in
+        do throws(CommunicatorError) { try body(buffer) } catch { failure = error }
+    }
+    if let failure { throw failure }
 }
 
 extension Communicator {
     /// Sums an array element-wise over all ranks.
     public func allreduceSum(_ values: inout [Double]) throws(CommunicatorError) {
-        try values.withUnsafeMutableBufferPointer { (buffer: inout UnsafeMutableBufferPointer<Double>) throws(CommunicatorError) in
-            try allreduceSum(buffer)
-        }
+        try withBuffer(&values) { buffer throws(CommunicatorError) in try allreduceSum(buffer) }
     }
 
     /// Sums an array element-wise over all ranks.
     public func allreduceSum(_ values: inout [Float]) throws(CommunicatorError) {
-        try values.withUnsafeMutableBufferPointer { (buffer: inout UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) in
-            try allreduceSum(buffer)
-        }
+        try withBuffer(&values) { buffer throws(CommunicatorError) in try allreduceSum(buffer) }
+    }
+
+    /// Replaces every element by its maximum over all ranks.
+    public func allreduceMaximum(_ values: inout [Double]) throws(CommunicatorError) {
+        try withBuffer(&values) { buffer throws(CommunicatorError) in try allreduceMaximum(buffer) }
+    }
+
+    /// Replaces `values` on every rank by rank `root`'s.
+    public func broadcast(_ values: inout [Float], from root: Int) throws(CommunicatorError) {
+        try withBuffer(&values) { buffer throws(CommunicatorError) in try broadcast(buffer, from: root) }
     }
 
     /// Whether any rank passes true (a stop request from one rank stops them all).
     public func anyRank(_ flag: Bool) throws(CommunicatorError) -> Bool {
         guard size > 1 else { return flag }
         var value = [flag ? 1.0 : 0.0]
-        try value.withUnsafeMutableBufferPointer { (buffer: inout UnsafeMutableBufferPointer<Double>) throws(CommunicatorError) in
-            try allreduceMaximum(buffer)
-        }
+        try allreduceMaximum(&value)
         return value[0] > 0
     }
 
@@ -76,7 +90,7 @@ public final class SingleProcessCommunicator: Communicator {
     public func allreduceSum(_ values: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {}
     public func allreduceSum(_ values: UnsafeMutableBufferPointer<Double>) throws(CommunicatorError) {}
     public func allreduceMaximum(_ values: UnsafeMutableBufferPointer<Double>) throws(CommunicatorError) {}
-    public func broadcast(_ bytes: UnsafeMutableBufferPointer<UInt8>, from root: Int) throws(CommunicatorError) {}
+    public func broadcast(_ values: UnsafeMutableBufferPointer<Float>, from root: Int) throws(CommunicatorError) {}
     public func barrier() throws(CommunicatorError) {}
 }
 

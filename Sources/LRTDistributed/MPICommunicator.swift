@@ -81,10 +81,11 @@ public final class MPICommunicator: Communicator {
         try allreduce(values.baseAddress, count: values.count, type: lrt_MPI_DOUBLE(), operation: lrt_MPI_MAX(), name: "MPI_Allreduce")
     }
 
-    public func broadcast(_ bytes: UnsafeMutableBufferPointer<UInt8>, from root: Int) throws(CommunicatorError) {
+    public func broadcast(_ values: UnsafeMutableBufferPointer<Float>, from root: Int) throws(CommunicatorError) {
+        precondition(values.count <= Int(Int32.max), "broadcast of \(values.count) elements: split it")
         watchdog.enter("MPI_Bcast")
         defer { watchdog.leave() }
-        try check(MPI_Bcast(bytes.baseAddress, Int32(bytes.count), lrt_MPI_BYTE(), Int32(root), communicator), "MPI_Bcast")
+        try check(MPI_Bcast(values.baseAddress, Int32(values.count), lrt_MPI_FLOAT(), Int32(root), communicator), "MPI_Bcast")
     }
 
     public func barrier() throws(CommunicatorError) {

@@ -1,5 +1,6 @@
 import Foundation
 import LRTData
+import LRTDistributed
 import LRTLayers
 import LRTTensor
 
@@ -20,15 +21,41 @@ public struct EvaluationReport: Sendable {
 
     /// Evaluates `model` on all of `data` in batches of `batchSize` (inference mode).
     public static func evaluate(_ model: any Model, on data: any Dataset, batchSize: Int = 1000) -> EvaluationReport {
+        evaluate(model, on: data, examples: 0..<data.count, batchSize: batchSize)
+    }
+
+    /// Evaluates `model` on all of `data` split over the ranks of `communicator`: each rank runs a
+    /// contiguous shard and the sums are added up, so every rank returns the whole report.
+    public static func evaluate(_ model: any Model, on data: any Dataset, batchSize: Int = 1000,
+                                communicator: any Communicator) throws(CommunicatorError) -> EvaluationReport {
+        guard communicator.size > 1 else { return evaluate(model, on: data, batchSize: batchSize) }
+        var report = evaluate(model, on: data, examples: communicator.shard(of: 0..<data.count), batchSize: batchSize)
+        // [loss · count, correct, per-class correct…, per-class count…]
+        var sums = [report.loss * Double(report.count), report.accuracy * Double(report.count)]
+            + report.perClass.map { Double($0.correct) } + report.perClass.map { Double($0.count) }
+        try communicator.allreduceSum(&sums)
+        let classes = report.perClass.count
+        for index in 0..<classes {
+            report.perClass[index].correct = Int(sums[2 + index].rounded())
+            report.perClass[index].count = Int(sums[2 + classes + index].rounded())
+        }
+        let count = max(data.count, 1)
+        report.loss = sums[0] / Double(count)
+        report.accuracy = sums[1].rounded() / Double(count)
+        report.count = data.count
+        return report
+    }
+
+    private static func evaluate(_ model: any Model, on data: any Dataset, examples: Range<Int>, batchSize: Int) -> EvaluationReport {
         var perClass = data.classNames.map { (name: $0, correct: 0, count: 0) }
         var totalLoss = 0.0
         var totalCorrect = 0
         let started = DispatchTime.now().uptimeNanoseconds
         var batch = Tensor(shape: [0])
         var labels: [Int32] = []
-        let order = Array(0..<data.count)
-        for start in stride(from: 0, to: data.count, by: batchSize) {
-            let slice = order[start..<min(start + batchSize, data.count)]
+        let order = Array(examples)
+        for start in stride(from: 0, to: order.count, by: batchSize) {
+            let slice = order[start..<min(start + batchSize, order.count)]
             data.fill(slice, into: &batch, labels: &labels)
             let logits = model.infer(batch)
             let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...], computeGradient: false)
@@ -46,9 +73,9 @@ public struct EvaluationReport: Sendable {
                 }
             }
         }
-        let count = max(data.count, 1)
+        let count = max(order.count, 1)
         return EvaluationReport(loss: totalLoss / Double(count), accuracy: Double(totalCorrect) / Double(count),
-                                count: data.count, perClass: perClass,
+                                count: order.count, perClass: perClass,
                                 seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LRTData
+import LRTDistributed
 import LRTFormat
 import LRTLayers
 import LRTOptimizers
@@ -106,7 +107,16 @@ public enum Runs {
         public var overwrite = false
         /// Files the command read besides the data (the model config), which the output may never be.
         public var inputFiles: [String] = []
+        /// The ranks of an MPI run (default: this process alone). Every rank runs the same command;
+        /// rank 0 alone prints progress, writes the metrics log and the checkpoints.
+        public var communicator: any Communicator = SingleProcessCommunicator()
+        /// Under MPI: seconds a collective may wait for the other ranks before the job is stopped with a
+        /// message naming this rank and the step (0: forever).
+        public var collectiveTimeout = 600.0
         public init() {}
+
+        /// Where this rank's progress lines go: ``progress`` (or standard error) on rank 0, nowhere on the others.
+        var rankProgress: (String) -> Void { communicator.rank == 0 ? progress ?? printError : { _ in } }
     }
 
     /// Trains a new model from `configuration` and writes its checkpoint.
@@ -142,7 +152,7 @@ public enum Runs {
                                          keepOptimizer: Bool, hooks: Hooks) throws -> RunSummary {
         try configuration.validate()
         let contents = try Checkpoint.load(from: modelPath)
-        contents.warnings.forEach { (hooks.progress ?? printError)("warning: \($0)") }
+        contents.warnings.forEach { hooks.rankProgress("warning: \($0)") }
         var optimizer: Optimizer?
         if keepOptimizer {
             if let saved = contents.optimizer {
@@ -160,9 +170,11 @@ public enum Runs {
     private static func start(model: any Model, generator: SeededGenerator, configuration: TrainingConfiguration,
                               optimizer: Optimizer? = nil, hooks: Hooks) throws -> RunSummary {
         let root = absolutePath(configuration.dataRoot)
-        let lock = try Checkpoint.reserve(configuration.outputPath, overwrite: hooks.overwrite,
-                                          inputs: hooks.inputFiles, inputFolders: dataFolders(root))
-        defer { lock.release() }
+        // Rank 0 alone writes the output, so it alone reserves it.
+        let lock = hooks.communicator.rank == 0
+            ? try Checkpoint.reserve(configuration.outputPath, overwrite: hooks.overwrite, inputs: hooks.inputFiles,
+                                     inputFolders: dataFolders(root)) : nil
+        defer { lock?.release() }
         let optimizer = try optimizer ?? Optimizer(configuration: configuration.optimizerConfiguration())
         try ResourceEstimate(model: model, batchSize: configuration.batchSize, optimizerSlots: optimizer.rule.slotNames.count,
                              imageCount: ResourceEstimate.countImages(under: root))
@@ -180,8 +192,9 @@ public enum Runs {
         state.augmentation = configuration.data.augmentation?.description ?? ""
         state.validationSource = ""  // chosen by the layout
         state.validationFraction = configuration.data.validationSplit
-        let data = try RunData.load(model: model, state: &state, progress: hooks.progress ?? printError)
-        let trainer = Trainer(model: model, optimizer: optimizer, trainData: data.train, validationData: data.validation, state: state)
+        let data = try RunData.load(model: model, state: &state, progress: hooks.rankProgress)
+        let trainer = Trainer(model: model, optimizer: optimizer, trainData: data.train, validationData: data.validation, state: state,
+                              communicator: hooks.communicator)
         return try run(trainer, test: data.test, epochs: configuration.epochs, outputPath: configuration.outputPath, hooks: hooks)
     }
 
@@ -231,18 +244,19 @@ public enum Runs {
         var state = saved
         state.test = nil  // measured on earlier weights
         if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
-        let lock = try Checkpoint.reserve(output, overwrite: hooks.overwrite, inputs: hooks.inputFiles,
-                                          inputFolders: dataFolders(state.dataRoot))
-        defer { lock.release() }
+        let lock = hooks.communicator.rank == 0
+            ? try Checkpoint.reserve(output, overwrite: hooks.overwrite, inputs: hooks.inputFiles,
+                                     inputFolders: dataFolders(state.dataRoot)) : nil
+        defer { lock?.release() }
         try ResourceEstimate(model: contents.model, batchSize: state.batchSize, optimizerSlots: resumed.rule.slotNames.count,
                              imageCount: ResourceEstimate.countImages(under: state.dataRoot))
             .check(against: .current(), batchSize: state.batchSize)
-        let data = try RunData.load(model: contents.model, state: &state, progress: hooks.progress ?? printError)
+        let data = try RunData.load(model: contents.model, state: &state, progress: hooks.rankProgress)
         guard state.epochOrder.isEmpty || state.epochOrder.count == data.train.count else {
             throw TrainingError.data(path: state.dataRoot, problem: "\(state.dataRoot) has \(data.train.count) training images but the checkpoint's epoch order covers \(state.epochOrder.count); resume with the same dataset")
         }
         let trainer = Trainer(model: contents.model, optimizer: resumed, trainData: data.train, validationData: data.validation,
-                              state: state)
+                              state: state, communicator: hooks.communicator)
         return try run(trainer, test: data.test, epochs: target, outputPath: output, hooks: hooks)
     }
 
@@ -275,8 +289,10 @@ public enum Runs {
     ///   - split: `.test` (default): `DIR/test`, or DIR itself when it holds the class folders; `.validation`: the
     ///     files the run validated on (checked against the recorded digest); `.train`: the training files.
     ///   - batchSize: examples per forward pass (default 1000).
+    ///   - communicator: the ranks of an MPI run, which split the images between them (default: this process alone).
     public static func evaluate(modelPath: String, dataRoot: String?, split: DataSplit = .test,
-                                batchSize: Int = 1000) throws -> EvaluationReport {
+                                batchSize: Int = 1000,
+                                communicator: any Communicator = SingleProcessCommunicator()) throws -> EvaluationReport {
         let contents = try Checkpoint.load(from: modelPath)
         var state = contents.training ?? TrainingState()
         if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
@@ -285,23 +301,28 @@ public enum Runs {
         }
         if contents.training == nil { state.validationSource = "" }
         let data = try RunData.load(model: contents.model, state: &state, classNames: contents.training?.classNames,
-                                    split: split, progress: printError)
+                                    split: split, progress: communicator.rank == 0 ? printError : { _ in })
         guard let chosen = data.evaluated else {
             let hint = split == .test ? "add DIR/test/<class>/ folders, or pass --split validation"
                 : "this run kept no validation split; pass --split test or train"
             throw TrainingError.data(path: state.dataRoot, problem: "\(state.dataRoot) has no \(split.rawValue) split: \(hint)")
         }
-        return EvaluationReport.evaluate(contents.model, on: chosen, batchSize: batchSize)
+        do { return try EvaluationReport.evaluate(contents.model, on: chosen, batchSize: batchSize, communicator: communicator) } catch {
+            throw TrainingError.communication(error)
+        }
     }
 
     private static func run(_ trainer: Trainer, test: (any Dataset)?, epochs: Int, outputPath: String,
                             hooks: Hooks) throws -> RunSummary {
         let saver = CheckpointSaver(path: outputPath, compressWeights: hooks.compressWeights)
         trainer.logEvery = hooks.logEvery
-        trainer.callbacks = [StopPoller(shouldStop: hooks.shouldStop),
-                             ProgressPrinter(totalEpochs: epochs, write: hooks.progress ?? printError)]
-        if let metricsLogPath = hooks.metricsLogPath { trainer.callbacks.append(try MetricsLogger(path: metricsLogPath)) }
-        trainer.callbacks.append(saver)
+        hooks.communicator.collectiveTimeout = hooks.collectiveTimeout
+        trainer.callbacks = [StopPoller(shouldStop: hooks.shouldStop)]
+        // Rank 0 alone prints, logs and saves: every rank holds the same weights and metrics.
+        let writes = hooks.communicator.rank == 0
+        if writes { trainer.callbacks.append(ProgressPrinter(totalEpochs: epochs, write: hooks.rankProgress)) }
+        if writes, let metricsLogPath = hooks.metricsLogPath { trainer.callbacks.append(try MetricsLogger(path: metricsLogPath)) }
+        if writes { trainer.callbacks.append(saver) }
         do {
             try trainer.fit(epochs: epochs)
         } catch let error as TrainingError {
@@ -310,11 +331,14 @@ public enum Runs {
         }
         // The test split, once, after the last epoch: never during training, so nothing is selected on it.
         if let test, !trainer.stopRequested, trainer.state.epoch >= epochs {
-            let report = EvaluationReport.evaluate(trainer.model, on: test)
+            let report: EvaluationReport
+            do { report = try EvaluationReport.evaluate(trainer.model, on: test, communicator: hooks.communicator) } catch {
+                throw TrainingError.communication(error)
+            }
             trainer.recordTest(TrainingState.TestMetrics(loss: report.loss, accuracy: report.accuracy, count: report.count))
-            (hooks.progress ?? printError)(String(format: "test  test_loss %.4f  test_accuracy %.4f  (%d images)",
-                                                  report.loss, report.accuracy, report.count))
-            try saver.save(trainer)
+            hooks.rankProgress(String(format: "test  test_loss %.4f  test_accuracy %.4f  (%d images)",
+                                      report.loss, report.accuracy, report.count))
+            if writes { try saver.save(trainer) }
         }
         return RunSummary(checkpointPath: outputPath, epochs: trainer.state.epoch, history: trainer.state.history,
                           test: trainer.state.test, stoppedEarly: trainer.stopRequested)
@@ -337,11 +361,15 @@ public enum Runs {
     public static func printError(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 }
 
-/// Turns an external stop request (Ctrl-C) into ``Trainer/stopRequested``.
+/// Turns an external stop request (Ctrl-C) into ``Trainer/stopRequested``; under MPI, a request on
+/// any rank stops every rank after the same batch (the first callback, so the saver sees it).
 private final class StopPoller: TrainingCallback {
     let shouldStop: () -> Bool
     init(shouldStop: @escaping () -> Bool) { self.shouldStop = shouldStop }
     func onBatchEnd(_ trainer: Trainer) throws {
-        if shouldStop() { trainer.stopRequested = true }
+        let requested = shouldStop() || trainer.stopRequested
+        do { if try trainer.parallel.communicator.anyRank(requested) { trainer.stopRequested = true } } catch {
+            throw TrainingError.communication(error)
+        }
     }
 }

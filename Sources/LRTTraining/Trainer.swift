@@ -1,5 +1,6 @@
 import Foundation
 import LRTData
+import LRTDistributed
 import LRTFormat
 import LRTLayers
 import LRTOptimizers
@@ -29,6 +30,8 @@ public indirect enum TrainingError: Error, CustomStringConvertible {
     case cannotWrite(path: String, problem: String)
     /// The run needs more memory than the machine or its limits allow: the estimate, and a fix.
     case insufficientMemory(String)
+    /// A collective between the ranks of an MPI run failed or timed out.
+    case communication(CommunicatorError)
     /// A run that stopped on `error` after saving `checkpoint` at `epoch`.
     case stopped(TrainingError, checkpoint: String, epoch: Int)
 
@@ -40,6 +43,7 @@ public indirect enum TrainingError: Error, CustomStringConvertible {
         case .architecture(let error, let data): return data.map { "\(error) (\($0))" } ?? "--model: \(error)"
         case .data(_, let problem), .mismatch(let problem), .diverged(let problem), .insufficientMemory(let problem): return problem
         case .cannotContinue(_, let problem), .cannotWrite(_, let problem): return problem
+        case .communication(let error): return error.description
         case .stopped(let error, let checkpoint, let epoch): return "\(error.description); \(checkpoint) holds epoch \(epoch)"
         }
     }
@@ -76,6 +80,8 @@ public final class Trainer {
     /// The dropout stream: the generator the model's `ForwardContext` gets.
     public private(set) var dropoutGenerator: SeededGenerator
     public var callbacks: [TrainingCallback] = []
+    /// The ranks of the run and the gradient averaging between `backward` and the optimizer.
+    public let parallel: DataParallel
     /// Record optimizer telemetry every this many steps into ``state`` (0: never).
     public var logEvery = 50
     /// Set by a callback (or a signal) to stop after the current batch.
@@ -91,8 +97,9 @@ public final class Trainer {
 
     /// A trainer continuing from `state`, whose generator states start the three streams.
     public init(model: any Model, optimizer: Optimizer, trainData: any Dataset, validationData: (any Dataset)?,
-                state: TrainingState) {
+                state: TrainingState, communicator: any Communicator = SingleProcessCommunicator()) {
         self.model = model
+        parallel = DataParallel(communicator: communicator)
         self.optimizer = optimizer
         self.trainData = trainData
         self.validationData = validationData
@@ -111,6 +118,7 @@ public final class Trainer {
         current.generatorState = orderGenerator.state
         current.augmentationGeneratorState = augmentationGenerator.state
         current.dropoutGeneratorState = dropoutGenerator.state
+        current.ranks = parallel.communicator.size
         return current
     }
 
@@ -118,6 +126,7 @@ public final class Trainer {
     /// `initial_epoch`), or until a stop is requested.
     /// - Throws: ``TrainingError`` when the loss stops being finite; nothing is saved then.
     public func fit(epochs: Int) throws {
+        try parallel.synchronize(model: model, state: state, trainCount: trainData.count)
         while state.epoch < epochs && !stopRequested {
             if state.epochOrder.isEmpty {
                 state.epochOrder = orderGenerator.permutation(of: trainData.count)
@@ -136,21 +145,33 @@ public final class Trainer {
     private func trainStep() throws {
         let started = DispatchTime.now().uptimeNanoseconds
         let end = min(state.position + state.batchSize, state.epochOrder.count)
-        trainData.fill(state.epochOrder[state.position..<end], into: &batch, labels: &labels, generator: &augmentationGenerator)
-        var context = ForwardContext(training: true, generator: dropoutGenerator)
-        let logits = model.forward(batch, context: &context)
-        dropoutGenerator = context.generator
-        let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...])
-        guard result.loss.isFinite else {
-            throw TrainingError.diverged("the loss became \(result.loss) at epoch \(state.epoch + 1), step \(state.globalStep + 1) (learning rate \(optimizer.schedule.rate(step: optimizer.step, epoch: state.epoch))); training stopped without saving this state: lower --learning-rate")
-        }
+        // Each rank fills its shard of the global batch; with one rank, the whole batch.
+        let shard = parallel.shard(state.position..<end)
+        var augmentation = parallel.isParallel ? parallel.rankGenerator(&augmentationGenerator, stream: "augmentation") : augmentationGenerator
+        var context = ForwardContext(training: true, generator: parallel.isParallel ? parallel.rankGenerator(&dropoutGenerator, stream: "dropout") : dropoutGenerator)
         model.zeroGradients()
-        model.backward(result.gradient)
+        var totals: DataParallel.StepTotals = (0, 0, 0)
+        if !shard.isEmpty {  // a rank gets no examples when the batch has fewer than the ranks
+            trainData.fill(state.epochOrder[shard], into: &batch, labels: &labels, generator: &augmentation)
+            let logits = model.forward(batch, context: &context)
+            let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...])
+            totals = (result.loss * Double(labels.count), result.correct, labels.count)
+            if result.loss.isFinite { model.backward(result.gradient) }
+        }
+        if !parallel.isParallel { (augmentationGenerator, dropoutGenerator) = (augmentation, context.generator) }
+        if parallel.isParallel { parallel.communicator.activity = "step \(state.globalStep + 1) (epoch \(state.epoch + 1))" }
+        do { try parallel.reduce(model: model, totals: &totals, globalCount: end - state.position) } catch {
+            throw TrainingError.communication(error)
+        }
+        let loss = totals.lossSum / Double(max(totals.count, 1))
+        guard loss.isFinite else {
+            throw TrainingError.diverged("the loss became \(loss) at epoch \(state.epoch + 1), step \(state.globalStep + 1) (learning rate \(optimizer.schedule.rate(step: optimizer.step, epoch: state.epoch))); training stopped without saving this state: lower --learning-rate")
+        }
         optimizer.apply(to: model.parameterGroups, epoch: state.epoch)
         if logEvery > 0, (state.globalStep + 1) % logEvery == 0 { recordTelemetry(step: state.globalStep + 1) }
-        state.epochLossSum += result.loss * Double(labels.count)
-        state.epochCorrect += result.correct
-        state.epochSeen += labels.count
+        state.epochLossSum += totals.lossSum
+        state.epochCorrect += totals.correct
+        state.epochSeen += totals.count
         state.position = end
         state.globalStep += 1
         epochSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
@@ -164,7 +185,13 @@ public final class Trainer {
     }
 
     private func finishEpoch() throws {
-        let validation = validationData.map { EvaluationReport.evaluate(model, on: $0) }
+        parallel.communicator.activity = "validation after epoch \(state.epoch + 1)"
+        var validation: EvaluationReport?
+        if let validationData {
+            do { validation = try EvaluationReport.evaluate(model, on: validationData, communicator: parallel.communicator) } catch {
+                throw TrainingError.communication(error)
+            }
+        }
         guard validation?.loss.isFinite ?? true, model.weights.allSatisfy(\.value.isFinite) else {
             throw TrainingError.diverged("the weights diverged in epoch \(state.epoch + 1) (validation loss \(validation?.loss ?? .nan)); training stopped without saving this epoch: lower --learning-rate")
         }

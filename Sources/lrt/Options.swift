@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LRTData
+import LRTDistributed
 import LRTOptimizers
 import LRTTraining
 
@@ -118,8 +119,14 @@ struct MonitoringOptions: ParsableArguments {
     @Flag(help: "Replace the --out file even when it is not an lrt or Keras checkpoint (it may never be an input).")
     var overwrite = false
 
+    @Option(help: ArgumentHelp("Under mpirun: seconds a collective (the gradient allreduce) may wait for the other ranks before the job stops, naming the rank and the step (0: wait forever).", valueName: "seconds"))
+    var collectiveTimeout = 600.0
+
     func validate() throws {
         guard logEvery >= 0 else { throw ValidationError("--log-every must be 0 (off) or a positive number of steps, got \(logEvery)") }
+        guard collectiveTimeout.isFinite, collectiveTimeout >= 0 else {
+            throw ValidationError("--collective-timeout must be 0 (wait forever) or a number of seconds, got \(collectiveTimeout)")
+        }
     }
 
     /// The run hooks: Ctrl-C stops after the current batch (saving first), plus these options.
@@ -130,6 +137,8 @@ struct MonitoringOptions: ParsableArguments {
         hooks.metricsLogPath = metricsLog
         hooks.compressWeights = compress
         hooks.overwrite = overwrite
+        hooks.communicator = World.communicator
+        hooks.collectiveTimeout = collectiveTimeout
         return hooks
     }
 }
