@@ -49,6 +49,6 @@ let package = Package(
         .testTarget(name: "LRTHDF5Tests", dependencies: ["LRTHDF5"]),
         .testTarget(name: "LRTFormatTests", dependencies: ["LRTFormat", "LRTHDF5"]),
         .testTarget(name: "LRTTrainingTests", dependencies: ["LRTTraining", "LRTData", "LRTFormat", "LRTDistributed"]),
-        .testTarget(name: "LRTCommandTests", dependencies: ["lrt", "LRTData"]),
+        .testTarget(name: "LRTCommandTests", dependencies: ["lrt", "LRTData", "LRTFormat"]),
     ]
 )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LRTDistributed
+import LRTFormat
 import LRTTensor
 import LRTTraining
 
@@ -29,9 +30,10 @@ enum Entry {
         if let setting = KernelBackend.invalidSetting {
             Runs.printError("warning: \(KernelBackend.environmentVariable)=\(setting) names no backend; using \(KernelBackend.preferred.rawValue) (set onednn or blas)")
         }
-        // After any re-execution above: MPI cannot survive an exec.
+        // After any re-execution above: MPI cannot survive an exec. The child that reads a file in
+        // isolation inherits the rank's environment but is no rank.
         do {
-            if let warning = try World.start() { Runs.printError(warning) }
+            if !IsolatedRead.isChild, let warning = try World.start() { Runs.printError(warning) }
         } catch {
             Runs.printError("error: \(error)")
             exit(1)
