@@ -225,6 +225,7 @@ final class DistributedTests: CommandTestCase {
                 if difference > worst.difference { worst = (a.path, difference) }
             }
         }
+        print("\(what): largest relative weight difference from one process \(worst.difference) (\(worst.path))")
         XCTAssertLessThanOrEqual(worst.difference, Self.weightTolerance,
                                  "\(what): \(worst.path) differs from one process by \(worst.difference) (relative)",
                                  file: file, line: line)
