@@ -1,4 +1,5 @@
 import Foundation
+import LRTDistributed
 import LRTFormat
 import LRTLayers
 
@@ -22,7 +23,9 @@ public final class ProgressPrinter: TrainingCallback {
         let validation = value["val_loss"].map { String(format: "  val_loss %.4f  val_accuracy %.4f", $0, value["val_accuracy"] ?? .nan) } ?? ""
         write(String(format: "epoch %d/%d  loss %.4f  accuracy %.4f", trainer.state.epoch, totalEpochs,
                      value["loss"] ?? .nan, value["accuracy"] ?? .nan) + validation
-              + String(format: "  %.0f img/s  elapsed %.1fs", value["images_per_second"] ?? .nan, Date().timeIntervalSince(started)))
+              + String(format: "  %.0f img/s  elapsed %.1fs", value["images_per_second"] ?? .nan, Date().timeIntervalSince(started))
+              + (trainer.parallel.isParallel ? String(format: "  allreduce %.2fs on %d ranks", trainer.parallel.takeCommunicationSeconds(),
+                                                      trainer.parallel.communicator.size) : ""))
     }
 }
 

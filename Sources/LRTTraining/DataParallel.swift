@@ -92,7 +92,8 @@ public final class DataParallel {
         communicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     }
 
-    /// The seconds spent reducing since the last call (packing, allreduce and unpacking).
+    /// The seconds spent reducing gradients since the last call (packing, allreduce, including any wait for a
+    /// slower rank, and unpacking); the progress line shows each epoch's.
     public func takeCommunicationSeconds() -> Double {
         defer { communicationSeconds = 0 }
         return communicationSeconds
