@@ -29,25 +29,27 @@ let package = Package(
         .target(name: "LRTTensor", dependencies: ["CBLAS", "CDNNL"]),
         .target(name: "LRTLayers", dependencies: ["LRTTensor"]),
         .target(name: "LRTOptimizers", dependencies: ["LRTTensor", "LRTLayers"]),
-        .target(name: "LRTData", dependencies: ["LRTTensor", "CPNG", "CJPEG"]),
+        .target(name: "LRTData", dependencies: ["LRTTensor", "LRTHDF5", "CPNG", "CJPEG"]),
         .target(name: "LRTHDF5", dependencies: ["CHDF5"]),
         .target(name: "LRTFormat", dependencies: ["LRTTensor", "LRTLayers", "LRTOptimizers", "LRTHDF5"]),
+        .target(name: "LRTReport", dependencies: ["LRTFormat", "LRTHDF5", "LRTLayers", "CPNG"]),
         // The communicator seam: single-process always, MPI only with the MPI trait.
         .target(name: "LRTDistributed", dependencies: [
             "LRTTensor", .target(name: "CMPI", condition: .when(traits: ["MPI"])),
         ]),
         .target(name: "LRTTraining", dependencies: ["LRTTensor", "LRTLayers", "LRTOptimizers", "LRTData", "LRTFormat", "LRTDistributed"]),
         .executableTarget(name: "lrt", dependencies: [
-            "LRTTraining", "LRTFormat", "LRTData", "LRTHDF5", "LRTTensor", "LRTLayers", "LRTOptimizers", "LRTDistributed",
+            "LRTTraining", "LRTReport", "LRTFormat", "LRTData", "LRTHDF5", "LRTTensor", "LRTLayers", "LRTOptimizers", "LRTDistributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "LRTTensorTests", dependencies: ["LRTTensor"]),
         .testTarget(name: "LRTLayersTests", dependencies: ["LRTLayers"]),
         .testTarget(name: "LRTOptimizersTests", dependencies: ["LRTOptimizers"]),
-        .testTarget(name: "LRTDataTests", dependencies: ["LRTData", "LRTTensor"], exclude: ["Fixtures"]),
+        .testTarget(name: "LRTDataTests", dependencies: ["LRTData", "LRTTensor", "LRTHDF5"], exclude: ["Fixtures"]),
         .testTarget(name: "LRTHDF5Tests", dependencies: ["LRTHDF5"]),
         .testTarget(name: "LRTFormatTests", dependencies: ["LRTFormat", "LRTHDF5"]),
+        .testTarget(name: "LRTReportTests", dependencies: ["LRTReport", "LRTFormat", "LRTData"]),
         .testTarget(name: "LRTTrainingTests", dependencies: ["LRTTraining", "LRTData", "LRTFormat", "LRTDistributed"]),
         .testTarget(name: "LRTCommandTests", dependencies: ["lrt", "LRTData", "LRTFormat"]),
     ]

@@ -82,9 +82,9 @@ public enum Checkpoint {
             try body(file.root)
             try SafeFile.write(try file.closeAndTakeImage(), to: path, what: what)
         } catch let error as FileError {
-            throw CheckpointError(error.description)
+            throw CheckpointError(.file(error))
         } catch {
-            throw CheckpointError("cannot write \(what) \(path): \(error)")
+            throw CheckpointError.carrying(error, path: path)
         }
     }
 
@@ -98,7 +98,7 @@ public enum Checkpoint {
         do {
             try target(path, overwrite: overwrite, inputs: inputs, inputFolders: inputFolders).check()
         } catch let error as FileError {
-            throw CheckpointError(error.description)
+            throw CheckpointError(.file(error))
         }
     }
 
@@ -111,7 +111,7 @@ public enum Checkpoint {
                                inputFolders: [String] = []) throws -> SafeFile.Lock {
         try checkWritable(path, overwrite: overwrite, inputs: inputs, inputFolders: inputFolders)
         do { return try SafeFile.Lock(path, what: "checkpoint") } catch let error as FileError {
-            throw CheckpointError(error.description)
+            throw CheckpointError(.file(error))
         }
     }
 
@@ -236,6 +236,21 @@ public enum Checkpoint {
         try dataset.setAttribute("augment", string: state.augmentation)
         if !state.skippedImages.isEmpty {  // missing means none
             try dataset.setAttribute("skipped_images", strings: state.skippedImages)
+        }
+        try dataset.setAttribute("training_count", int64: Int64(state.trainingCount))
+        if !state.normalization.isEmpty {  // missing means inputs in [0, 1]
+            try dataset.setAttribute("normalize", string: state.normalization)
+            try dataset.writeFloats("normalization_mean", state.normalizationMean, shape: [state.normalizationMean.count])
+            try dataset.writeFloats("normalization_std", state.normalizationStandardDeviation,
+                                    shape: [state.normalizationStandardDeviation.count])
+        }
+        if !state.classWeights.isEmpty {  // missing means every class weighs 1
+            try dataset.setAttribute("class_weight", string: state.classWeightSource)
+            try dataset.writeFloats("class_weights", state.classWeights, shape: [state.classWeights.count])
+        }
+        if !state.cachePath.isEmpty {
+            try dataset.setAttribute("cache", string: state.cachePath)
+            try dataset.setAttribute("streamed", int64: state.streamed ? 1 : 0)
         }
         if let test = state.test {
             try dataset.setAttribute("test_loss", double: test.loss)

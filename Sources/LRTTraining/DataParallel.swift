@@ -1,4 +1,5 @@
 import Foundation
+import LRTData
 import LRTDistributed
 import LRTFormat
 import LRTLayers
@@ -97,6 +98,24 @@ public final class DataParallel {
     public func takeCommunicationSeconds() -> Double {
         defer { communicationSeconds = 0 }
         return communicationSeconds
+    }
+
+    /// Loss, accuracy and count of `model` on all of `data`: with one rank ``EvaluationReport/evaluate(_:on:batchSize:)``;
+    /// with several, each rank evaluates a contiguous shard and the sums are added up, so every rank gets the whole result.
+    public func evaluate(_ model: any Model, on data: any Dataset) throws(CommunicatorError) -> (loss: Double, accuracy: Double, count: Int) {
+        guard isParallel else {
+            let report = EvaluationReport.evaluate(model, on: data)
+            return (report.loss, report.accuracy, report.count)
+        }
+        let shard = communicator.shard(of: 0..<data.count)
+        var sums = [0.0, 0.0]  // [loss · count, correct]
+        if !shard.isEmpty {
+            let report = EvaluationReport.evaluate(model, on: DatasetSubset(data, indices: Array(shard)))
+            sums = [report.loss * Double(report.count), (report.accuracy * Double(report.count)).rounded()]
+        }
+        try communicator.allreduceSum(&sums)
+        let count = max(data.count, 1)
+        return (sums[0] / Double(count), sums[1].rounded() / Double(count), data.count)
     }
 
     /// Makes every rank start from rank 0's weights (as PyTorch DDP does at construction), and checks

@@ -42,10 +42,8 @@ public struct TrainingConfiguration: Sendable {
     /// Checks every value before any work, naming the bad one.
     /// - Throws: ``TrainingError``.
     public func validate() throws {
-        guard epochs >= 1 else { throw TrainingError.invalidSetting(name: "epochs", value: String(epochs), hint: "train for at least 1 epoch") }
-        guard batchSize >= 1, batchSize <= 1 << 20 else {
-            throw TrainingError.invalidSetting(name: "batch size", value: String(batchSize), hint: "use a value from 1 to 1048576, e.g. 32")
-        }
+        try RunSetting.check(epochs: epochs)
+        try RunSetting.check(batchSize: batchSize)
         _ = try optimizerConfiguration()
     }
 
@@ -71,6 +69,16 @@ public struct DataOptions: Sendable {
     public var skipBadImages = false
     /// Random changes to each training image (`--augment flip,crop,…`); nil: none.
     public var augmentation: Augmentation?
+    /// Standardize inputs per channel by the training split's mean and standard deviation (`--normalize mean-std`);
+    /// false: inputs in [0, 1].
+    public var normalize = false
+    /// Class weights in the training loss (`--class-weight`); nil: every class weighs 1.
+    public var classWeighting: ClassWeighting?
+    /// The bytes decoded images may take in memory (`--memory-budget`; default half of the machine's memory).
+    public var memoryBudget = MemoryBudget.defaultBytes
+    /// An HDF5 file caching the decoded images (`--cache`): built once, reused while the files are unchanged, and
+    /// streamed from when the images exceed ``memoryBudget``; nil: decode into memory.
+    public var cachePath: String?
     public init() {}
 }
 
@@ -192,7 +200,10 @@ public enum Runs {
         state.augmentation = configuration.data.augmentation?.description ?? ""
         state.validationSource = ""  // chosen by the layout
         state.validationFraction = configuration.data.validationSplit
-        let data = try RunData.load(model: model, state: &state, progress: hooks.rankProgress)
+        state.normalization = configuration.data.normalize ? "mean-std" : ""
+        state.cachePath = configuration.data.cachePath.map(absolutePath) ?? ""
+        let data = try RunData.load(model: model, state: &state, classWeighting: configuration.data.classWeighting,
+                                    memoryBudget: configuration.data.memoryBudget, progress: hooks.rankProgress)
         let trainer = Trainer(model: model, optimizer: optimizer, trainData: data.train, validationData: data.validation, state: state,
                               communicator: hooks.communicator)
         return try run(trainer, test: data.test, epochs: configuration.epochs, outputPath: configuration.outputPath, hooks: hooks)
@@ -228,7 +239,7 @@ public enum Runs {
             throw TrainingError.cannotContinue(path: checkpointPath, problem: "\(checkpointPath) holds a model but no training state to resume; \(keras)use `lrt finetune \(checkpointPath) --data DIR` to train from its weights (add --keep-optimizer to keep its optimizer state)")
         }
         let target = epochs ?? saved.epoch + 1
-        guard target >= 1 else { throw TrainingError.invalidSetting(name: "epochs", value: String(target), hint: "use at least 1") }
+        try RunSetting.check(epochs: target)
         guard target > saved.epoch || !saved.epochOrder.isEmpty else {
             throw TrainingError.cannotContinue(path: checkpointPath, problem: "\(checkpointPath) has already trained \(saved.epoch) epochs; pass --epochs above \(saved.epoch) to train further")
         }
@@ -289,10 +300,9 @@ public enum Runs {
     ///   - split: `.test` (default): `DIR/test`, or DIR itself when it holds the class folders; `.validation`: the
     ///     files the run validated on (checked against the recorded digest); `.train`: the training files.
     ///   - batchSize: examples per forward pass (default 1000).
-    ///   - communicator: the ranks of an MPI run, which split the images between them (default: this process alone).
+    ///   - options: top-k, kept probabilities (default ``EvaluationOptions``); its batch size is replaced by `batchSize`.
     public static func evaluate(modelPath: String, dataRoot: String?, split: DataSplit = .test,
-                                batchSize: Int = 1000,
-                                communicator: any Communicator = SingleProcessCommunicator()) throws -> EvaluationReport {
+                                batchSize: Int = 1000, options: EvaluationOptions = EvaluationOptions()) throws -> EvaluationReport {
         let contents = try Checkpoint.load(from: modelPath)
         var state = contents.training ?? TrainingState()
         if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
@@ -301,15 +311,15 @@ public enum Runs {
         }
         if contents.training == nil { state.validationSource = "" }
         let data = try RunData.load(model: contents.model, state: &state, classNames: contents.training?.classNames,
-                                    split: split, progress: communicator.rank == 0 ? printError : { _ in })
+                                    split: split, progress: printError)
         guard let chosen = data.evaluated else {
             let hint = split == .test ? "add DIR/test/<class>/ folders, or pass --split validation"
                 : "this run kept no validation split; pass --split test or train"
             throw TrainingError.data(path: state.dataRoot, problem: "\(state.dataRoot) has no \(split.rawValue) split: \(hint)")
         }
-        do { return try EvaluationReport.evaluate(contents.model, on: chosen, batchSize: batchSize, communicator: communicator) } catch {
-            throw TrainingError.communication(error)
-        }
+        var options = options
+        options.batchSize = batchSize
+        return EvaluationReport.evaluate(contents.model, on: chosen, options: options)
     }
 
     private static func run(_ trainer: Trainer, test: (any Dataset)?, epochs: Int, outputPath: String,
@@ -331,8 +341,8 @@ public enum Runs {
         }
         // The test split, once, after the last epoch: never during training, so nothing is selected on it.
         if let test, !trainer.stopRequested, trainer.state.epoch >= epochs {
-            let report: EvaluationReport
-            do { report = try EvaluationReport.evaluate(trainer.model, on: test, communicator: hooks.communicator) } catch {
+            let report: (loss: Double, accuracy: Double, count: Int)
+            do { report = try trainer.parallel.evaluate(trainer.model, on: test) } catch {
                 throw TrainingError.communication(error)
             }
             trainer.recordTest(TrainingState.TestMetrics(loss: report.loss, accuracy: report.accuracy, count: report.count))

@@ -9,8 +9,8 @@ import LRTTensor
 /// A run that cannot start or go on, with the value or file named and a fix; each case carries
 /// the values its one-line ``description`` names, and errors from below are carried unchanged.
 public indirect enum TrainingError: Error, CustomStringConvertible {
-    /// A run setting out of range: `invalid <setting> <value>: <hint>` (epochs, batch size).
-    case invalidSetting(name: String, value: String, hint: String)
+    /// A run setting out of range: `invalid <setting> <value>: <hint>`.
+    case invalidSetting(RunSetting, value: String, hint: String)
     /// The optimizer's configuration, state or schedule.
     case optimizer(OptimizerError)
     /// The model config.
@@ -37,7 +37,7 @@ public indirect enum TrainingError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .invalidSetting(let name, let value, let hint): return "invalid \(name) \(value): \(hint)"
+        case .invalidSetting(let setting, let value, let hint): return "invalid \(setting.rawValue) \(value): \(hint)"
         case .optimizer(let error): return error.description
         case .model(let error): return error.description
         case .architecture(let error, let data): return data.map { "\(error) (\($0))" } ?? "--model: \(error)"
@@ -94,6 +94,9 @@ public final class Trainer {
 
     private var batch = Tensor(shape: [0])
     private var labels: [Int32] = []
+    private lazy var loader = BatchPrefetcher(trainData)
+    /// Seconds the steps waited for training batches, and seconds spent filling them (overlapping the steps).
+    public var loaderSeconds: (waited: Double, filled: Double) { (loader.waitSeconds, loader.fillSeconds) }
 
     /// A trainer continuing from `state`, whose generator states start the three streams.
     public init(model: any Model, optimizer: Optimizer, trainData: any Dataset, validationData: (any Dataset)?,
@@ -129,7 +132,7 @@ public final class Trainer {
         try parallel.synchronize(model: model, state: state, trainCount: trainData.count)
         while state.epoch < epochs && !stopRequested {
             if state.epochOrder.isEmpty {
-                state.epochOrder = orderGenerator.permutation(of: trainData.count)
+                state.epochOrder = trainData.epochOrder(using: &orderGenerator)
                 state.position = 0
                 epochSeconds = 0
                 for callback in callbacks { try callback.onEpochBegin(self) }
@@ -145,16 +148,18 @@ public final class Trainer {
     private func trainStep() throws {
         let started = DispatchTime.now().uptimeNanoseconds
         let end = min(state.position + state.batchSize, state.epochOrder.count)
-        // Each rank fills its shard of the global batch; with one rank, the whole batch.
+        // Each rank fills its shard of the global batch (with one rank, the whole batch) and prepares its shard of the next.
         let shard = parallel.shard(state.position..<end)
+        let next = parallel.shard(end..<min(end + state.batchSize, state.epochOrder.count))
         var augmentation = parallel.isParallel ? parallel.rankGenerator(&augmentationGenerator, stream: "augmentation") : augmentationGenerator
         var context = ForwardContext(training: true, generator: parallel.isParallel ? parallel.rankGenerator(&dropoutGenerator, stream: "dropout") : dropoutGenerator)
         model.zeroGradients()
         var totals: DataParallel.StepTotals = (0, 0, 0)
         if !shard.isEmpty {  // a rank gets no examples when the batch has fewer than the ranks
-            trainData.fill(state.epochOrder[shard], into: &batch, labels: &labels, generator: &augmentation)
+            loader.fill(state.epochOrder[shard], next: state.epochOrder[next], into: &batch, labels: &labels, generator: &augmentation)
             let logits = model.forward(batch, context: &context)
-            let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...])
+            let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...],
+                                                      sampleWeights: state.classWeights.isEmpty ? nil : labels.map { state.classWeights[Int($0)] })
             totals = (result.loss * Double(labels.count), result.correct, labels.count)
             if result.loss.isFinite { model.backward(result.gradient) }
         }
@@ -186,9 +191,9 @@ public final class Trainer {
 
     private func finishEpoch() throws {
         parallel.communicator.activity = "validation after epoch \(state.epoch + 1)"
-        var validation: EvaluationReport?
+        var validation: (loss: Double, accuracy: Double, count: Int)?
         if let validationData {
-            do { validation = try EvaluationReport.evaluate(model, on: validationData, communicator: parallel.communicator) } catch {
+            do { validation = try parallel.evaluate(model, on: validationData) } catch {
                 throw TrainingError.communication(error)
             }
         }
