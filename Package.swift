@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -7,6 +7,11 @@ let package = Package(
     products: [
         .executable(name: "lrt", targets: ["lrt"]),
         .library(name: "LRTTraining", targets: ["LRTTraining"]),
+    ],
+    // `swift build --traits MPI` compiles in data-parallel training over MPI (Open MPI's libopenmpi-dev);
+    // without it nothing needs libmpi and every run is single-process.
+    traits: [
+        .trait(name: "MPI", description: "Data-parallel training over MPI (needs libopenmpi-dev; run under mpirun)."),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -18,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "CJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
 
         // tensors → layers → optimizers → data / file format → training → CLI
         .target(name: "LRTTensor", dependencies: ["CBLAS", "CDNNL"]),
@@ -27,9 +33,14 @@ let package = Package(
         .target(name: "LRTHDF5", dependencies: ["CHDF5"]),
         .target(name: "LRTFormat", dependencies: ["LRTTensor", "LRTLayers", "LRTOptimizers", "LRTHDF5"]),
         .target(name: "LRTReport", dependencies: ["LRTFormat", "LRTHDF5", "LRTLayers", "CPNG"]),
-        .target(name: "LRTTraining", dependencies: ["LRTTensor", "LRTLayers", "LRTOptimizers", "LRTData", "LRTHDF5", "LRTFormat"]),
+        // The communicator seam: single-process always, MPI only with the MPI trait.
+        .target(name: "LRTDistributed", dependencies: [
+            "LRTTensor", .target(name: "CMPI", condition: .when(traits: ["MPI"])),
+        ]),
+        .target(name: "LRTTraining", dependencies: ["LRTTensor", "LRTLayers", "LRTOptimizers", "LRTData", "LRTHDF5", "LRTFormat",
+                                                   "LRTDistributed"]),
         .executableTarget(name: "lrt", dependencies: [
-            "LRTTraining", "LRTReport", "LRTFormat", "LRTData", "LRTHDF5", "LRTTensor", "LRTLayers", "LRTOptimizers",
+            "LRTTraining", "LRTReport", "LRTFormat", "LRTData", "LRTHDF5", "LRTTensor", "LRTLayers", "LRTOptimizers", "LRTDistributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -40,7 +51,7 @@ let package = Package(
         .testTarget(name: "LRTHDF5Tests", dependencies: ["LRTHDF5"]),
         .testTarget(name: "LRTFormatTests", dependencies: ["LRTFormat", "LRTHDF5"]),
         .testTarget(name: "LRTReportTests", dependencies: ["LRTReport", "LRTFormat", "LRTData"]),
-        .testTarget(name: "LRTTrainingTests", dependencies: ["LRTTraining", "LRTData", "LRTFormat"]),
-        .testTarget(name: "LRTCommandTests", dependencies: ["lrt", "LRTData"]),
+        .testTarget(name: "LRTTrainingTests", dependencies: ["LRTTraining", "LRTData", "LRTFormat", "LRTDistributed"]),
+        .testTarget(name: "LRTCommandTests", dependencies: ["lrt", "LRTData", "LRTFormat"]),
     ]
 )

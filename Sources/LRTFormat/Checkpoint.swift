@@ -217,6 +217,7 @@ public enum Checkpoint {
         try training.setAttribute("dropout_generator_state", int64: Int64(bitPattern: state.dropoutGeneratorState))
         try training.setAttribute("position", int64: Int64(state.position))
         try training.setAttribute("batch_size", int64: Int64(state.batchSize))
+        try training.setAttribute("ranks", int64: Int64(state.ranks))
         try training.setAttribute("epoch_loss_sum", double: state.epochLossSum)
         try training.setAttribute("epoch_correct", int64: Int64(state.epochCorrect))
         try training.setAttribute("epoch_seen", int64: Int64(state.epochSeen))

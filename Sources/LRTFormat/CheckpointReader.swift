@@ -354,6 +354,9 @@ struct CheckpointReader {
         state.epoch = try integerAttribute(training, "epoch", in: 0...CheckpointLimits.epochs)
         state.globalStep = try integerAttribute(training, "global_step", in: 0...CheckpointLimits.steps)
         state.batchSize = try integerAttribute(training, "batch_size", in: 1...CheckpointLimits.batchSize)
+        if training.hasAttribute("ranks") {  // files written before MPI runs: single-process
+            state.ranks = try integerAttribute(training, "ranks", in: 1...(1 << 24))
+        }
         state.position = try integerAttribute(training, "position", in: 0...CheckpointLimits.epochOrderLength)
         state.epochSeen = try integerAttribute(training, "epoch_seen", in: 0...CheckpointLimits.epochOrderLength)
         state.epochCorrect = try integerAttribute(training, "epoch_correct", in: 0...CheckpointLimits.epochOrderLength)

@@ -21,8 +21,11 @@ public struct TrainingState: Equatable, Sendable {
     public var epochLossSum = 0.0
     public var epochCorrect = 0
     public var epochSeen = 0
-    /// The mini-batch size.
+    /// The mini-batch size (global: split over the ranks of an MPI run).
     public var batchSize = 32
+    /// The number of MPI ranks of the run that wrote the state (1: single-process); a resume may use
+    /// any number, since the global batch and the data order do not depend on it.
+    public var ranks = 1
     /// The dataset folder the run trains on: class folders, or `train/` (optionally `val/` or `validation/`, `test/`).
     public var dataRoot = ""
     /// The class names, label order.

@@ -1,5 +1,6 @@
 import Foundation
 import LRTData
+import LRTDistributed
 import LRTFormat
 import LRTHDF5
 import LRTLayers
@@ -149,6 +150,12 @@ public enum Runs {
         /// The library user's callbacks, called after the built-in ones (progress, telemetry, logs, early
         /// stopping, keep-best) and before the checkpoint saver, which comes last so that it saves what they did.
         public var callbacks: [TrainingCallback] = []
+        /// The ranks of an MPI run (default: this process alone). Every rank runs the same command;
+        /// rank 0 alone prints progress, writes the logs and the checkpoints.
+        public var communicator: any Communicator = SingleProcessCommunicator()
+        /// Under MPI: seconds a collective may wait for the other ranks before the job is stopped with a
+        /// message naming this rank and the step (0: forever).
+        public var collectiveTimeout = 600.0
         public init() {}
 
         /// The plan of a run to `epochs` epochs: `saved` (a resumed run's) with the settings given here replacing its own.
@@ -167,7 +174,8 @@ public enum Runs {
         }
 
         /// Where progress lines go: ``progress``, standard error, or nowhere when ``quiet``.
-        var progressSink: (String) -> Void { quiet ? { _ in } : progress ?? Runs.printError }
+        /// Nowhere on ranks other than 0.
+        var progressSink: (String) -> Void { quiet || communicator.rank != 0 ? { _ in } : progress ?? Runs.printError }
     }
 
     /// Trains a new model from `configuration` and writes its checkpoint.
@@ -221,12 +229,12 @@ public enum Runs {
                                          hooks: Hooks) throws -> RunSummary {
         try configuration.validate()
         let contents = try Checkpoint.load(from: modelPath)
-        contents.warnings.forEach { (hooks.progress ?? printError)("warning: \($0)") }
+        contents.warnings.forEach { hooks.progressSink("warning: \($0)") }
         if keepOptimizer, options.newHead || !options.freeze.isEmpty {
             throw TrainingError.cannotContinue(path: modelPath, problem: "--keep-optimizer keeps the optimizer state of \(modelPath)'s layers as they were trained, which does not fit \(options.newHead ? "a new head" : "newly frozen layers"); leave out --keep-optimizer")
         }
         let model = try prepareForFinetuning(contents.model, modelPath: modelPath, configuration: configuration,
-                                             options: options, progress: hooks.progress ?? printError)
+                                             options: options, progress: hooks.progressSink)
         var optimizer: Optimizer?
         if keepOptimizer {
             if let saved = contents.optimizer {
@@ -277,9 +285,11 @@ public enum Runs {
                               optimizer: Optimizer? = nil, hooks: Hooks) throws -> RunSummary {
         let keepsOptimizer = optimizer != nil
         let root = absolutePath(configuration.dataRoot)
-        let lock = try Checkpoint.reserve(configuration.outputPath, overwrite: hooks.overwrite,
-                                          inputs: hooks.inputFiles, inputFolders: dataFolders(root))
-        defer { lock.release() }
+        // Rank 0 alone writes the output, so it alone reserves it.
+        let lock = hooks.communicator.rank == 0
+            ? try Checkpoint.reserve(configuration.outputPath, overwrite: hooks.overwrite, inputs: hooks.inputFiles,
+                                     inputFolders: dataFolders(root)) : nil
+        defer { lock?.release() }
         let optimizer = try optimizer ?? Optimizer(configuration: configuration.optimizerConfiguration())
         try ResourceEstimate(model: model, batchSize: configuration.batchSize, optimizerSlots: optimizer.rule.slotNames.count,
                              imageCount: ResourceEstimate.countImages(under: root))
@@ -302,7 +312,7 @@ public enum Runs {
         state.plan = hooks.plan(epochs: configuration.epochs, over: nil)
         try checkPlan(state.plan!, outputPath: configuration.outputPath, hooks: hooks, inputFolders: dataFolders(root))
         let data = try RunData.load(model: model, state: &state, classWeighting: configuration.data.classWeighting,
-                                    memoryBudget: configuration.data.memoryBudget, progress: hooks.progress ?? printError)
+                                    memoryBudget: configuration.data.memoryBudget, progress: hooks.progressSink)
         var trained = optimizer
         if configuration.cosinePeriodSpansRun, !keepsOptimizer {
             let stepsPerEpoch = (data.train.count + configuration.batchSize - 1) / configuration.batchSize
@@ -314,7 +324,8 @@ public enum Runs {
                 throw TrainingError.optimizer(error)
             }
         }
-        let trainer = Trainer(model: model, optimizer: trained, trainData: data.train, validationData: data.validation, state: state)
+        let trainer = Trainer(model: model, optimizer: trained, trainData: data.train, validationData: data.validation, state: state,
+                              communicator: hooks.communicator)
         return try run(trainer, test: data.test, outputPath: configuration.outputPath, hooks: hooks)
     }
 
@@ -389,19 +400,20 @@ public enum Runs {
             state.earlyStopping = stopped
         }
         if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
-        let lock = try Checkpoint.reserve(output, overwrite: hooks.overwrite, inputs: hooks.inputFiles,
-                                          inputFolders: dataFolders(state.dataRoot))
-        defer { lock.release() }
+        let lock = hooks.communicator.rank == 0
+            ? try Checkpoint.reserve(output, overwrite: hooks.overwrite, inputs: hooks.inputFiles,
+                                     inputFolders: dataFolders(state.dataRoot)) : nil
+        defer { lock?.release() }
         try checkPlan(state.plan!, outputPath: output, hooks: hooks, inputFolders: dataFolders(state.dataRoot))
         try ResourceEstimate(model: contents.model, batchSize: state.batchSize, optimizerSlots: resumed.rule.slotNames.count,
                              imageCount: ResourceEstimate.countImages(under: state.dataRoot))
             .check(against: .current(), batchSize: state.batchSize)
-        let data = try RunData.load(model: contents.model, state: &state, progress: hooks.progress ?? printError)
+        let data = try RunData.load(model: contents.model, state: &state, progress: hooks.progressSink)
         guard state.epochOrder.isEmpty || state.epochOrder.count == data.train.count else {
             throw TrainingError.data(path: state.dataRoot, problem: "\(state.dataRoot) has \(data.train.count) training images but the checkpoint's epoch order covers \(state.epochOrder.count); resume with the same dataset")
         }
         let trainer = Trainer(model: contents.model, optimizer: resumed, trainData: data.train, validationData: data.validation,
-                              state: state)
+                              state: state, communicator: hooks.communicator)
         return try run(trainer, test: data.test, outputPath: output, hooks: hooks)
     }
 
@@ -499,10 +511,17 @@ public enum Runs {
     }
 
     /// The built-in callbacks of a run with `plan`, in order: stop polling, telemetry, progress, logs,
-    /// TensorBoard, early stopping, keep-best (the checkpoint saver comes after ``Hooks/callbacks``).
+    /// TensorBoard, early stopping, keep-best (the checkpoint saver comes after ``Hooks/callbacks``). Under MPI,
+    /// ranks other than 0 get only those that change no file and print nothing: every rank holds the same weights
+    /// and metrics, and early stopping must stop them all after the same epoch.
     public static func builtInCallbacks(plan: RunPlan, hooks: Hooks, compressWeights: Bool = false) throws -> [TrainingCallback] {
         var callbacks: [TrainingCallback] = [StopPoller(shouldStop: hooks.shouldStop)]
         if plan.logEvery > 0 { callbacks.append(TelemetryRecorder(every: plan.logEvery)) }
+        if plan.patience > 0 {
+            callbacks.append(EarlyStopping(monitor: try MonitoredMetric(plan.monitor), patience: plan.patience,
+                                           minimumDelta: plan.minimumDelta, report: hooks.progressSink))
+        }
+        guard hooks.communicator.rank == 0 else { return callbacks }
         if !hooks.quiet {
             callbacks.append(ProgressPrinter(totalEpochs: plan.epochs, style: hooks.progressStyle, write: hooks.progressSink))
         }
@@ -511,10 +530,6 @@ public enum Runs {
                 ? CSVLogger(path: plan.logPath) : MetricsLogger(path: plan.logPath))
         }
         if !plan.tensorBoardPath.isEmpty { callbacks.append(TensorBoardLogger(directory: plan.tensorBoardPath)) }
-        if plan.patience > 0 {
-            callbacks.append(EarlyStopping(monitor: try MonitoredMetric(plan.monitor), patience: plan.patience,
-                                           minimumDelta: plan.minimumDelta, report: hooks.progressSink))
-        }
         if !plan.keepBestPath.isEmpty {
             callbacks.append(BestCheckpointSaver(path: plan.keepBestPath, monitor: try MonitoredMetric(plan.monitor),
                                                  compressWeights: compressWeights))
@@ -526,15 +541,18 @@ public enum Runs {
         let plan = trainer.state.plan ?? hooks.plan(epochs: trainer.state.epoch + 1, over: nil)
         let epochs = plan.epochs
         let saver = CheckpointSaver(path: outputPath, compressWeights: hooks.compressWeights, saveEvery: plan.saveEvery)
+        hooks.communicator.collectiveTimeout = hooks.collectiveTimeout
+        // Rank 0 alone writes: every rank holds the same weights and metrics.
+        let writes = hooks.communicator.rank == 0
         var bestLock: SafeFile.Lock?
-        if !plan.keepBestPath.isEmpty {
+        if writes, !plan.keepBestPath.isEmpty {
             do { bestLock = try SafeFile.Lock(plan.keepBestPath, what: "checkpoint") } catch let error as FileError {
                 throw TrainingError.cannotWrite(path: plan.keepBestPath, problem: "--keep-best: \(error.description)")
             }
         }
         defer { bestLock?.release() }
         trainer.callbacks = try builtInCallbacks(plan: plan, hooks: hooks, compressWeights: hooks.compressWeights)
-            + hooks.callbacks + [saver]
+            + hooks.callbacks + (writes ? [saver] : [])
         do {
             try trainer.fit(epochs: epochs)
         } catch let error as TrainingError {
@@ -543,11 +561,14 @@ public enum Runs {
         }
         // The test split, once, after the last epoch: never during training, so nothing is selected on it.
         if let test, !trainer.stopRequested, trainer.state.epoch >= epochs || trainer.stopTraining {
-            let report = EvaluationReport.evaluate(trainer.model, on: test)
+            let report: (loss: Double, accuracy: Double, count: Int)
+            do { report = try trainer.parallel.evaluate(trainer.model, on: test) } catch {
+                throw TrainingError.communication(error)
+            }
             trainer.recordTest(TrainingState.TestMetrics(loss: report.loss, accuracy: report.accuracy, count: report.count))
             hooks.progressSink(String(format: "test  test_loss %.4f  test_accuracy %.4f  (%d images)",
                                       report.loss, report.accuracy, report.count))
-            try saver.save(trainer)
+            if writes { try saver.save(trainer) }
         }
         return RunSummary(checkpointPath: outputPath, epochs: trainer.state.epoch, history: trainer.state.history,
                           test: trainer.state.test, stoppedEarly: trainer.stopRequested,
@@ -572,11 +593,15 @@ public enum Runs {
     public static func printError(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 }
 
-/// Turns an external stop request (Ctrl-C) into ``Trainer/stopRequested``.
+/// Turns an external stop request (Ctrl-C) into ``Trainer/stopRequested``; under MPI, a request on
+/// any rank stops every rank after the same batch (the first callback, so the saver sees it).
 private final class StopPoller: TrainingCallback {
     let shouldStop: () -> Bool
     init(shouldStop: @escaping () -> Bool) { self.shouldStop = shouldStop }
     func onBatchEnd(_ trainer: Trainer) throws {
-        if shouldStop() { trainer.stopRequested = true }
+        let requested = shouldStop() || trainer.stopRequested
+        do { if try trainer.parallel.communicator.anyRank(requested) { trainer.stopRequested = true } } catch {
+            throw TrainingError.communication(error)
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LRTData
+import LRTDistributed
 import LRTFormat
 import LRTLayers
 import LRTOptimizers
@@ -29,6 +30,8 @@ public indirect enum TrainingError: Error, CustomStringConvertible {
     case cannotWrite(path: String, problem: String)
     /// The run needs more memory than the machine or its limits allow: the estimate, and a fix.
     case insufficientMemory(String)
+    /// A collective between the ranks of an MPI run failed or timed out.
+    case communication(CommunicatorError)
     /// A run that stopped on `error` after saving `checkpoint` at `epoch`.
     case stopped(TrainingError, checkpoint: String, epoch: Int)
 
@@ -40,6 +43,7 @@ public indirect enum TrainingError: Error, CustomStringConvertible {
         case .architecture(let error, let data): return data.map { "\(error) (\($0))" } ?? "--model: \(error)"
         case .data(_, let problem), .mismatch(let problem), .diverged(let problem), .insufficientMemory(let problem): return problem
         case .cannotContinue(_, let problem), .cannotWrite(_, let problem): return problem
+        case .communication(let error): return error.description
         case .stopped(let error, let checkpoint, let epoch): return "\(error.description); \(checkpoint) still holds epoch \(epoch), intact"
         }
     }
@@ -64,6 +68,8 @@ public final class Trainer {
     /// Called in order at each hook; the run's built-in callbacks (progress, telemetry, logs, checkpoints)
     /// are entries of this list like any other.
     public var callbacks: [TrainingCallback] = []
+    /// The ranks of the run and the gradient averaging between `backward` and the optimizer.
+    public let parallel: DataParallel
     /// Set by a callback (or a signal) to stop after the current batch: an interruption, saved mid-epoch.
     public var stopRequested = false
     /// Set by a callback at the end of an epoch to end the run there (Keras's `stop_training`), as
@@ -89,8 +95,9 @@ public final class Trainer {
 
     /// A trainer continuing from `state`, whose generator states start the three streams.
     public init(model: any Model, optimizer: Optimizer, trainData: any Dataset, validationData: (any Dataset)?,
-                state: TrainingState) {
+                state: TrainingState, communicator: any Communicator = SingleProcessCommunicator()) {
         self.model = model
+        parallel = DataParallel(communicator: communicator)
         self.optimizer = optimizer
         self.trainData = trainData
         self.validationData = validationData
@@ -109,6 +116,7 @@ public final class Trainer {
         current.generatorState = orderGenerator.state
         current.augmentationGeneratorState = augmentationGenerator.state
         current.dropoutGeneratorState = dropoutGenerator.state
+        current.ranks = parallel.communicator.size
         return current
     }
 
@@ -117,6 +125,7 @@ public final class Trainer {
     /// when the loop ends without an error.
     /// - Throws: ``TrainingError`` when the loss stops being finite; nothing is saved then.
     public func fit(epochs: Int) throws {
+        try parallel.synchronize(model: model, state: state, trainCount: trainData.count)
         for callback in callbacks { try callback.onTrainBegin(self) }
         while state.epoch < epochs && !stopRequested && !stopTraining {
             if state.epochOrder.isEmpty {
@@ -148,24 +157,36 @@ public final class Trainer {
     private func trainStep() throws {
         let started = DispatchTime.now().uptimeNanoseconds
         let end = min(state.position + state.batchSize, state.epochOrder.count)
-        let next = state.epochOrder[end..<min(end + state.batchSize, state.epochOrder.count)]  // prepared while this one trains
-        loader.fill(state.epochOrder[state.position..<end], next: next, into: &batch, labels: &labels, generator: &augmentationGenerator)
-        var context = ForwardContext(training: true, generator: dropoutGenerator)
-        let logits = model.forward(batch, context: &context)
-        dropoutGenerator = context.generator
-        let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...],
-                                                  sampleWeights: state.classWeights.isEmpty ? nil : labels.map { state.classWeights[Int($0)] })
-        guard result.loss.isFinite else { throw nonFiniteLossError(result.loss) }
+        // Each rank fills its shard of the global batch (with one rank, the whole batch) and prepares its shard of the next.
+        let shard = parallel.shard(state.position..<end)
+        let next = parallel.shard(end..<min(end + state.batchSize, state.epochOrder.count))
+        var augmentation = parallel.isParallel ? parallel.rankGenerator(&augmentationGenerator, stream: "augmentation") : augmentationGenerator
+        var context = ForwardContext(training: true, generator: parallel.isParallel ? parallel.rankGenerator(&dropoutGenerator, stream: "dropout") : dropoutGenerator)
         model.zeroGradients()
-        model.backward(result.gradient)
+        var totals: DataParallel.StepTotals = (0, 0, 0)
+        if !shard.isEmpty {  // a rank gets no examples when the batch has fewer than the ranks
+            loader.fill(state.epochOrder[shard], next: state.epochOrder[next], into: &batch, labels: &labels, generator: &augmentation)
+            let logits = model.forward(batch, context: &context)
+            let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...],
+                                                      sampleWeights: state.classWeights.isEmpty ? nil : labels.map { state.classWeights[Int($0)] })
+            totals = (result.loss * Double(labels.count), result.correct, labels.count)
+            if result.loss.isFinite { model.backward(result.gradient) }
+        }
+        if !parallel.isParallel { (augmentationGenerator, dropoutGenerator) = (augmentation, context.generator) }
+        if parallel.isParallel { parallel.communicator.activity = "step \(state.globalStep + 1) (epoch \(state.epoch + 1))" }
+        do { try parallel.reduce(model: model, totals: &totals, globalCount: end - state.position) } catch {
+            throw TrainingError.communication(error)
+        }
+        let loss = totals.lossSum / Double(max(totals.count, 1))  // the global batch's mean loss
+        guard loss.isFinite else { throw nonFiniteLossError(loss) }
         optimizer.apply(to: model.parameterGroups, epoch: state.epoch)
         if let bad = optimizer.nonFiniteGradient { throw nonFiniteGradientError(bad) }
-        lastBatchLoss = result.loss
-        lastBatchCorrect = result.correct
-        lastBatchSize = labels.count
-        state.epochLossSum += result.loss * Double(labels.count)
-        state.epochCorrect += result.correct
-        state.epochSeen += labels.count
+        lastBatchLoss = loss
+        lastBatchCorrect = totals.correct
+        lastBatchSize = totals.count
+        state.epochLossSum += totals.lossSum
+        state.epochCorrect += totals.correct
+        state.epochSeen += totals.count
         state.position = end
         state.globalStep += 1
         epochSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
@@ -189,7 +210,13 @@ public final class Trainer {
     }
 
     private func finishEpoch() throws {
-        let validation = validationData.map { EvaluationReport.evaluate(model, on: $0) }
+        parallel.communicator.activity = "validation after epoch \(state.epoch + 1)"
+        var validation: (loss: Double, accuracy: Double, count: Int)?
+        if let validationData {
+            do { validation = try parallel.evaluate(model, on: validationData) } catch {
+                throw TrainingError.communication(error)
+            }
+        }
         guard validation?.loss.isFinite ?? true, model.weights.allSatisfy(\.value.isFinite) else {
             throw TrainingError.diverged("the weights diverged in epoch \(state.epoch + 1) (validation loss \(validation?.loss ?? .nan)); training stopped without saving this epoch: lower --learning-rate")
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LRTData
+import LRTDistributed
 import LRTHDF5
 import LRTLayers
 import LRTTensor
@@ -145,7 +146,11 @@ struct Doctor: ParsableCommand {
             ("hdf5", HDF5Library.version),
             ("libpng", PNGCodec.libpngVersion),
             ("libjpeg_turbo", JPEGCodec.libjpegTurboVersion),
+            ("mpi", World.mpiLibraryVersion ?? "not compiled in (build with `swift build -c release --traits MPI`)"),
+            ("mpi_ranks", World.communicator.size > 1 ? "\(World.communicator.size) (this is rank \(World.communicator.rank))"
+                : World.launchedByMPI && !World.mpiCompiledIn ? "1 (started by mpirun, but MPI is not compiled in)" : "1"),
         ]
+        guard World.communicator.rank == 0 else { return }  // one report per job
         if json {
             print(JSONValue.object(fields.map { ($0.0, .string($0.1)) }).serialized)
         } else {
@@ -178,9 +183,10 @@ func readConfigFile(_ path: String, what: String = "model config") throws -> Str
 private func report(_ summary: RunSummary) throws {
     let accuracy = summary.testAccuracy.map { String(format: ", test accuracy %.4f", $0) }
         ?? summary.validationAccuracy.map { String(format: ", val_accuracy %.4f", $0) } ?? ""
+    let printer = World.communicator.rank == 0  // under MPI every rank returns the same summary
     if summary.stoppedEarly {
-        Runs.printError("interrupted: saved \(summary.checkpointPath) mid-epoch \(summary.epochs + 1); continue with `lrt resume \(summary.checkpointPath)`")
+        if printer { Runs.printError("interrupted: saved \(summary.checkpointPath) mid-epoch \(summary.epochs + 1); continue with `lrt resume \(summary.checkpointPath)`") }
         throw ExitCode(128 + Interrupt.received)
     }
-    print("wrote \(summary.checkpointPath) (epoch \(summary.epochs)\(accuracy))")
+    if printer { print("wrote \(summary.checkpointPath) (epoch \(summary.epochs)\(accuracy))") }
 }

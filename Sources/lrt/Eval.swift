@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LRTDistributed
 import LRTLayers
 import LRTTraining
 
@@ -52,6 +53,8 @@ struct Eval: ParsableCommand {
         options.topK = topK
         options.keepProbabilities = predictions != nil
         let report = try Runs.evaluate(modelPath: checkpoint, dataRoot: data, split: split, batchSize: batchSize, options: options)
+        // Under mpirun every rank evaluates every image (the report keeps each one's outcome); rank 0 alone writes and prints.
+        guard World.communicator.rank == 0 else { return }
         if let predictions { try report.writePredictions(to: predictions, overwrite: overwrite, inputs: [checkpoint]) }
         if report.topKAccuracy == nil {
             Runs.printError("note: top-\(topK) accuracy left out: the model has \(report.classNames.count) classes, so it would be 1")

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import LRTDistributed
+import LRTFormat
 import LRTTensor
 import LRTTraining
 
@@ -28,7 +30,29 @@ enum Entry {
         if let setting = KernelBackend.invalidSetting {
             Runs.printError("warning: \(KernelBackend.environmentVariable)=\(setting) names no backend; using \(KernelBackend.preferred.rawValue) (set onednn or blas)")
         }
-        LRT.main()
+        // After any re-execution above: MPI cannot survive an exec. The child that reads a file in
+        // isolation inherits the rank's environment but is no rank.
+        do {
+            if !IsolatedRead.isChild, let warning = try World.start() { Runs.printError(warning) }
+        } catch {
+            Runs.printError("error: \(error)")
+            exit(1)
+        }
+        do {
+            var command = try LRT.parseAsRoot()
+            try command.run()
+        } catch {
+            let code = LRT.exitCode(for: error)
+            if code != .success, World.communicator.size > 1 {
+                // The other ranks may be waiting in a collective that will never return: end them all.
+                let message = LRT.fullMessage(for: error), rank = World.communicator.rank
+                if !message.isEmpty { Runs.printError(rank == 0 ? message : "rank \(rank): \(message)") }
+                World.abortIfParallel(code: code.rawValue)
+            }
+            if code == .success { World.finish() }
+            LRT.exit(withError: error)
+        }
+        World.finish()
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LRTData
+import LRTDistributed
 import LRTLayers
 import LRTOptimizers
 import LRTTraining
@@ -194,6 +195,9 @@ struct MonitoringOptions: ParsableArguments {
     @Flag(help: "Replace the --out file even when it is not an lrt or Keras checkpoint (it may never be an input).")
     var overwrite = false
 
+    @Option(help: ArgumentHelp("Under mpirun: seconds a collective (the gradient allreduce) may wait for the other ranks before the job stops, naming the rank and the step (0: wait forever).", valueName: "seconds"))
+    var collectiveTimeout = 600.0
+
     func validate() throws {
         if let logEvery, logEvery < 0 { throw ValidationError("--log-every must be 0 (off) or a positive number of steps, got \(logEvery)") }
         if log != nil, metricsLog != nil { throw ValidationError("--metrics-log is another name for --log FILE.jsonl; give one of them") }
@@ -211,6 +215,9 @@ struct MonitoringOptions: ParsableArguments {
         if let monitor { try checkSettings { _ = try MonitoredMetric(monitor) } }
         if let keepBest, keepBest.lowercased().hasSuffix(".keras") {
             throw ValidationError("--keep-best \(keepBest): lrt writes Keras's HDF5 format; name a .h5 file")
+        }
+        guard collectiveTimeout.isFinite, collectiveTimeout >= 0 else {
+            throw ValidationError("--collective-timeout must be 0 (wait forever) or a number of seconds, got \(collectiveTimeout)")
         }
     }
 
@@ -230,6 +237,8 @@ struct MonitoringOptions: ParsableArguments {
         hooks.saveEvery = saveEvery
         hooks.compressWeights = compress
         hooks.overwrite = overwrite
+        hooks.communicator = World.communicator
+        hooks.collectiveTimeout = collectiveTimeout
         return hooks
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LRTDistributed
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -124,7 +125,9 @@ public final class ProgressPrinter: TrainingCallback {
         write(String(format: "epoch %d/%d  loss %.4f  accuracy %.4f", trainer.state.epoch, totalEpochs,
                      value["loss"] ?? .nan, value["accuracy"] ?? .nan) + validation
               + String(format: "  %.0f img/s  elapsed %.1fs", value["images_per_second"] ?? .nan, Date().timeIntervalSince(started))
-              + loaderShare(trainer))
+              + loaderShare(trainer)
+              + (trainer.parallel.isParallel ? String(format: "  allreduce %.2fs on %d ranks", trainer.parallel.takeCommunicationSeconds(),
+                                                      trainer.parallel.communicator.size) : ""))
     }
 
     /// `  loader 0.4% of step time (work 2.1%)`: the share of this epoch's step time spent waiting for batches, and
