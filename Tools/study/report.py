@@ -173,6 +173,9 @@ def plot_accuracy(plt, s, path, x_seconds):
             drawn = True
         axis.set_title(panel if panel != "references" else "LARS / LAMB (layer-wise references)")
         axis.set_xlabel("training seconds (mean over seeds)" if x_seconds else "epoch")
+        if not x_seconds:
+            from matplotlib.ticker import MaxNLocator
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
         if index % columns == 0:
             axis.set_ylabel(f"{s.source} accuracy (%)")
@@ -348,6 +351,12 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
         if done < planned:
             unfinished.append((s.study["name"], done, planned))
     w("")
+    reused = [r for r in all_runs if r.get("reused_from")]
+    if reused:
+        w(f"{len(reused)} tuning runs were copied from the `--quick` study instead of being run again: the same command on "
+          "the same data (built the same way), seed and binary, whose metrics lrt reproduces bit for bit (checked on one "
+          "run before copying); each copied file names its source in `reused_from`.")
+        w("")
     if unfinished:
         w("**Not finished** (the study is resumable: `Tools/reproduce` skips every finished run and continues): " +
           "; ".join(f"{name} ({done} of {planned} seeded runs)" for name, done, planned in unfinished) +
@@ -518,6 +527,41 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
         w("|---|---|---|---|---|")
         for study, rule, verdict, mean, n in verdicts:
             w(f"| {study} | {rule} | {verdict} | {100 * mean:+.2f} | {n} |")
+        w("")
+    # ---------------------------------------------------------------- the guard, measured
+    records = 0
+    capped = zero = 0
+    largest = None
+    smallest_norm = None
+    per_study_max = []
+    for st in loaded:
+        study_max = None
+        for (rule, rates), runs in st.final.items():
+            if rates != "paper":
+                continue
+            for r in runs:
+                for name, entry in (r.get("telemetry") or {}).items():
+                    for g, m in zip(entry["gradient_norm"], entry["multiplier"]):
+                        if g is None or m is None:
+                            continue
+                        records += 1
+                        if g == 0:
+                            zero += 1
+                        if g < 1e-12:
+                            capped += 1
+                        largest = m if largest is None else max(largest, m)
+                        study_max = m if study_max is None else max(study_max, m)
+                        if g > 0:
+                            smallest_norm = g if smallest_norm is None else min(smallest_norm, g)
+        if study_max is not None:
+            per_study_max.append((st.study["name"], study_max))
+    if records:
+        w("## The guard, as measured")
+        w("")
+        w(f"Over the {records} telemetry records (layer × logged step) of all seeded `paper` runs: the largest multiplier was "
+          f"{largest:.2f} (per study: " + ", ".join(f"{n} {m:.2f}" for n, m in per_study_max) + f"); the smallest non-zero "
+          f"layer gradient norm {smallest_norm:.3g}; records at the cap (‖g‖ < 1e-12, m = 1 + log(1 + 1e12) ≈ 28.6): {capped}; "
+          f"records with ‖g‖ = 0 (the guard's m = 1): {zero}.")
         w("")
     discussion = os.path.join(root, "Tools", "study", "discussion.md")
     if os.path.exists(discussion):
