@@ -277,7 +277,9 @@ def layer_summary(run):
 
 def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, extensions):
     docs = os.path.abspath(args.report_out)
-    figures = os.path.join(docs, "figures")
+    figure_folder = "figures/quick" if args.quick else "figures"
+    report_name = "REPRODUCTION-quick.md" if args.quick else "REPRODUCTION.md"
+    figures = os.path.join(docs, figure_folder)
     os.makedirs(figures, exist_ok=True)
     plt = figure_setup(root)
     setup = {}
@@ -388,7 +390,7 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
               "once, after the last epoch, as lrt does; the validation split chose only the rate, on the tuning seed 0).")
         w("")
         header = "| pair | tuned lr | val acc (tuning) | seeds | test acc % (final epoch) | test loss | " + \
-                 " | ".join(f"epochs to {100 * t:g}% {s.source[:3]} (reached)" for t in target_list) + \
+                 " | ".join(f"epochs to {100 * t:g}% {'test' if s.source == 'test' else 'val'} (reached)" for t in target_list) + \
                  f" | train s to {100 * target_list[0]:g}% | wall s per run |"
         w(header)
         w("|" + "---|" * (header.count("|") - 1))
@@ -487,7 +489,7 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
             if rules_drawn:
                 made.append((f"{name}-gradient-norms.png", "each layer's gradient norm without and with the rule (" + ", ".join(rules_drawn) + ")"))
         for file, caption in made:
-            w(f"![{caption}](figures/{file})")
+            w(f"![{caption}]({figure_folder}/{file})")
             w("")
             w(f"*{caption}.*")
             w("")
@@ -568,9 +570,9 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
         with open(discussion) as handle:
             text = handle.read()
         w(render_discussion(text, loaded))
-    with open(os.path.join(docs, "REPRODUCTION.md"), "w") as handle:
+    with open(os.path.join(docs, report_name), "w") as handle:
         handle.write("\n".join(lines).rstrip() + "\n")
-    print(f"wrote {os.path.join(docs, 'REPRODUCTION.md')} and {figures}/")
+    print(f"wrote {os.path.join(docs, report_name)} and {figures}/")
 
 
 def render_discussion(text, loaded):
@@ -588,6 +590,15 @@ def render_discussion(text, loaded):
             return fmt_pm([final_accuracy(r) for r in finals]) + f" % (n={len(finals)})" if finals else "(not run)"
         if field == "lr":
             best, _, finished, _ = s.tuned(rule, rates)
-            return f"{best['learning_rate']:g}" if best else "(not run)"
+            return f"{best['learning_rate']:.3g}" if best else "(not run)"
+        if field == "diff":
+            off = {r["seed"]: r for r in s.finals(rule, "off")}
+            paper = {r["seed"]: r for r in s.finals(rule, "paper")}
+            seeds = sorted(set(off) & set(paper))
+            if not seeds:
+                return "(not run)"
+            p = paired([final_accuracy(paper[sd]) - final_accuracy(off[sd]) for sd in seeds])
+            t = "–" if math.isnan(p["t"]) else f"{p['t']:.2f}"
+            return f"{100 * p['mean']:+.2f} pp (t = {t}, n = {p['n']})"
         return "?"
     return re.sub(r"\{\{([^}]+)\}\}", value, text)
