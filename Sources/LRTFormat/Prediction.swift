@@ -62,20 +62,18 @@ public enum Prediction {
             let root = try HDF5File.openForReading(atPath: path).root
             guard root.contains(name) else {
                 let members = (try? root.memberNames()) ?? []
-                throw CheckpointError("\(path) has no dataset '\(name)' (it has \(members.prefix(10))); store the inputs as '\(name)' [count, \(exampleShape.map(String.init).joined(separator: ", "))]")
+                throw CheckpointError(path: path, "\(path) has no dataset '\(name)' (it has \(members.prefix(10))); store the inputs as '\(name)' [count, \(exampleShape.map(String.init).joined(separator: ", "))]")
             }
             let shape = try root.datasetShape(name)
             guard shape.count == exampleShape.count + 1, Array(shape.dropFirst()) == exampleShape else {
-                throw CheckpointError("\(path): /\(name) has shape \(shape) but the model takes [count, \(exampleShape.map(String.init).joined(separator: ", "))]")
+                throw CheckpointError(path: path, "\(path): /\(name) has shape \(shape) but the model takes [count, \(exampleShape.map(String.init).joined(separator: ", "))]")
             }
             guard shape.reduce(1, *) <= maximumInputElements else {
-                throw CheckpointError("\(path): /\(name) has \(shape.reduce(1, *)) elements, more than the \(maximumInputElements) lrt predicts at once; split the inputs")
+                throw CheckpointError(path: path, "\(path): /\(name) has \(shape.reduce(1, *)) elements, more than the \(maximumInputElements) lrt predicts at once; split the inputs")
             }
             return (try root.readFloats(name).values, shape)
-        } catch let error as CheckpointError {
-            throw error
         } catch {
-            throw CheckpointError("\(error)")
+            throw CheckpointError.carrying(error, path: path)
         }
     }
 
@@ -90,7 +88,7 @@ public enum Prediction {
                                 isReplaceable: isPredictionsFile).check()
             lock = try SafeFile.Lock(path, what: "predictions file")
         } catch let error as FileError {
-            throw CheckpointError(error.description)
+            throw CheckpointError(.file(error))
         }
         defer { lock.release() }
         try Checkpoint.writeFile(path, what: "predictions file", body)
@@ -104,7 +102,7 @@ public enum Prediction {
             try SafeFile.Target(path: outputPath, what: "predictions file", overwrite: overwrite,
                                 inputs: [modelPath, inputsPath], isReplaceable: isPredictionsFile).check()
         } catch let error as FileError {
-            throw CheckpointError(error.description)
+            throw CheckpointError(.file(error))
         }
     }
 

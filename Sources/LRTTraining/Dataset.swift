@@ -87,7 +87,7 @@ struct RunData {
         }
         if split == nil, !state.augmentation.isEmpty {
             do { train = AugmentedDataset(train, augmentation: try Augmentation(parsing: state.augmentation)) } catch {
-                throw TrainingError.invalidSetting(name: "--augment", value: state.augmentation, hint: "\(error)")
+                throw TrainingError.invalidSetting(.augmentation, value: state.augmentation, hint: "\(error)")
             }
         }
         let test: (any Dataset)? = try split == nil

@@ -34,16 +34,9 @@ public struct EvaluationReport: Sendable {
             let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...], computeGradient: false)
             totalLoss += result.loss * Double(slice.count)
             totalCorrect += result.correct
-            let classes = logits.count / slice.count
-            logits.withUnsafeBufferPointer { values in
-                for (row, label) in labels.enumerated() {
-                    var predicted = 0
-                    for index in 1..<classes where values[row * classes + index] > values[row * classes + predicted] {
-                        predicted = index
-                    }
-                    perClass[Int(label)].count += 1
-                    if predicted == Int(label) { perClass[Int(label)].correct += 1 }
-                }
+            for (label, predicted) in zip(labels, result.predictions) {
+                perClass[Int(label)].count += 1
+                if predicted == label { perClass[Int(label)].correct += 1 }
             }
         }
         let count = max(data.count, 1)

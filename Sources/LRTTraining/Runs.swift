@@ -41,10 +41,8 @@ public struct TrainingConfiguration: Sendable {
     /// Checks every value before any work, naming the bad one.
     /// - Throws: ``TrainingError``.
     public func validate() throws {
-        guard epochs >= 1 else { throw TrainingError.invalidSetting(name: "epochs", value: String(epochs), hint: "train for at least 1 epoch") }
-        guard batchSize >= 1, batchSize <= 1 << 20 else {
-            throw TrainingError.invalidSetting(name: "batch size", value: String(batchSize), hint: "use a value from 1 to 1048576, e.g. 32")
-        }
+        try RunSetting.check(epochs: epochs)
+        try RunSetting.check(batchSize: batchSize)
         _ = try optimizerConfiguration()
     }
 
@@ -215,7 +213,7 @@ public enum Runs {
             throw TrainingError.cannotContinue(path: checkpointPath, problem: "\(checkpointPath) holds a model but no training state to resume; \(keras)use `lrt finetune \(checkpointPath) --data DIR` to train from its weights (add --keep-optimizer to keep its optimizer state)")
         }
         let target = epochs ?? saved.epoch + 1
-        guard target >= 1 else { throw TrainingError.invalidSetting(name: "epochs", value: String(target), hint: "use at least 1") }
+        try RunSetting.check(epochs: target)
         guard target > saved.epoch || !saved.epochOrder.isEmpty else {
             throw TrainingError.cannotContinue(path: checkpointPath, problem: "\(checkpointPath) has already trained \(saved.epoch) epochs; pass --epochs above \(saved.epoch) to train further")
         }

@@ -54,7 +54,7 @@ struct Resume: ParsableCommand {
     @OptionGroup var monitoring: MonitoringOptions
 
     func validate() throws {
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        if let epochs { try checkSettings { try RunSetting.check(epochs: epochs) } }
         if optimizer.optimizer != nil { try optimizer.validateForNewRun() }
     }
 
@@ -107,7 +107,7 @@ struct Eval: ParsableCommand {
     var batchSize = 1000
 
     func validate() throws {
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        try checkSettings { try RunSetting.check(batchSize: batchSize) }
     }
 
     func run() throws {

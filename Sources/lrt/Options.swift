@@ -34,8 +34,10 @@ struct TrainingOptions: ParsableArguments {
     @OptionGroup var monitoring: MonitoringOptions
 
     func validate() throws {
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        try checkSettings {
+            try RunSetting.check(epochs: epochs)
+            try RunSetting.check(batchSize: batchSize)
+        }
         try optimizer.validateForNewRun()
     }
 
@@ -176,6 +178,24 @@ enum Interrupt {
                 Interrupt.requested = true
             }
         }
+    }
+}
+
+extension RunSetting {
+    /// The flag that sets it.
+    var flag: String {
+        switch self {
+        case .epochs: return "--epochs"
+        case .batchSize: return "--batch-size"
+        case .augmentation: return "--augment"
+        }
+    }
+}
+
+/// Runs the library's checks of option values, turning a bad setting into a usage error that names its flag.
+func checkSettings(_ check: () throws -> Void) throws {
+    do { try check() } catch TrainingError.invalidSetting(let setting, let value, let hint) {
+        throw ValidationError("invalid \(setting.flag) \(value): \(hint)")
     }
 }
 

@@ -31,7 +31,7 @@ struct Predict: ParsableCommand {
     var overwrite = false
 
     func validate() throws {
-        guard (1...(1 << 20)).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...1048576, got \(batchSize)") }
+        try checkSettings { try RunSetting.check(batchSize: batchSize) }
     }
 
     func run() throws {
