@@ -475,10 +475,10 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
         # figures
         made = []
         name = st["name"]
-        if plot_accuracy(plt, s, os.path.join(figures, f"{name}-test-vs-epoch.png"), False):
-            made.append((f"{name}-test-vs-epoch.png", f"{s.source} accuracy against epochs, per rule pair"))
-        if plot_accuracy(plt, s, os.path.join(figures, f"{name}-test-vs-seconds.png"), True):
-            made.append((f"{name}-test-vs-seconds.png", f"{s.source} accuracy against training seconds (load-inflated; see above)"))
+        if plot_accuracy(plt, s, os.path.join(figures, f"{name}-{s.source}-vs-epoch.png"), False):
+            made.append((f"{name}-{s.source}-vs-epoch.png", f"{s.source} accuracy against epochs, per rule pair"))
+        if plot_accuracy(plt, s, os.path.join(figures, f"{name}-{s.source}-vs-seconds.png"), True):
+            made.append((f"{name}-{s.source}-vs-seconds.png", f"{s.source} accuracy against training seconds (load-inflated; see above)"))
         run = pick_run(s, ["sgd", "momentum", "adam", "nesterov", "adagrad", "rmsprop"], "paper")
         if run and plot_telemetry(plt, run, "multiplier", os.path.join(figures, f"{name}-multipliers.png"),
                                   f"{st['label']}: each layer's multiplier m_l, {run['rule']} + paper, lr {run['learning_rate']:.3g}, seed {run['seed']}",
