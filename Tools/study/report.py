@@ -275,6 +275,14 @@ def layer_summary(run):
     return rows
 
 
+def fmt_seconds(runs, study):
+    values = [h["seconds"] for r in runs if r["study"] == study and r["status"] == "ok" and not r.get("reused_from")
+              for h in r["history"] if "seconds" in h]
+    if not values:
+        return "(no run)"
+    return f"median {statistics.median(values):.1f} s (min {min(values):.1f}, max {max(values):.1f})"
+
+
 def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, extensions):
     docs = os.path.abspath(args.report_out)
     figure_folder = "figures/quick" if args.quick else "figures"
@@ -353,6 +361,17 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
         if done < planned:
             unfinished.append((s.study["name"], done, planned))
     w("")
+    if setup.get("invocations"):
+        w("Invocations that produced these results (from `setup.json`):")
+        w("")
+        for invocation in setup["invocations"]:
+            text = invocation.get("command") or ("Tools/reproduce" + (f" --only {','.join(invocation['only'])}" if invocation.get("only") else "")
+                                                + f" --jobs {invocation.get('jobs')}")
+            w(f"- `{text}`, started {invocation.get('started')}" + (f" — {invocation['note']}" if invocation.get("note") else ""))
+        if setup.get("lrt_binary"):
+            b = setup["lrt_binary"]
+            w(f"- binary `{b['path']}`, SHA-256 `{b['sha256'][:16]}…`, built from {b['built_from']}")
+        w("")
     reused = [r for r in all_runs if r.get("reused_from")]
     if reused:
         w(f"{len(reused)} tuning runs were copied from the `--quick` study instead of being run again: the same command on "
@@ -376,6 +395,16 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
           "but **epochs to a target accuracy is the primary time measure**: the rule costs one extra norm per layer per step, so "
           "an epoch costs the same with and without it up to that (negligible) overhead, and epochs are immune to the load.")
         w("")
+        starts = [datetime.datetime.fromisoformat(r["started"]) for r in all_runs if r.get("started") and not r.get("reused_from")]
+        ends = [datetime.datetime.fromisoformat(r["finished"]) for r in all_runs if r.get("finished") and not r.get("reused_from")]
+        if starts and ends:
+            span = (max(ends) - min(starts)).total_seconds()
+            total = sum(r["wall_seconds"] for r in all_runs if not r.get("reused_from"))
+            w(f"The {len(starts)} runs made here started at {min(starts).strftime('%H:%M')} UTC and the last finished at "
+              f"{max(ends).strftime('%H:%M')} UTC ({span / 60:.0f} minutes); their wall times add up to {total / 60:.0f} minutes "
+              f"(several ran at a time). Under the same load one MLP epoch on the 10,000-image subset took "
+              + fmt_seconds(all_runs, "mnist-mlp") + ".")
+            w("")
     # ---------------------------------------------------------------- results per study
     verdicts = []
     for s in loaded:
