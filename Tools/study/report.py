@@ -469,7 +469,9 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
             noise = mean_std([final_accuracy(off[sd]) for sd in seeds])[1], mean_std([final_accuracy(paper[sd]) for sd in seeds])[1]
             pooled = math.sqrt((noise[0] ** 2 + noise[1] ** 2) / 2)
             critical = T_CRITICAL.get(p["n"] - 1)
-            if p["n"] < 2 or critical is None or math.isnan(p["t"]):
+            if p["n"] >= 2 and p["mean"] == 0 and p["sd"] == 0:
+                verdict = "identical (both at the same accuracy on every seed)"
+            elif p["n"] < 2 or critical is None or math.isnan(p["t"]):
                 verdict = "too few seeds"
             elif abs(p["t"]) > critical:
                 verdict = "paper better" if p["mean"] > 0 else "paper worse"
@@ -594,6 +596,27 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
           f"layer gradient norm {smallest_norm:.3g}; records at the cap (‖g‖ < 1e-12, m = 1 + log(1 + 1e12) ≈ 28.6): {capped}; "
           f"records with ‖g‖ = 0 (the guard's m = 1): {zero}.")
         w("")
+    # ---------------------------------------------------------------- best configurations
+    w("## Best configurations per study (mean final test accuracy over seeds, complete pairs only)")
+    w("")
+    w("| study | 1st | 2nd | 3rd | momentum + paper (lrt's default optimizer and rule) |")
+    w("|---|---|---|---|---|")
+    for s in loaded:
+        scored = []
+        for rule, rates in s.study["pairs"]:
+            finals = s.finals(rule, rates)
+            if len(finals) == len(s.study["seeds"]):
+                m, sd = mean_std([final_accuracy(r) for r in finals])
+                scored.append((m, sd, rule, rates, finals[0]["learning_rate"]))
+        if not scored:
+            continue
+        scored.sort(reverse=True)
+        cells = [f"{pair_label(rule, rates)}, lr {lr:.3g}: {100 * m:.2f} ± {100 * sd:.2f}" for m, sd, rule, rates, lr in scored[:3]]
+        cells += [""] * (3 - len(cells))
+        default = [c for c in scored if c[2] == "momentum" and c[3] == "paper"]
+        rank = f"{pair_label('momentum', 'paper')}, lr {default[0][4]:.3g}: {100 * default[0][0]:.2f} (rank {scored.index(default[0]) + 1} of {len(scored)})" if default else "–"
+        w(f"| {s.study['name']} | " + " | ".join(cells) + f" | {rank} |")
+    w("")
     discussion = os.path.join(root, "Tools", "study", "discussion.md")
     if os.path.exists(discussion):
         with open(discussion) as handle:
@@ -610,8 +633,48 @@ def render_discussion(text, loaded):
     by_name = {s.study["name"]: s for s in loaded}
 
     def value(match):
-        study, rule, rates, field = match.group(1).split(":")
+        if match.group(1) == "summary:verdicts":
+            counts = {}
+            for st in loaded:
+                for rule in dict.fromkeys(r for r, rates in st.study["pairs"] if rates == "paper"):
+                    off = {r["seed"]: r for r in st.finals(rule, "off")}
+                    paper = {r["seed"]: r for r in st.finals(rule, "paper")}
+                    seeds = sorted(set(off) & set(paper))
+                    if len(seeds) < len(st.study["seeds"]):
+                        continue
+                    p = paired([final_accuracy(paper[sd]) - final_accuracy(off[sd]) for sd in seeds])
+                    critical = T_CRITICAL.get(p["n"] - 1)
+                    if p["mean"] == 0 and p["sd"] == 0:
+                        key = "identical"
+                    elif critical and not math.isnan(p["t"]) and abs(p["t"]) > critical:
+                        key = "paper better" if p["mean"] > 0 else "paper worse"
+                    else:
+                        key = "no difference beyond seed noise"
+                    counts[key] = counts.get(key, 0) + 1
+            total = sum(counts.values())
+            return f"{total} comparisons with all seeds finished: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        parts = match.group(1).split(":")
+        study, rule, rates, field = parts[:4]
         s = by_name.get(study)
+        if s is not None and field in ("decay", "mmed"):
+            runs = s.finals(rule, rates)
+            if not runs:
+                return "(not run)"
+            if field == "mmed":
+                values = [v for entry in runs[0]["telemetry"].values() for v in entry["multiplier"] if v is not None]
+                return f"{statistics.median(values):.1f}"
+            rows = layer_summary(runs[0])
+            ratio = rows[-1]["g_last"] / rows[0]["g_last"]
+            return f"{ratio ** (1 / (len(rows) - 1)):.1f}"
+        if s is not None and field in ("grad", "mult"):
+            runs = s.finals(rule, rates)
+            if not runs:
+                return "(not run)"
+            rows = {row["name"]: row for row in layer_summary(runs[0])}
+            row = rows.get(parts[4])
+            if row is None:
+                return "(no layer)"
+            return f"{row['g_last']:.2g}" if field == "grad" else f"{row['m_median']:.1f}"
         if s is None:
             return "(not run)"
         finals = s.finals(rule, rates)
