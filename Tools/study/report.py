@@ -659,7 +659,7 @@ def render_discussion(text, loaded):
         if s is not None and field in ("decay", "mmed"):
             runs = s.finals(rule, rates)
             if not runs:
-                return "(not run)"
+                return "(not finished)"
             if field == "mmed":
                 values = [v for entry in runs[0]["telemetry"].values() for v in entry["multiplier"] if v is not None]
                 return f"{statistics.median(values):.1f}"
@@ -669,17 +669,17 @@ def render_discussion(text, loaded):
         if s is not None and field in ("grad", "mult"):
             runs = s.finals(rule, rates)
             if not runs:
-                return "(not run)"
+                return "(not finished)"
             rows = {row["name"]: row for row in layer_summary(runs[0])}
             row = rows.get(parts[4])
             if row is None:
                 return "(no layer)"
             return f"{row['g_last']:.2g}" if field == "grad" else f"{row['m_median']:.1f}"
         if s is None:
-            return "(not run)"
+            return "(not finished)"
         finals = s.finals(rule, rates)
         if field == "acc":
-            return fmt_pm([final_accuracy(r) for r in finals]) + f" % (n={len(finals)})" if finals else "(not run)"
+            return fmt_pm([final_accuracy(r) for r in finals]) + f" % (n={len(finals)})" if finals else "(not finished)"
         if field == "lr":
             best, _, finished, _ = s.tuned(rule, rates)
             return f"{best['learning_rate']:.3g}" if best else "(not run)"
@@ -688,7 +688,7 @@ def render_discussion(text, loaded):
             paper = {r["seed"]: r for r in s.finals(rule, "paper")}
             seeds = sorted(set(off) & set(paper))
             if not seeds:
-                return "(not run)"
+                return "(not finished)"
             p = paired([final_accuracy(paper[sd]) - final_accuracy(off[sd]) for sd in seeds])
             t = "–" if math.isnan(p["t"]) else f"{p['t']:.2f}"
             return f"{100 * p['mean']:+.2f} pp (t = {t}, n = {p['n']})"
