@@ -14,9 +14,14 @@ public protocol Dataset: Sendable {
     /// size already fits, and their labels into `labels`.
     /// - Parameter generator: the augmentation stream (unused by datasets that do not augment).
     func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32], generator: inout SeededGenerator)
+    /// The file each example was read from, for reports that name them (`lrt eval --errors`); nil when the dataset does
+    /// not know (the default). [count]
+    var filePaths: [String]? { get }
 }
 
 extension Dataset {
+    public var filePaths: [String]? { nil }
+
     /// ``fill(_:into:labels:generator:)`` without augmentation (evaluation).
     public func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32]) {
         var unused = SeededGenerator(seed: 0)
@@ -40,6 +45,7 @@ public struct DatasetSubset: Dataset {
     public var count: Int { indices.count }
     public var classNames: [String] { base.classNames }
     public var exampleShape: [Int] { base.exampleShape }
+    public var filePaths: [String]? { base.filePaths.map { paths in indices.map { paths[$0] } } }
 
     /// A subset with no examples and no classes.
     public static let empty = DatasetSubset(EmptyDataset(), indices: [])
@@ -67,4 +73,8 @@ private struct EmptyDataset: Dataset {
     func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32], generator: inout SeededGenerator) {
         precondition(indices.isEmpty, "an empty dataset has no examples")
     }
+}
+
+extension ImageFolder {
+    public var filePaths: [String]? { imagePaths }
 }

@@ -100,7 +100,7 @@ public struct ImageFolder: Dataset {
 
     /// Decodes `paths` on all cores into [count, height, width, channels] bytes, and each image's failure (nil when
     /// it decoded; a failed image's bytes are zero).
-    private static func decodeAll(_ paths: [String], preprocessing: Preprocessing) throws(DataError) -> ([UInt8], [DataError?]) {
+    static func decodeAll(_ paths: [String], preprocessing: Preprocessing) throws(DataError) -> ([UInt8], [DataError?]) {
         let imageSize = preprocessing.height * preprocessing.width * preprocessing.colorMode.channels
         guard let total = PNGCodec.product(paths.count, imageSize),
               UInt64(total) <= ProcessInfo.processInfo.physicalMemory / 2 else {

@@ -82,9 +82,9 @@ public enum Checkpoint {
             try body(file.root)
             try SafeFile.write(try file.closeAndTakeImage(), to: path, what: what)
         } catch let error as FileError {
-            throw CheckpointError(error.description)
+            throw CheckpointError(.file(error))
         } catch {
-            throw CheckpointError("cannot write \(what) \(path): \(error)")
+            throw CheckpointError.carrying(error, path: path)
         }
     }
 
@@ -98,7 +98,7 @@ public enum Checkpoint {
         do {
             try target(path, overwrite: overwrite, inputs: inputs, inputFolders: inputFolders).check()
         } catch let error as FileError {
-            throw CheckpointError(error.description)
+            throw CheckpointError(.file(error))
         }
     }
 
@@ -111,7 +111,7 @@ public enum Checkpoint {
                                inputFolders: [String] = []) throws -> SafeFile.Lock {
         try checkWritable(path, overwrite: overwrite, inputs: inputs, inputFolders: inputFolders)
         do { return try SafeFile.Lock(path, what: "checkpoint") } catch let error as FileError {
-            throw CheckpointError(error.description)
+            throw CheckpointError(.file(error))
         }
     }
 

@@ -49,7 +49,7 @@ extension Checkpoint {
         } catch let error as CheckpointError {
             throw error
         } catch {
-            throw CheckpointError("\(path): \(error)")  // not expected: every reader above throws one of the two
+            throw CheckpointError(path: path, "\(path): \(error)")  // not expected: every reader above throws one of the two
         }
     }
 }
@@ -64,7 +64,7 @@ struct CheckpointReader {
         var origin = Checkpoint.Origin.keras
         if root.contains("lrt") { origin = .lrt(formatVersion: try checkFormat(of: try root.openGroup("lrt"))) }
         guard root.hasAttribute("model_config") else {
-            throw CheckpointError("\(path) is an HDF5 file but not an lrt checkpoint or Keras model: it has no model_config attribute at / (was it written by another program?)")
+            throw CheckpointError(path: path, "\(path) is an HDF5 file but not an lrt checkpoint or Keras model: it has no model_config attribute at / (was it written by another program?)")
         }
         let modelConfig = try jsonAttribute(root, "model_config", limit: CheckpointLimits.modelConfigBytes)
         var generator = SeededGenerator(seed: 0)
@@ -72,10 +72,10 @@ struct CheckpointReader {
         do { model = try ModelConfig.build(json: modelConfig, generator: &generator) } catch let error as ModelConfigError {
             throw CheckpointError(.model(location: "\(path): its model_config (/@model_config) cannot be built", error))
         } catch {
-            throw CheckpointError("\(path): its model_config (/@model_config) cannot be built: \(error)")
+            throw CheckpointError(path: path, "\(path): its model_config (/@model_config) cannot be built: \(error)")
         }
         guard root.contains("model_weights") else {
-            throw CheckpointError("\(path) has no model_weights group; it holds no weights to load")
+            throw CheckpointError(path: path, "\(path) has no model_weights group; it holds no weights to load")
         }
         var contents = Checkpoint.Contents(model: model)
         contents.origin = origin
@@ -104,17 +104,17 @@ struct CheckpointReader {
     private func checkFormat(of lrt: HDF5Group) throws -> Int64 {
         let format = lrt.hasAttribute("format") ? try lrt.stringAttribute("format") : ""
         guard format == Checkpoint.formatName else {
-            throw CheckpointError("\(path): /lrt@format is '\(format.prefix(80))', not '\(Checkpoint.formatName)'; the /lrt group was not written by lrt")
+            throw CheckpointError(path: path, "\(path): /lrt@format is '\(format.prefix(80))', not '\(Checkpoint.formatName)'; the /lrt group was not written by lrt")
         }
         guard lrt.hasAttribute("format_version") else {
-            throw CheckpointError("\(path): /lrt@format_version is missing; the file is damaged or was not written by lrt")
+            throw CheckpointError(path: path, "\(path): /lrt@format_version is missing; the file is damaged or was not written by lrt")
         }
         let version = try lrt.int64Attribute("format_version")
         guard version <= Checkpoint.formatVersion else {
-            throw CheckpointError("\(path) has lrt format version \(version); this lrt reads versions up to \(Checkpoint.formatVersion): upgrade lrt")
+            throw CheckpointError(path: path, "\(path) has lrt format version \(version); this lrt reads versions up to \(Checkpoint.formatVersion): upgrade lrt")
         }
         guard version >= 1 else {
-            throw CheckpointError("\(path): /lrt@format_version is \(version); valid versions start at 1 (the file is damaged)")
+            throw CheckpointError(path: path, "\(path): /lrt@format_version is \(version); valid versions start at 1 (the file is damaged)")
         }
         return version
     }
@@ -126,45 +126,45 @@ struct CheckpointReader {
     private func readWeights(into model: any Model, from group: HDF5Group) throws -> [String] {
         let fileLayers = try group.stringArrayAttribute("layer_names")
         if let duplicate = firstDuplicate(fileLayers) {
-            throw CheckpointError("\(path): \(group.path)@layer_names lists layer '\(duplicate)' twice")
+            throw CheckpointError(path: path, "\(path): \(group.path)@layer_names lists layer '\(duplicate)' twice")
         }
         var warnings: [String] = []
         let modelLayers = Dictionary(uniqueKeysWithValues: model.layers.map { ($0.name, $0) })
         for layerName in fileLayers {
             guard !layerName.isEmpty, group.contains(layerName) else {
-                throw CheckpointError("\(path): layer_names lists '\(layerName)' but \(group.path)/\(layerName) is missing")
+                throw CheckpointError(path: path, "\(path): layer_names lists '\(layerName)' but \(group.path)/\(layerName) is missing")
             }
             let layerGroup = try group.openGroup(layerName)
             let weightNames = try layerGroup.stringArrayAttribute("weight_names")
             let parameters = modelLayers[layerName]?.weights ?? []
             guard weightNames.count == parameters.count else {
                 let owner = modelLayers[layerName] == nil ? "the model has no layer '\(layerName)'" : "the model's layer '\(layerName)' has \(parameters.count)"
-                throw CheckpointError("\(path): \(layerGroup.path) has \(weightNames.count) weights but \(owner)")
+                throw CheckpointError(path: path, "\(path): \(layerGroup.path) has \(weightNames.count) weights but \(owner)")
             }
             var loaded = Set<String>()
             for weightName in weightNames {
                 // Keras 3: "mlp/dense/kernel"; Keras 2: "dense/kernel:0".
                 let shortName = Self.shortWeightName(weightName)
                 guard let parameter = parameters.first(where: { $0.weightName == shortName }) else {
-                    throw CheckpointError("\(path): \(layerGroup.path) holds weight '\(weightName)', which layer '\(layerName)' does not have (it has \(parameters.map(\.weightName)))")
+                    throw CheckpointError(path: path, "\(path): \(layerGroup.path) holds weight '\(weightName)', which layer '\(layerName)' does not have (it has \(parameters.map(\.weightName)))")
                 }
                 guard loaded.insert(shortName).inserted else {
-                    throw CheckpointError("\(path): \(layerGroup.path)@weight_names names weight '\(shortName)' twice")
+                    throw CheckpointError(path: path, "\(path): \(layerGroup.path)@weight_names names weight '\(shortName)' twice")
                 }
                 let datasetPath = "\(layerGroup.path)/\(weightName)"
                 guard layerGroup.contains(weightName) else {
-                    throw CheckpointError("\(path): weight dataset \(datasetPath) is missing")
+                    throw CheckpointError(path: path, "\(path): weight dataset \(datasetPath) is missing")
                 }
                 let shape = try layerGroup.datasetShape(weightName)
                 guard shape == parameter.value.shape else {
-                    throw CheckpointError("\(path): \(datasetPath) has shape \(shape) but \(parameter.path) needs \(parameter.value.shape)")
+                    throw CheckpointError(path: path, "\(path): \(datasetPath) has shape \(shape) but \(parameter.path) needs \(parameter.value.shape)")
                 }
                 let values = try readTensorValues(layerGroup, weightName, datasetPath: datasetPath, notes: &warnings)
                 parameter.value = Tensor(shape: shape, storage: values)
             }
         }
         if let missing = model.layers.first(where: { !$0.weights.isEmpty && !fileLayers.contains($0.name) }) {
-            throw CheckpointError("\(path): no weights for layer '\(missing.name)' in \(group.path) (layer_names: \(fileLayers))")
+            throw CheckpointError(path: path, "\(path): no weights for layer '\(missing.name)' in \(group.path) (layer_names: \(fileLayers))")
         }
         return warnings
     }
@@ -181,11 +181,11 @@ struct CheckpointReader {
         case (.float, 16, false): notes.append("\(path): \(datasetPath) is stored as float16; converted exactly to float32")
         case (.float, 64, false): notes.append("\(path): \(datasetPath) is stored as float64; rounded to float32")
         default:
-            throw CheckpointError("\(path): \(datasetPath) is stored as \(type); lrt reads weights and optimizer state as little-endian float32 (float16 and float64 are converted): re-save the model with float32 weights")
+            throw CheckpointError(path: path, "\(path): \(datasetPath) is stored as \(type); lrt reads weights and optimizer state as little-endian float32 (float16 and float64 are converted): re-save the model with float32 weights")
         }
         let values = try group.readFloats(name).values
         if let index = values.firstIndex(where: { !$0.isFinite }) {
-            throw CheckpointError("\(path): \(datasetPath) holds \(values[index]) at index \(index); weights and optimizer state must be finite (the run diverged before this save, or the file is damaged): use an earlier checkpoint")
+            throw CheckpointError(path: path, "\(path): \(datasetPath) holds \(values[index]) at index \(index); weights and optimizer state must be finite (the run diverged before this save, or the file is damaged): use an earlier checkpoint")
         }
         return values
     }
@@ -208,13 +208,13 @@ struct CheckpointReader {
         let slotNames = optimizer.rule.slotNames
         let fileSlotNames = try group.stringArrayAttribute("slot_names")
         guard fileSlotNames == slotNames else {
-            throw CheckpointError("\(path): \(group.path)@slot_names is \(fileSlotNames) but its optimizer (\(optimizer.rule.name)) keeps \(slotNames)")
+            throw CheckpointError(path: path, "\(path): \(group.path)@slot_names is \(fileSlotNames) but its optimizer (\(optimizer.rule.name)) keeps \(slotNames)")
         }
         let scalarState = group.hasAttribute("scalar_state")
             ? try jsonAttribute(group, "scalar_state", limit: CheckpointLimits.configBytes) : .null
         let expectedMembers = Set(slotNames + ["layer_rate_multipliers"])
         if let unexpected = try group.memberNames().first(where: { !expectedMembers.contains($0) }) {
-            throw CheckpointError("\(path): \(group.path)/\(unexpected) is not part of the lrt format (expected \(expectedMembers.sorted()))")
+            throw CheckpointError(path: path, "\(path): \(group.path)/\(unexpected) is not part of the lrt format (expected \(expectedMembers.sorted()))")
         }
         let step = try integerAttribute(group, "step", in: 0...CheckpointLimits.steps)
 
@@ -222,11 +222,11 @@ struct CheckpointReader {
         var slotMembers: [String: Set<String>] = [:]
         for slotName in slotNames {
             guard group.contains(slotName) else {
-                throw CheckpointError("\(path): \(group.path)/\(slotName) is missing (the \(optimizer.rule.name) optimizer keeps a '\(slotName)' slot per parameter)")
+                throw CheckpointError(path: path, "\(path): \(group.path)/\(slotName) is missing (the \(optimizer.rule.name) optimizer keeps a '\(slotName)' slot per parameter)")
             }
             let members = try group.openGroup(slotName).memberNames()
             if let unknown = members.first(where: { !parameterPaths.contains($0) }) {
-                throw CheckpointError("\(path): \(group.path)/\(slotName)/\(unknown) names a parameter the model does not have (it has \(model.parameters.map(\.path)))")
+                throw CheckpointError(path: path, "\(path): \(group.path)/\(slotName)/\(unknown) names a parameter the model does not have (it has \(model.parameters.map(\.path)))")
             }
             slotMembers[slotName] = Set(members)
         }
@@ -238,14 +238,14 @@ struct CheckpointReader {
                 let datasetPath = "\(slotGroup.path)/\(parameter.path)"
                 let shape = try slotGroup.datasetShape(parameter.path)
                 guard shape == parameter.value.shape else {
-                    throw CheckpointError("\(path): \(datasetPath) has shape \(shape) but \(parameter.path) is \(parameter.value.shape)")
+                    throw CheckpointError(path: path, "\(path): \(datasetPath) has shape \(shape) but \(parameter.path) is \(parameter.value.shape)")
                 }
                 let values = try readTensorValues(slotGroup, parameter.path, datasetPath: datasetPath, notes: &warnings)
                 tensors.append(Tensor(shape: shape, storage: values))
             }
             if tensors.isEmpty { continue }
             guard tensors.count == slotNames.count else {
-                throw CheckpointError("\(path): \(group.path) lacks some of the slots \(slotNames) for \(parameter.path)")
+                throw CheckpointError(path: path, "\(path): \(group.path) lacks some of the slots \(slotNames) for \(parameter.path)")
             }
             slots[parameter.path] = tensors
         }
@@ -254,18 +254,18 @@ struct CheckpointReader {
         let layers = try group.stringArrayAttribute("layer_rate_layers")
         let rateGroups = Set(model.parameterGroups.map(\.layerName) + model.parameters.map(\.path))
         if let unknown = layers.first(where: { !rateGroups.contains($0) }) {
-            throw CheckpointError("\(path): \(group.path)@layer_rate_layers names '\(unknown)', which is neither a layer with parameters nor a parameter of the model")
+            throw CheckpointError(path: path, "\(path): \(group.path)@layer_rate_layers names '\(unknown)', which is neither a layer with parameters nor a parameter of the model")
         }
         if let duplicate = firstDuplicate(layers) {
-            throw CheckpointError("\(path): \(group.path)@layer_rate_layers lists '\(duplicate)' twice")
+            throw CheckpointError(path: path, "\(path): \(group.path)@layer_rate_layers lists '\(duplicate)' twice")
         }
         let multiplierShape = try group.datasetShape("layer_rate_multipliers")
         guard multiplierShape == [layers.count] else {
-            throw CheckpointError("\(path): \(group.path)/layer_rate_multipliers has shape \(multiplierShape) for \(layers.count) layers in layer_rate_layers")
+            throw CheckpointError(path: path, "\(path): \(group.path)/layer_rate_multipliers has shape \(multiplierShape) for \(layers.count) layers in layer_rate_layers")
         }
         let multipliers = try group.readFloats("layer_rate_multipliers").values
         if let bad = multipliers.first(where: { !$0.isFinite || $0 < 0 }) {
-            throw CheckpointError("\(path): \(group.path)/layer_rate_multipliers holds \(bad); multipliers are finite and at least 0 (the file is damaged)")
+            throw CheckpointError(path: path, "\(path): \(group.path)/layer_rate_multipliers holds \(bad); multipliers are finite and at least 0 (the file is damaged)")
         }
         do {
             try optimizer.restore(step: step, slots: slots, multipliers: zip(layers, multipliers).map { ($0, Double($1)) },
@@ -284,11 +284,11 @@ struct CheckpointReader {
         if dataset.hasAttribute("validation_source") {
             state.validationSource = try dataset.stringAttribute("validation_source")
             guard ["val/", "validation/", "split", "none", "test/"].contains(state.validationSource) else {
-                throw CheckpointError("\(path): \(dataset.path)@validation_source is '\(state.validationSource)'; expected val/, validation/, split, none or test/")
+                throw CheckpointError(path: path, "\(path): \(dataset.path)@validation_source is '\(state.validationSource)'; expected val/, validation/, split, none or test/")
             }
             state.validationFraction = try dataset.doubleAttribute("validation_fraction")
             guard (0..<1).contains(state.validationFraction) else {
-                throw CheckpointError("\(path): \(dataset.path)@validation_fraction is \(state.validationFraction); expected a fraction in [0, 1)")
+                throw CheckpointError(path: path, "\(path): \(dataset.path)@validation_fraction is \(state.validationFraction); expected a fraction in [0, 1)")
             }
             state.validationCount = try integerAttribute(dataset, "validation_count", in: 0...CheckpointLimits.epochOrderLength)
             state.validationDigest = try dataset.stringAttribute("validation_digest")
@@ -298,13 +298,13 @@ struct CheckpointReader {
         where dataset.hasAttribute(name) {
             state[keyPath: value] = try dataset.stringAttribute(name)
             guard allowed.contains(state[keyPath: value]) else {
-                throw CheckpointError("\(path): \(dataset.path)@\(name) is '\(state[keyPath: value])'; expected one of \(allowed.filter { !$0.isEmpty }.joined(separator: ", "))")
+                throw CheckpointError(path: path, "\(path): \(dataset.path)@\(name) is '\(state[keyPath: value])'; expected one of \(allowed.filter { !$0.isEmpty }.joined(separator: ", "))")
             }
         }
         if dataset.hasAttribute("on_bad_image") {
             let policy = try dataset.stringAttribute("on_bad_image")
             guard ["error", "skip"].contains(policy) else {
-                throw CheckpointError("\(path): \(dataset.path)@on_bad_image is '\(policy)'; expected error or skip")
+                throw CheckpointError(path: path, "\(path): \(dataset.path)@on_bad_image is '\(policy)'; expected error or skip")
             }
             state.skipBadImages = policy == "skip"
         }
@@ -340,24 +340,24 @@ struct CheckpointReader {
         }
         state.epochLossSum = try training.doubleAttribute("epoch_loss_sum")
         guard state.epochLossSum.isFinite, state.epochLossSum >= 0 else {
-            throw CheckpointError("\(path): \(training.path)@epoch_loss_sum is \(state.epochLossSum); a sum of cross-entropy losses is finite and at least 0")
+            throw CheckpointError(path: path, "\(path): \(training.path)@epoch_loss_sum is \(state.epochLossSum); a sum of cross-entropy losses is finite and at least 0")
         }
 
         let orderShape = try training.datasetShape("epoch_order")
         guard orderShape.count == 1, orderShape[0] <= CheckpointLimits.epochOrderLength else {
-            throw CheckpointError("\(path): \(training.path)/epoch_order has shape \(orderShape); expected one axis of at most \(CheckpointLimits.epochOrderLength) indices")
+            throw CheckpointError(path: path, "\(path): \(training.path)/epoch_order has shape \(orderShape); expected one axis of at most \(CheckpointLimits.epochOrderLength) indices")
         }
         let order = try training.readInt64s("epoch_order").values
         var seen = [Bool](repeating: false, count: order.count)
         for index in order {
             guard index >= 0, index < Int64(order.count), !seen[Int(index)] else {
-                throw CheckpointError("\(path): \(training.path)/epoch_order is not a permutation of 0..<\(order.count) (it holds \(index) \(index >= 0 && index < Int64(order.count) ? "twice" : "out of range"))")
+                throw CheckpointError(path: path, "\(path): \(training.path)/epoch_order is not a permutation of 0..<\(order.count) (it holds \(index) \(index >= 0 && index < Int64(order.count) ? "twice" : "out of range"))")
             }
             seen[Int(index)] = true
         }
         state.epochOrder = order.map { Int($0) }
         guard state.position <= order.count, state.epochSeen <= order.count, state.epochCorrect <= state.epochSeen else {
-            throw CheckpointError("\(path): \(training.path) is inconsistent: position \(state.position), epoch_seen \(state.epochSeen), epoch_correct \(state.epochCorrect) for an epoch order of \(order.count) examples")
+            throw CheckpointError(path: path, "\(path): \(training.path) is inconsistent: position \(state.position), epoch_seen \(state.epochSeen), epoch_correct \(state.epochCorrect) for an epoch order of \(order.count) examples")
         }
 
         if training.contains("plan") { state.plan = try readPlan(try training.openGroup("plan")) }
@@ -369,32 +369,32 @@ struct CheckpointReader {
         state.classNames = try dataset.stringArrayAttribute("class_names")
         try readDataRecord(dataset, into: &state)
         if let duplicate = firstDuplicate(state.classNames) {
-            throw CheckpointError("\(path): \(dataset.path)@class_names lists '\(duplicate)' twice")
+            throw CheckpointError(path: path, "\(path): \(dataset.path)@class_names lists '\(duplicate)' twice")
         }
         let outputs = model.outputShape.reduce(1, *)
         guard state.classNames.count == outputs else {
-            throw CheckpointError("\(path): \(dataset.path)@class_names has \(state.classNames.count) classes but the model outputs \(outputs) values")
+            throw CheckpointError(path: path, "\(path): \(dataset.path)@class_names has \(state.classNames.count) classes but the model outputs \(outputs) values")
         }
 
         let history = try lrt.openGroup("history")
         let names = try history.stringArrayAttribute("metric_names")
         if let duplicate = firstDuplicate(names) {
-            throw CheckpointError("\(path): \(history.path)@metric_names lists '\(duplicate)' twice")
+            throw CheckpointError(path: path, "\(path): \(history.path)@metric_names lists '\(duplicate)' twice")
         }
         guard !names.contains("telemetry") else {
-            throw CheckpointError("\(path): \(history.path)@metric_names lists 'telemetry', the name of the telemetry group")
+            throw CheckpointError(path: path, "\(path): \(history.path)@metric_names lists 'telemetry', the name of the telemetry group")
         }
         if let unexpected = try history.memberNames().first(where: { !names.contains($0) && $0 != "telemetry" }) {
-            throw CheckpointError("\(path): \(history.path)/\(unexpected) is not listed in \(history.path)@metric_names \(names)")
+            throw CheckpointError(path: path, "\(path): \(history.path)/\(unexpected) is not listed in \(history.path)@metric_names \(names)")
         }
         var columns: [String: [Double]] = [:]
         for name in names {
             guard !name.isEmpty, history.contains(name) else {
-                throw CheckpointError("\(path): \(history.path)@metric_names lists '\(name)' but \(history.path)/\(name) is missing")
+                throw CheckpointError(path: path, "\(path): \(history.path)@metric_names lists '\(name)' but \(history.path)/\(name) is missing")
             }
             let shape = try history.datasetShape(name)
             guard shape == [state.epoch] else {
-                throw CheckpointError("\(path): \(history.path)/\(name) has shape \(shape) for \(state.epoch) epochs (expected [\(state.epoch)])")
+                throw CheckpointError(path: path, "\(path): \(history.path)/\(name) has shape \(shape) for \(state.epoch) epochs (expected [\(state.epoch)])")
             }
             columns[name] = try history.readFloats(name).values.map(Double.init)
         }
@@ -408,29 +408,29 @@ struct CheckpointReader {
     private func readTelemetry(_ group: HDF5Group, globalStep: Int) throws -> TelemetryHistory {
         let names = try group.stringArrayAttribute("names")
         if let duplicate = firstDuplicate(names) {
-            throw CheckpointError("\(path): \(group.path)@names lists '\(duplicate)' twice")
+            throw CheckpointError(path: path, "\(path): \(group.path)@names lists '\(duplicate)' twice")
         }
         let tableNames = ["gradient_norms", "weight_norms", "update_norms", "multipliers"]
         let columnNames = ["losses", "learning_rates"]  // [records]; missing in files written before they were kept
         if let unexpected = try group.memberNames().first(where: { !(["steps"] + tableNames + columnNames).contains($0) }) {
-            throw CheckpointError("\(path): \(group.path)/\(unexpected) is not part of the lrt format (expected steps, \((tableNames + columnNames).joined(separator: ", ")))")
+            throw CheckpointError(path: path, "\(path): \(group.path)/\(unexpected) is not part of the lrt format (expected steps, \((tableNames + columnNames).joined(separator: ", ")))")
         }
         let stepsShape = try group.datasetShape("steps")
         guard stepsShape.count == 1, stepsShape[0] <= CheckpointLimits.telemetryRecords else {
-            throw CheckpointError("\(path): \(group.path)/steps has shape \(stepsShape); expected one axis of at most \(CheckpointLimits.telemetryRecords) records")
+            throw CheckpointError(path: path, "\(path): \(group.path)/steps has shape \(stepsShape); expected one axis of at most \(CheckpointLimits.telemetryRecords) records")
         }
         guard stepsShape[0] * max(names.count, 1) <= CheckpointLimits.telemetryValues else {
-            throw CheckpointError("\(path): \(group.path) holds \(stepsShape[0]) records of \(names.count) values, more than the \(CheckpointLimits.telemetryValues) lrt reads")
+            throw CheckpointError(path: path, "\(path): \(group.path) holds \(stepsShape[0]) records of \(names.count) values, more than the \(CheckpointLimits.telemetryValues) lrt reads")
         }
         let steps = try group.readInt64s("steps").values
         if let bad = steps.first(where: { $0 < 0 || $0 > Int64(globalStep) }) {
-            throw CheckpointError("\(path): \(group.path)/steps holds step \(bad), outside 0...\(globalStep) (the global step)")
+            throw CheckpointError(path: path, "\(path): \(group.path)/steps holds step \(bad), outside 0...\(globalStep) (the global step)")
         }
         var tables: [[[Double]]] = []
         for name in tableNames {
             let shape = try group.datasetShape(name)
             guard shape == [steps.count, names.count] else {
-                throw CheckpointError("\(path): \(group.path)/\(name) has shape \(shape); expected [\(steps.count), \(names.count)] (records, names)")
+                throw CheckpointError(path: path, "\(path): \(group.path)/\(name) has shape \(shape); expected [\(steps.count), \(names.count)] (records, names)")
             }
             let values = try group.readFloats(name).values.map(Double.init)
             tables.append((0..<steps.count).map { row in Array(values[row * names.count ..< (row + 1) * names.count]) })
@@ -440,7 +440,7 @@ struct CheckpointReader {
             guard group.contains(name) else { columns.append(nil); continue }
             let shape = try group.datasetShape(name)
             guard shape == [steps.count] else {
-                throw CheckpointError("\(path): \(group.path)/\(name) has shape \(shape); expected [\(steps.count)] (records)")
+                throw CheckpointError(path: path, "\(path): \(group.path)/\(name) has shape \(shape); expected [\(steps.count)] (records)")
             }
             columns.append(try group.readFloats(name).values.map(Double.init))
         }
@@ -448,7 +448,7 @@ struct CheckpointReader {
                                                weightNorms: tables[1], updateNorms: tables[2], multipliers: tables[3],
                                                losses: columns[0], learningRates: columns[1])
         else {
-            throw CheckpointError("\(path): \(group.path) is inconsistent")
+            throw CheckpointError(path: path, "\(path): \(group.path) is inconsistent")
         }
         return telemetry
     }
@@ -463,7 +463,7 @@ struct CheckpointReader {
                                 ("monitor", \RunPlan.monitor), ("keep_best", \RunPlan.keepBestPath)] {
             if let value = try optionalString(group, name) {
                 guard value.utf8.count <= 4096 else {
-                    throw CheckpointError("\(path): \(attributePath(group, name)) holds \(value.utf8.count) bytes, more than the 4096 lrt reads (the file is damaged)")
+                    throw CheckpointError(path: path, "\(path): \(attributePath(group, name)) holds \(value.utf8.count) bytes, more than the 4096 lrt reads (the file is damaged)")
                 }
                 plan[keyPath: setting] = value
             }
@@ -471,7 +471,7 @@ struct CheckpointReader {
         if group.hasAttribute("min_delta") {
             plan.minimumDelta = try group.doubleAttribute("min_delta")
             guard plan.minimumDelta.isFinite, plan.minimumDelta >= 0 else {
-                throw CheckpointError("\(path): \(attributePath(group, "min_delta")) is \(plan.minimumDelta); expected a finite value ≥ 0 (the file is damaged)")
+                throw CheckpointError(path: path, "\(path): \(attributePath(group, "min_delta")) is \(plan.minimumDelta); expected a finite value ≥ 0 (the file is damaged)")
             }
         }
         return plan
@@ -482,7 +482,7 @@ struct CheckpointReader {
         guard training.contains(name) else { return nil }
         let group = try training.openGroup(name)
         let best = try group.doubleAttribute("best")
-        guard !best.isNaN else { throw CheckpointError("\(path): \(attributePath(group, "best")) is NaN (the file is damaged)") }
+        guard !best.isNaN else { throw CheckpointError(path: path, "\(path): \(attributePath(group, "best")) is NaN (the file is damaged)") }
         return MonitorState(best: best, bestEpoch: try integerAttribute(group, "best_epoch", in: 0...CheckpointLimits.epochs),
                             wait: try integerAttribute(group, "wait", in: 0...CheckpointLimits.epochs),
                             stoppedEpoch: try integerAttribute(group, "stopped_epoch", in: 0...CheckpointLimits.epochs))
@@ -497,10 +497,10 @@ struct CheckpointReader {
     private func jsonAttribute(_ object: HDF5Object, _ name: String, limit: Int) throws -> JSONValue {
         let text = try object.stringAttribute(name)
         guard text.utf8.count <= limit else {
-            throw CheckpointError("\(path): \(attributePath(object, name)) holds \(text.utf8.count) bytes, more than the \(limit) lrt reads (the file is damaged or not a model)")
+            throw CheckpointError(path: path, "\(path): \(attributePath(object, name)) holds \(text.utf8.count) bytes, more than the \(limit) lrt reads (the file is damaged or not a model)")
         }
         do { return try JSONValue.parse(text) } catch {
-            throw CheckpointError("\(path): \(attributePath(object, name)) is not valid JSON: \(error) (the file is damaged)")
+            throw CheckpointError(path: path, "\(path): \(attributePath(object, name)) is not valid JSON: \(error) (the file is damaged)")
         }
     }
 
@@ -512,7 +512,7 @@ struct CheckpointReader {
     private func integerAttribute(_ object: HDF5Object, _ name: String, in range: ClosedRange<Int>) throws -> Int {
         let value = try object.int64Attribute(name)
         guard value >= Int64(range.lowerBound), value <= Int64(range.upperBound) else {
-            throw CheckpointError("\(path): \(attributePath(object, name)) = \(value) is out of range \(range.lowerBound)...\(range.upperBound) (the file is damaged)")
+            throw CheckpointError(path: path, "\(path): \(attributePath(object, name)) = \(value) is out of range \(range.lowerBound)...\(range.upperBound) (the file is damaged)")
         }
         return Int(value)
     }

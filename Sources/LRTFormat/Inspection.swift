@@ -66,7 +66,7 @@ public struct Inspection {
         } else if let keras = contents.kerasOptimizer {
             optimizer = OptimizerSummary(
                 source: "keras", className: keras.className, config: keras.config, step: keras.iteration,
-                slotNames: keras.slots.keys.sorted(), layerRateMultipliers: [], problem: keras.problem)
+                slotNames: keras.slots.keys.sorted(), layerRateMultipliers: [], problem: keras.problem?.description)
         }
     }
 

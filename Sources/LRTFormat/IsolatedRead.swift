@@ -87,7 +87,7 @@ public enum IsolatedRead {
         // A real descriptor: Foundation's `FileHandle.nullDevice` has none on Linux, and the
         // child would then inherit (and print to) this process's streams.
         guard let null = FileHandle(forUpdatingAtPath: "/dev/null") else {
-            throw CheckpointError("cannot open /dev/null to read \(path) in a child process")
+            throw CheckpointError(.unreadable(files: [path], problem: "cannot open /dev/null to read \(path) in a child process"))
         }
         defer { try? null.close() }
         _ = try runChild(executable: executable, arguments: ["inspect", "--json", path], files: [path],
@@ -100,7 +100,7 @@ public enum IsolatedRead {
     static func requireRegularFiles(_ files: [String]) throws {
         for path in files where FileManager.default.fileExists(atPath: path) {
             do { try SafeFile.requireRegularFile(path) } catch let error as FileError where error.kind != .systemFailure {
-                throw CheckpointError(error.description)
+                throw CheckpointError(.file(error))
             }
         }
     }
@@ -124,7 +124,7 @@ public enum IsolatedRead {
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, executable.path, &actions, nil, argv, envp)
         guard spawned == 0 else {
-            throw CheckpointError("cannot start \(executable.path) to read \(files.joined(separator: " and ")) in a child process: \(String(cString: strerror(spawned))); set \(childVariable)=1 to read in this process")
+            throw CheckpointError(.unreadable(files: files, problem: "cannot start \(executable.path) to read \(files.joined(separator: " and ")) in a child process: \(String(cString: strerror(spawned))); set \(childVariable)=1 to read in this process"))
         }
         let finished = DispatchSemaphore(value: 0)
         let exit = ExitStatus()
@@ -139,7 +139,7 @@ public enum IsolatedRead {
             if finished.wait(timeout: .now() + timeout) == .timedOut {
                 kill(pid, SIGKILL)
                 finished.wait()
-                throw CheckpointError("\(files.joined(separator: " or ")) is damaged: reading it did not finish within \(Int(timeout)) s (the HDF5 library loops on corrupted metadata); restore the file from a backup or re-create it")
+                throw CheckpointError(.unreadable(files: files, problem: "\(files.joined(separator: " or ")) is damaged: reading it did not finish within \(Int(timeout)) s (the HDF5 library loops on corrupted metadata); restore the file from a backup or re-create it"))
             }
         } else {
             finished.wait()
@@ -147,7 +147,7 @@ public enum IsolatedRead {
         let signal = exit.value & 0x7F  // WTERMSIG; 0 when the child exited
         guard signal != 0 else { return (exit.value >> 8) & 0xFF }  // WEXITSTATUS
         if externalSignals.contains(signal) { return 128 + signal }
-        throw CheckpointError("\(files.joined(separator: " or ")) cannot be read: reading it crashed lrt (signal \(signal), in the HDF5 library or out of memory); the file is damaged or hostile: restore it from a backup or re-create it")
+        throw CheckpointError(.unreadable(files: files, problem: "\(files.joined(separator: " or ")) cannot be read: reading it crashed lrt (signal \(signal), in the HDF5 library or out of memory); the file is damaged or hostile: restore it from a backup or re-create it"))
     }
 }
 

@@ -28,7 +28,7 @@ public struct KerasOptimizerState {
     public var slots: [String: [String: Tensor]] = [:]
     /// Why `optimizer_weights` could not be read or matched to the model, if so (also a
     /// warning of the load); ``makeOptimizer(for:layerRates:)`` then throws it.
-    public var problem: String?
+    public var problem: CheckpointError?
 
     public init(className: String, config: JSONValue) {
         self.className = className
@@ -49,7 +49,7 @@ public struct KerasOptimizerState {
             try state.readWeights(from: try root.openGroup("optimizer_weights"), model: model, path: path)
         } catch {
             state.slots = [:]
-            state.problem = "\(error)"
+            state.problem = CheckpointError.carrying(error, path: path)
             warnings.append("\(path): Keras optimizer state not usable: \(error)")
         }
         return state
@@ -76,14 +76,14 @@ public struct KerasOptimizerState {
             let components = name.split(separator: "/").map(String.init)
             let datasetPath = "\(group.path)/\(name)"
             guard !name.isEmpty, group.contains(name) else {
-                throw CheckpointError("\(path): weight_names lists '\(name)' but \(datasetPath) is missing")
+                throw CheckpointError(path: path, "\(path): weight_names lists '\(name)' but \(datasetPath) is missing")
             }
             let last = CheckpointReader.shortWeightName(name)
             if ["iteration", "iterations", "iter"].contains(last) {
                 let (values, shape) = try scalar(group, name, path: path)
                 let count = values[0]
                 guard count.rounded() == count, count >= 0, count <= Double(CheckpointLimits.steps) else {
-                    throw CheckpointError("\(path): \(datasetPath) holds \(count) (shape \(shape)); expected a count of updates")
+                    throw CheckpointError(path: path, "\(path): \(datasetPath) holds \(count) (shape \(shape)); expected a count of updates")
                 }
                 iteration = Int(count)
                 continue
@@ -91,7 +91,7 @@ public struct KerasOptimizerState {
             if ["learning_rate", "lr"].contains(last) {
                 let (values, _) = try scalar(group, name, path: path)
                 guard let rate = values.first, rate.isFinite, rate > 0 else {
-                    throw CheckpointError("\(path): \(datasetPath) must be one positive learning rate")
+                    throw CheckpointError(path: path, "\(path): \(datasetPath) must be one positive learning rate")
                 }
                 learningRate = rate
                 continue
@@ -104,21 +104,21 @@ public struct KerasOptimizerState {
             let (slot, parameter) = match
             let shape = try group.datasetShape(name)
             guard shape == parameter.value.shape else {
-                throw CheckpointError("\(path): \(datasetPath) has shape \(shape) but \(parameter.path) is \(parameter.value.shape)")
+                throw CheckpointError(path: path, "\(path): \(datasetPath) has shape \(shape) but \(parameter.path) is \(parameter.value.shape)")
             }
             let values = try group.readFloats(name).values
             guard values.allSatisfy(\.isFinite) else {
-                throw CheckpointError("\(path): \(datasetPath) contains NaN or infinite values")
+                throw CheckpointError(path: path, "\(path): \(datasetPath) contains NaN or infinite values")
             }
             guard slots[slot, default: [:]].updateValue(Tensor(shape: shape, storage: values), forKey: parameter.path) == nil else {
-                throw CheckpointError("\(path): \(group.path)@weight_names holds the \(slot) of \(parameter.path) twice")
+                throw CheckpointError(path: path, "\(path): \(group.path)@weight_names holds the \(slot) of \(parameter.path) twice")
             }
         }
         guard unmatched.isEmpty else {
             let known = mapping == nil
                 ? "lrt cannot import the state of a Keras \(className) optimizer (it imports \(KerasOptimizerImport.importable.map(\.kerasClass)))"
                 : "they match no parameter of the model"
-            throw CheckpointError("\(path): \(group.path) holds \(unmatched.count) weights lrt cannot use, e.g. '\(unmatched[0])': \(known)")
+            throw CheckpointError(path: path, "\(path): \(group.path) holds \(unmatched.count) weights lrt cannot use, e.g. '\(unmatched[0])': \(known)")
         }
     }
 
@@ -126,7 +126,7 @@ public struct KerasOptimizerState {
     private func scalar(_ group: HDF5Group, _ name: String, path: String) throws -> (values: [Double], shape: [Int]) {
         let shape = try group.datasetShape(name)
         guard shape.reduce(1, *) == 1 else {
-            throw CheckpointError("\(path): \(group.path)/\(name) has shape \(shape), expected a scalar")
+            throw CheckpointError(path: path, "\(path): \(group.path)/\(name) has shape \(shape), expected a scalar")
         }
         return (try group.readFloats(name).values.map(Double.init), shape)
     }
@@ -142,17 +142,17 @@ public struct KerasOptimizerState {
     /// - Throws: ``CheckpointError`` when the optimizer or one of its options is not
     ///   supported, the learning rate is a schedule, or the state does not match the model.
     public func makeOptimizer(for model: any Model, layerRates: LayerRates = .off) throws -> Optimizer {
-        if let problem { throw CheckpointError(problem) }
+        if let problem { throw problem }
         guard let mapping = KerasOptimizerImport.mapping(for: className) else {
-            throw CheckpointError("Keras optimizer \(className) cannot be imported; lrt imports \(KerasOptimizerImport.importable.map(\.kerasClass).joined(separator: ", ")); train with a fresh optimizer instead")
+            throw CheckpointError(.kerasOptimizer("Keras optimizer \(className) cannot be imported; lrt imports \(KerasOptimizerImport.importable.map(\.kerasClass).joined(separator: ", ")); train with a fresh optimizer instead"))
         }
         for key in config.keys where !mapping.options.contains(key) {
             guard let value = config[key], KerasOptimizerImport.isInert(key, value) else {
-                throw CheckpointError("Keras \(className) option \"\(key)\": \(config[key]?.serialized ?? "") is not supported by lrt; the optimizer cannot be imported")
+                throw CheckpointError(.kerasOptimizer("Keras \(className) option \"\(key)\": \(config[key]?.serialized ?? "") is not supported by lrt; the optimizer cannot be imported"))
             }
         }
         guard let learningRate, learningRate.isFinite, learningRate > 0 else {
-            throw CheckpointError("Keras \(className) learning_rate \(config["learning_rate"]?.serialized ?? "null") is not a constant positive number; lrt imports constant rates only")
+            throw CheckpointError(.kerasOptimizer("Keras \(className) learning_rate \(config["learning_rate"]?.serialized ?? "null") is not a constant positive number; lrt imports constant rates only"))
         }
         let optimizer: Optimizer
         do {
@@ -165,22 +165,22 @@ public struct KerasOptimizerState {
         let lrtSlots = optimizer.rule.slotNames
         let usedKerasSlots = Set(mapping.slots.filter { lrtSlots.contains($0.lrtSlot) }.map(\.kerasSlot))
         if let unused = slots.keys.sorted().first(where: { !usedKerasSlots.contains($0) }) {
-            throw CheckpointError("Keras \(className) slot '\(unused)' has no counterpart in lrt's \(optimizer.rule.name) optimizer (slots \(lrtSlots))")
+            throw CheckpointError(.kerasOptimizer("Keras \(className) slot '\(unused)' has no counterpart in lrt's \(optimizer.rule.name) optimizer (slots \(lrtSlots))"))
         }
         if !slots.isEmpty {
             for parameter in model.parameters {
                 converted[parameter.path] = try lrtSlots.map { lrtSlot in
                     guard let row = mapping.slots.first(where: { $0.lrtSlot == lrtSlot }) else {
-                        throw CheckpointError("lrt's \(optimizer.rule.name) slot '\(lrtSlot)' has no Keras counterpart in KerasOptimizerImport; add one")
+                        throw CheckpointError(.kerasOptimizer("lrt's \(optimizer.rule.name) slot '\(lrtSlot)' has no Keras counterpart in KerasOptimizerImport; add one"))
                     }
                     guard let value = slots[row.kerasSlot]?[parameter.path] else {
-                        throw CheckpointError("the Keras \(className) state has no '\(row.kerasSlot)' for \(parameter.path)")
+                        throw CheckpointError(.kerasOptimizer("the Keras \(className) state has no '\(row.kerasSlot)' for \(parameter.path)"))
                     }
                     return try row.convert(value, context)
                 }
             }
         } else if !lrtSlots.isEmpty, (iteration ?? 0) > 0 {
-            throw CheckpointError("the Keras \(className) optimizer made \(iteration ?? 0) updates but the file holds none of its \(mapping.slots.map(\.kerasSlot)) state")
+            throw CheckpointError(.kerasOptimizer("the Keras \(className) optimizer made \(iteration ?? 0) updates but the file holds none of its \(mapping.slots.map(\.kerasSlot)) state"))
         }
         do {
             try optimizer.restore(step: iteration ?? 0, slots: converted.filter { !$0.value.isEmpty }, multipliers: [],

@@ -13,7 +13,7 @@ import LRTTensor
 /// split across cores (``Parallel``); each shard works through its images a chunk
 /// at a time so that its columns stay in cache. The backward pass recomputes the
 /// columns instead of storing them for the whole batch.
-public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
+public final class Conv2D: KernelLayer, InputGradientSkipping {
     public let name: String
     public let className = "Conv2D"
     /// One input image, `[height, width, channels]`.
@@ -24,15 +24,12 @@ public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
     public let geometry: WindowGeometry
     public let padding: Padding
     public let activation: Activation
-    /// `[kernelHeight, kernelWidth, inputChannels, filters]`, Keras's kernel layout.
-    public let kernel: Parameter
-    /// `[filters]`, or nil when `use_bias` is false.
-    public let bias: Parameter?
+    public let kernel: Parameter  // [kernelHeight, kernelWidth, inputChannels, filters]
+    public let bias: Parameter?   // [filters]
     public var emitsLogits = false
     public var computesInputGradient = true
     /// The kernels that compute this layer.
     public var backend = KernelBackend.preferred
-    /// Recorded in the config so that Keras re-creates the layer as it was described.
     public let kernelInitializer: Initializer
     public let biasInitializer: Initializer
 
@@ -87,10 +84,7 @@ public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
         oneDNN = OneDNNLayer(name: name, .convolution(geometry, filters: filters), width: filters)
     }
 
-    public var parameters: [Parameter] { [kernel] + (bias.map { [$0] } ?? []) }
     public var outputShape: [Int] { [geometry.outputHeight, geometry.outputWidth, filters] }
-    public var endsInSoftmax: Bool { activation == .softmax }
-    private var appliedActivation: Activation { emitsLogits && activation == .softmax ? .linear : activation }
     /// Output elements of one image.
     private var outputSize: Int { geometry.outputPositions * filters }
     /// Images per chunk: its columns and its output both within ``columnChunkElements``,
@@ -104,22 +98,14 @@ public final class Conv2D: SoftmaxEndingLayer, InputGradientSkipping {
     }
 
     public var config: JSONValue {
-        func pair(_ first: Int, _ second: Int) -> JSONValue { .array([.number(Double(first)), .number(Double(second))]) }
-        return .object([
-            ("name", .string(name)), ("trainable", .bool(true)), ("dtype", .string("float32")),
+        kernelLayerConfig([
             ("filters", .number(Double(filters))),
-            ("kernel_size", pair(geometry.windowHeight, geometry.windowWidth)),
-            ("strides", pair(geometry.strideHeight, geometry.strideWidth)),
+            ("kernel_size", jsonIntegers([geometry.windowHeight, geometry.windowWidth])),
+            ("strides", jsonIntegers([geometry.strideHeight, geometry.strideWidth])),
             ("padding", .string(padding.rawValue)),
             ("data_format", .string("channels_last")),
-            ("dilation_rate", pair(1, 1)),
+            ("dilation_rate", jsonIntegers([1, 1])),
             ("groups", .number(1)),
-            ("activation", .string(activation.kerasName)),
-            ("use_bias", .bool(bias != nil)),
-            ("kernel_initializer", kernelInitializer.config),
-            ("bias_initializer", biasInitializer.config),
-            ("kernel_regularizer", .null), ("bias_regularizer", .null), ("activity_regularizer", .null),
-            ("kernel_constraint", .null), ("bias_constraint", .null),
         ])
     }
 

@@ -5,7 +5,7 @@ import LRTTensor
 /// Two implementations, chosen by ``backend`` (``KernelBackend/preferred`` by default): oneDNN's
 /// inner product (``OneDNNKernels``, with the bias and a ReLU fused in), or lrt's own, below: the
 /// batch split across cores, one sgemm per shard.
-public final class Dense: SoftmaxEndingLayer, InputGradientSkipping {
+public final class Dense: KernelLayer, InputGradientSkipping {
     public let name: String
     public let className = "Dense"
     /// The width of the input (no batch axis).
@@ -13,10 +13,8 @@ public final class Dense: SoftmaxEndingLayer, InputGradientSkipping {
     /// The width of the output.
     public let units: Int
     public let activation: Activation
-    /// `[inputUnits, units]`, Keras's kernel layout.
-    public let kernel: Parameter
-    /// `[units]`, or nil when `use_bias` is false.
-    public let bias: Parameter?
+    public let kernel: Parameter  // [inputUnits, units]
+    public let bias: Parameter?   // [units]
     public var emitsLogits = false
     /// When false, `backward` skips the input gradient (set by the model for a trainable layer
     /// that only weightless layers precede) and returns an empty tensor.
@@ -25,7 +23,6 @@ public final class Dense: SoftmaxEndingLayer, InputGradientSkipping {
     public var backend = KernelBackend.preferred
     /// Why oneDNN could not build this layer's primitives, if it could not; lrt's own kernels run instead.
     public var oneDNNFailure: String? { oneDNN.failure }
-    /// Recorded in the config so that Keras re-creates the layer as it was described.
     public let kernelInitializer: Initializer
     public let biasInitializer: Initializer
 
@@ -57,23 +54,8 @@ public final class Dense: SoftmaxEndingLayer, InputGradientSkipping {
         oneDNN = OneDNNLayer(name: name, .innerProduct(inputUnits: inputUnits, units: units), width: units)
     }
 
-    public var parameters: [Parameter] { [kernel] + (bias.map { [$0] } ?? []) }
     public var outputShape: [Int] { [units] }
-    public var endsInSoftmax: Bool { activation == .softmax }
-    private var appliedActivation: Activation { emitsLogits && activation == .softmax ? .linear : activation }
-
-    public var config: JSONValue {
-        .object([
-            ("name", .string(name)), ("trainable", .bool(true)), ("dtype", .string("float32")),
-            ("units", .number(Double(units))),
-            ("activation", .string(activation.kerasName)),
-            ("use_bias", .bool(bias != nil)),
-            ("kernel_initializer", kernelInitializer.config),
-            ("bias_initializer", biasInitializer.config),
-            ("kernel_regularizer", .null), ("bias_regularizer", .null), ("activity_regularizer", .null),
-            ("kernel_constraint", .null), ("bias_constraint", .null),
-        ])
-    }
+    public var config: JSONValue { kernelLayerConfig([("units", .number(Double(units)))]) }
 
     /// The fewest rows worth a shard: about a million multiply-adds.
     private func minimumShardRows(work: Int) -> Int { max(1, (1 << 20) / max(work, 1)) }

@@ -9,9 +9,6 @@ func jsonIntegers(_ values: [Int]) -> JSONValue {
 }
 
 extension LayerOptions {
-    /// The full Keras name of the layer for error messages: `Add layer 'add'`.
-    var layerDescription: String { "\(className) layer '\(name)'" }
-
     /// A non-empty list of integers (`target_shape`), each in `range` or -1 (the caller decides what -1 means).
     mutating func integers(_ key: String, range: ClosedRange<Int>) throws -> [Int] {
         guard let value = raw(key) else { throw ModelConfigError("\(layerDescription) needs \"\(key)\"") }

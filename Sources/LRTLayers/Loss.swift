@@ -13,6 +13,8 @@ public enum SoftmaxCrossEntropy {
         public var loss: Double
         /// How many examples have their label as the largest logit (first one on ties).
         public var correct: Int
+        /// `[batch]`: each example's predicted class, the index of its largest logit (first one on ties).
+        public var predictions: [Int32]
         /// `[batch, classes]`: ∂(mean loss)/∂logits. Empty when not requested.
         public var gradient: Tensor
     }
@@ -28,6 +30,7 @@ public enum SoftmaxCrossEntropy {
         var gradient = computeGradient ? Tensor(shape: [batch, classes]) : Tensor(shape: [0])
         var totalLoss = 0.0
         var correct = 0
+        var predictions = [Int32](repeating: 0, count: batch)
         logits.withUnsafeBufferPointer { values in
             gradient.withUnsafeMutableBufferPointer { gradients in
                 let scale = 1 / Float(batch)
@@ -39,6 +42,7 @@ public enum SoftmaxCrossEntropy {
                         maximum = values[offset + index]
                         predicted = index
                     }
+                    predictions[row] = Int32(predicted)
                     if predicted == Int(label) { correct += 1 }
                     var total = 0.0
                     for index in 0..<classes { total += Foundation.exp(Double(values[offset + index] - maximum)) }
@@ -52,6 +56,7 @@ public enum SoftmaxCrossEntropy {
                 }
             }
         }
-        return Result(loss: batch > 0 ? totalLoss / Double(batch) : 0, correct: correct, gradient: gradient)
+        return Result(loss: batch > 0 ? totalLoss / Double(batch) : 0, correct: correct, predictions: predictions,
+                      gradient: gradient)
     }
 }

@@ -94,7 +94,7 @@ public enum ModelConfig {
         /// The layer `entry` describes (`{"class_name", "config"}`), taking inputs of `inputShapes`.
         mutating func build(_ entry: JSONValue, className: String, name: String?, inputShapes: [[Int]],
                             generator: inout SeededGenerator) throws -> Layer {
-            var options = LayerOptions(config: entry["config"] ?? .object([]), className: className,
+            var options = try LayerOptions(config: entry["config"] ?? .object([]), className: className,
                                        name: try names.claim(name, className: className))
             options.weightBudget = (weightLimit.count - weightCount, weightLimit.reason)
             let layer = try makeLayer(&options, inputShapes: inputShapes, generator: &generator)
@@ -213,36 +213,44 @@ struct LayerNamer {
     }
 }
 
-/// Reads one layer's config options, tracking which were used so unknown ones are refused.
+/// Reads one layer's config options through a ``ConfigReader``, which consumes every key read, so that
+/// a key nothing read is refused by ``rejectUnused()``; the checks below add the layer's name and the
+/// allowed ranges to the reader's.
 struct LayerOptions {
     let config: JSONValue
     let className: String
     let name: String
-    private var used: Set<String> = ["name", "trainable", "dtype", "batch_shape", "batch_input_shape", "input_shape"]
+    private var reader: ConfigReader
     /// The weights the model may still allocate, and why (see ``ModelConfig/WeightLimit``).
     var weightBudget = (count: ModelConfig.maximumModelWeights, reason: "lrt's limit")
 
-    init(config: JSONValue, className: String, name: String) {
+    /// - Throws: ``ModelConfigError`` when `config` is not a JSON object.
+    init(config: JSONValue, className: String, name: String) throws {
         self.config = config
         self.className = className
         self.name = name
+        do { reader = try ConfigReader(config, context: "\(className) layer '\(name)'") } catch {
+            throw ModelConfigError("\(className) layer '\(name)': its config must be a JSON object")
+        }
+        // Read by the model (name, input shape) or checked by rejectUnused (trainable, dtype).
+        for key in ["name", "trainable", "dtype", "batch_shape", "batch_input_shape", "input_shape"] { reader.forget(key) }
     }
 
-    private var layer: String { "\(className) layer '\(name)'" }
+    /// The full Keras name of the layer for error messages: `Add layer 'add'`.
+    var layerDescription: String { reader.context }
 
     private mutating func value(_ key: String) -> JSONValue? {
-        used.insert(key)
-        guard let value = config[key], !value.isNull else { return nil }
+        guard let value = reader.take(key), !value.isNull else { return nil }
         return value
     }
 
     mutating func integer(_ key: String, default fallback: Int?, range: ClosedRange<Int>) throws -> Int {
         guard let value = value(key) else {
-            guard let fallback else { throw ModelConfigError("\(layer) needs \"\(key)\"") }
+            guard let fallback else { throw ModelConfigError("\(layerDescription) needs \"\(key)\"") }
             return fallback
         }
         guard let number = value.intValue, range.contains(number) else {
-            throw ModelConfigError("\(layer): \"\(key)\" must be an integer in \(range.lowerBound)...\(range.upperBound), got \(value.serialized)")
+            throw ModelConfigError("\(layerDescription): \"\(key)\" must be an integer in \(range.lowerBound)...\(range.upperBound), got \(value.serialized)")
         }
         return number
     }
@@ -254,7 +262,7 @@ struct LayerOptions {
     mutating func optionalNumber(_ key: String) throws -> Double? {
         guard let value = value(key) else { return nil }
         guard let number = value.numberValue, number.isFinite else {
-            throw ModelConfigError("\(layer): \"\(key)\" must be a finite number, got \(value.serialized)")
+            throw ModelConfigError("\(layerDescription): \"\(key)\" must be a finite number, got \(value.serialized)")
         }
         return number
     }
@@ -262,7 +270,7 @@ struct LayerOptions {
     mutating func bool(_ key: String, default fallback: Bool) throws -> Bool {
         guard let value = value(key) else { return fallback }
         guard let flag = value.boolValue else {
-            throw ModelConfigError("\(layer): \"\(key)\" must be true or false, got \(value.serialized)")
+            throw ModelConfigError("\(layerDescription): \"\(key)\" must be true or false, got \(value.serialized)")
         }
         return flag
     }
@@ -270,7 +278,7 @@ struct LayerOptions {
     mutating func string(_ key: String, default fallback: String) throws -> String {
         guard let value = value(key) else { return fallback }
         guard let text = value.stringValue else {
-            throw ModelConfigError("\(layer): \"\(key)\" must be a string, got \(value.serialized)")
+            throw ModelConfigError("\(layerDescription): \"\(key)\" must be a string, got \(value.serialized)")
         }
         return text
     }
@@ -281,12 +289,12 @@ struct LayerOptions {
     /// An integer or a pair of integers (`3` means `[3, 3]`), as Keras's `kernel_size`, `strides`, `pool_size`.
     mutating func pair(_ key: String, default fallback: (Int, Int)?, range: ClosedRange<Int>) throws -> (Int, Int) {
         guard let value = value(key) else {
-            guard let fallback else { throw ModelConfigError("\(layer) needs \"\(key)\"") }
+            guard let fallback else { throw ModelConfigError("\(layerDescription) needs \"\(key)\"") }
             return fallback
         }
         let numbers = value.intValue.map { [$0, $0] } ?? value.arrayValue?.compactMap(\.intValue) ?? []
         guard numbers.count == 2, (value.arrayValue?.count ?? 2) == 2, numbers.allSatisfy(range.contains) else {
-            throw ModelConfigError("\(layer): \"\(key)\" must be an integer or a pair of integers in \(range.lowerBound)...\(range.upperBound), got \(value.serialized)")
+            throw ModelConfigError("\(layerDescription): \"\(key)\" must be an integer or a pair of integers in \(range.lowerBound)...\(range.upperBound), got \(value.serialized)")
         }
         return (numbers[0], numbers[1])
     }
@@ -295,7 +303,7 @@ struct LayerOptions {
     mutating func padding() throws -> Padding {
         let text = try string("padding", default: "valid")
         guard let padding = Padding(rawValue: text.lowercased()) else {
-            throw ModelConfigError("\(layer): padding \"\(text)\" is not supported; use \"valid\" or \"same\"")
+            throw ModelConfigError("\(layerDescription): padding \"\(text)\" is not supported; use \"valid\" or \"same\"")
         }
         return padding
     }
@@ -304,17 +312,17 @@ struct LayerOptions {
     mutating func channelsLast() throws {
         let format = try string("data_format", default: "channels_last")
         guard format == "channels_last" else {
-            throw ModelConfigError("\(layer): data_format '\(format)' is not supported; lrt is channels_last (NHWC)")
+            throw ModelConfigError("\(layerDescription): data_format '\(format)' is not supported; lrt is channels_last (NHWC)")
         }
     }
 
     mutating func activation(_ key: String, default fallback: Activation?) throws -> Activation {
         guard let value = value(key) else {
-            guard let fallback else { throw ModelConfigError("\(layer) needs \"\(key)\"") }
+            guard let fallback else { throw ModelConfigError("\(layerDescription) needs \"\(key)\"") }
             return fallback
         }
         guard let text = value.stringValue, let activation = Activation(kerasName: text) else {
-            throw ModelConfigError("\(layer): activation \(value.serialized) is not supported; use one of \(Activation.allCases.map(\.kerasName).joined(separator: ", "))")
+            throw ModelConfigError("\(layerDescription): activation \(value.serialized) is not supported; use one of \(Activation.allCases.map(\.kerasName).joined(separator: ", "))")
         }
         return activation
     }
@@ -322,7 +330,7 @@ struct LayerOptions {
     mutating func initializer(_ key: String, default fallback: Initializer) throws -> Initializer {
         guard let value = value(key) else { return fallback }
         do { return try Initializer(keras: value) } catch let error as ModelConfigError {
-            throw ModelConfigError("\(layer): \(key): \(error.description)")
+            throw ModelConfigError("\(layerDescription): \(key): \(error.description)")
         }
     }
 
@@ -330,7 +338,7 @@ struct LayerOptions {
     mutating func requireNull(_ keys: [String]) throws {
         for key in keys {
             if let value = value(key) {
-                throw ModelConfigError("\(layer): \"\(key)\" \(value.serialized) is not supported; remove it or set it to null")
+                throw ModelConfigError("\(layerDescription): \"\(key)\" \(value.serialized) is not supported; remove it or set it to null")
             }
         }
     }
@@ -349,36 +357,21 @@ struct LayerOptions {
     }
 
     /// Options without effect here.
-    mutating func ignore(_ keys: [String]) { used.formUnion(keys) }
-
-    /// The options `Dense` and `Conv2D` share: activation, bias, initializers; regularizers,
-    /// constraints and quantization must be absent (null).
-    mutating func kernelLayerOptions() throws
-        -> (activation: Activation, useBias: Bool, kernelInitializer: Initializer, biasInitializer: Initializer) {
-        let activation = try self.activation("activation", default: .linear)
-        let useBias = try bool("use_bias", default: true)
-        let kernelInitializer = try initializer("kernel_initializer", default: .glorotUniform)
-        let biasInitializer = try initializer("bias_initializer", default: .zeros)
-        try requireNull(["kernel_regularizer", "bias_regularizer", "activity_regularizer",
-                         "kernel_constraint", "bias_constraint", "quantization_config", "lora_rank"])
-        ignore(["lora_alpha"])
-        return (activation, useBias, kernelInitializer, biasInitializer)
-    }
+    mutating func ignore(_ keys: [String]) { keys.forEach { reader.forget($0) } }
 
     /// Refuses keys nobody read, and the config settings lrt does not support.
     func rejectUnused() throws {
         if let trainable = config["trainable"], trainable.boolValue != true {
-            throw ModelConfigError("\(layer): \"trainable\": \(trainable.serialized) is not supported yet; every layer is trained")
+            throw ModelConfigError("\(layerDescription): \"trainable\": \(trainable.serialized) is not supported yet; every layer is trained")
         }
         if let dtype = config["dtype"], !dtype.isNull {
             let dtypeName = dtype.stringValue ?? dtype["config"]?["name"]?.stringValue
             guard dtypeName == "float32" else {
-                throw ModelConfigError("\(layer): dtype \(dtype.serialized) is not supported; lrt computes in float32")
+                throw ModelConfigError("\(layerDescription): dtype \(dtype.serialized) is not supported; lrt computes in float32")
             }
         }
-        guard case .object = config else { throw ModelConfigError("\(layer): its config must be a JSON object") }
-        if let unknown = config.keys.first(where: { !used.contains($0) }) {
-            throw ModelConfigError("\(layer): option \"\(unknown)\" is not supported")
+        if let unknown = reader.remainingKeys.first {
+            throw ModelConfigError("\(layerDescription): option \"\(unknown)\" is not supported")
         }
     }
 }

@@ -51,7 +51,11 @@ public final class Optimizer {
     private let directionBuffer = GrowingBuffer()
 
     /// The optimizer `configuration` describes, with no state yet.
-    public init(configuration: OptimizerConfiguration) {
+    /// - Parameter additionalStages: stages of the library user's own (gradient noise, lookahead, …),
+    ///   run after the built-in ones in the order given. They are not part of ``configuration``: a
+    ///   checkpoint records neither them nor their state, so a run that uses them passes them again
+    ///   when it resumes.
+    public init(configuration: OptimizerConfiguration, additionalStages: [any OptimizerStage] = []) {
         precondition(configuration.rule.slotNames.count <= SlotBuffers.capacity,
                      "a rule keeps at most \(SlotBuffers.capacity) slots")
         self.configuration = configuration
@@ -61,7 +65,7 @@ public final class Optimizer {
         if configuration.weightDecay.rate > 0 { stages.append(WeightDecayStage(configuration.weightDecay)) }
         if let trustRatio = configuration.trustRatio { stages.append(TrustRatioStage(trustRatio)) }
         stages.append(layerRatesStage)
-        self.stages = stages
+        self.stages = stages + additionalStages
         recordsPerTensor = stages.contains { $0.actsPerTensor }
         schedule = configuration.schedule
     }

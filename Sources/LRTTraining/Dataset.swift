@@ -87,7 +87,7 @@ struct RunData {
         }
         if split == nil, !state.augmentation.isEmpty {
             do { train = AugmentedDataset(train, augmentation: try Augmentation(parsing: state.augmentation)) } catch {
-                throw TrainingError.invalidSetting(name: "--augment", value: state.augmentation, hint: "\(error)")
+                throw TrainingError.invalidSetting(.augmentation, value: state.augmentation, hint: "\(error)")
             }
         }
         let test: (any Dataset)? = try split == nil
@@ -96,14 +96,22 @@ struct RunData {
         return RunData(train: train, validation: validation, test: test, evaluated: evaluated)
     }
 
+    /// How a run saved in `state` reads images for `model`: the model's input size, the saved colour mode (default:
+    /// the model's input channels) and resize mode (default: stretch). A Keras file's empty state gets the defaults.
+    /// - Parameter sampleImage: an image to size a flat input shape by.
+    static func preprocessing(for model: any Model, state: TrainingState,
+                              sampleImage: () throws(DataError) -> String?) throws -> Preprocessing {
+        let geometry = try ImageGeometry.forModelInput(model.inputShape, sampleImage: sampleImage)
+        return try Preprocessing(geometry: geometry, colorMode: ColorMode(rawValue: state.colorMode),
+                                 resizeMode: ResizeMode(rawValue: state.resizeMode) ?? .stretch)
+    }
+
     /// One folder of class folders, read with the state's preprocessing for `model`'s input.
     private static func load(_ folder: String, classes: [String]?, model: any Model, state: inout TrainingState,
                              progress: (String) -> Void) throws -> ImageFolder {
         let listing = try ImageListing.list(root: folder, classNames: classes, skipBadImages: state.skipBadImages)
         listing.skipped.summary.map { progress("note: " + $0) }
-        let geometry = try ImageGeometry.forModelInput(model.inputShape) { listing.imagePaths.first }
-        let preprocessing = try Preprocessing(geometry: geometry, colorMode: ColorMode(rawValue: state.colorMode),
-                                              resizeMode: ResizeMode(rawValue: state.resizeMode) ?? .stretch)
+        let preprocessing = try Self.preprocessing(for: model, state: state) { listing.imagePaths.first }
         let data = try ImageFolder.load(listing, preprocessing: preprocessing, skipBadImages: state.skipBadImages)
         try Runs.checkOutputs(of: model, classCount: data.classNames.count)
         if !data.rejected.isEmpty {

@@ -42,10 +42,8 @@ public struct TrainingConfiguration: Sendable {
     /// Checks every value before any work, naming the bad one.
     /// - Throws: ``TrainingError``.
     public func validate() throws {
-        guard epochs >= 1 else { throw TrainingError.invalidSetting(name: "epochs", value: String(epochs), hint: "train for at least 1 epoch") }
-        guard batchSize >= 1, batchSize <= 1 << 20 else {
-            throw TrainingError.invalidSetting(name: "batch size", value: String(batchSize), hint: "use a value from 1 to 1048576, e.g. 32")
-        }
+        try RunSetting.check(epochs: epochs)
+        try RunSetting.check(batchSize: batchSize)
         _ = try optimizerConfiguration()
     }
 
@@ -268,7 +266,7 @@ public enum Runs {
         // The planned epoch count; past the plan (or without one, in older files): one more epoch, or the end
         // of an interrupted one.
         let target = epochs ?? saved.plan.flatMap { $0.epochs > saved.epoch ? $0.epochs : nil } ?? saved.epoch + 1
-        guard target >= 1 else { throw TrainingError.invalidSetting(name: "epochs", value: String(target), hint: "use at least 1") }
+        try RunSetting.check(epochs: target)
         if epochs == nil, let stopped = saved.earlyStopping, stopped.stoppedEpoch > 0 {
             throw TrainingError.cannotContinue(path: checkpointPath, problem: "\(checkpointPath) stopped early at epoch \(stopped.stoppedEpoch) (\(saved.plan?.monitor ?? "the monitored metric") did not improve); pass --epochs above \(saved.epoch) to train further")
         }
@@ -324,26 +322,26 @@ public enum Runs {
     /// Checks the plan's settings and files before any work: the keep-best file may be written (an lrt or Keras
     /// checkpoint or new, not the output, not an input), the log's extension is known.
     private static func checkPlan(_ plan: RunPlan, outputPath: String, hooks: Hooks, inputFolders: [String]) throws {
-        guard plan.logEvery >= 0 else { throw TrainingError.invalidSetting(name: "--log-every", value: String(plan.logEvery), hint: "use 0 (off) or a positive number of steps") }
-        guard plan.saveEvery >= 0 else { throw TrainingError.invalidSetting(name: "--save-every", value: String(plan.saveEvery), hint: "use 0 (off) or a positive number of steps") }
-        guard plan.patience >= 0 else { throw TrainingError.invalidSetting(name: "--early-stopping", value: String(plan.patience), hint: "use a patience of at least 1 epoch (0: off)") }
-        guard plan.minimumDelta.isFinite, plan.minimumDelta >= 0 else { throw TrainingError.invalidSetting(name: "--min-delta", value: String(plan.minimumDelta), hint: "use a value ≥ 0, e.g. 0.001") }
+        guard plan.logEvery >= 0 else { throw TrainingError.invalidSetting(.logEvery, value: String(plan.logEvery), hint: "use 0 (off) or a positive number of steps") }
+        guard plan.saveEvery >= 0 else { throw TrainingError.invalidSetting(.saveEvery, value: String(plan.saveEvery), hint: "use 0 (off) or a positive number of steps") }
+        guard plan.patience >= 0 else { throw TrainingError.invalidSetting(.earlyStopping, value: String(plan.patience), hint: "use a patience of at least 1 epoch (0: off)") }
+        guard plan.minimumDelta.isFinite, plan.minimumDelta >= 0 else { throw TrainingError.invalidSetting(.minimumDelta, value: String(plan.minimumDelta), hint: "use a value ≥ 0, e.g. 0.001") }
         if plan.patience > 0 || !plan.keepBestPath.isEmpty { _ = try MonitoredMetric(plan.monitor) }
         if let monitor = hooks.monitor, plan.patience == 0, plan.keepBestPath.isEmpty {
-            throw TrainingError.invalidSetting(name: "--monitor", value: monitor, hint: "it is the metric of --early-stopping and --keep-best; add one of them")
+            throw TrainingError.invalidSetting(.monitor, value: monitor, hint: "it is the metric of --early-stopping and --keep-best; add one of them")
         }
         if let delta = hooks.minimumDelta, plan.patience == 0 {
-            throw TrainingError.invalidSetting(name: "--min-delta", value: String(delta), hint: "it applies to --early-stopping; add --early-stopping N")
+            throw TrainingError.invalidSetting(.minimumDelta, value: String(delta), hint: "it applies to --early-stopping; add --early-stopping N")
         }
         if !plan.logPath.isEmpty {
             let pathExtension = URL(fileURLWithPath: plan.logPath).pathExtension.lowercased()
             guard pathExtension == "csv" || pathExtension == "jsonl" else {
-                throw TrainingError.invalidSetting(name: "--log", value: plan.logPath, hint: "name a .csv file (Keras CSVLogger rows) or a .jsonl file (JSON lines)")
+                throw TrainingError.invalidSetting(.log, value: plan.logPath, hint: "name a .csv file (Keras CSVLogger rows) or a .jsonl file (JSON lines)")
             }
         }
         if !plan.keepBestPath.isEmpty {
             guard !SafeFile.sameFile(plan.keepBestPath, outputPath), absolutePath(plan.keepBestPath) != absolutePath(outputPath) else {
-                throw TrainingError.invalidSetting(name: "--keep-best", value: plan.keepBestPath, hint: "name another file than the checkpoint --out writes")
+                throw TrainingError.invalidSetting(.keepBest, value: plan.keepBestPath, hint: "name another file than the checkpoint --out writes")
             }
             do {
                 try Checkpoint.checkWritable(plan.keepBestPath, overwrite: false, inputs: hooks.inputFiles, inputFolders: inputFolders)
@@ -382,8 +380,9 @@ public enum Runs {
     ///   - split: `.test` (default): `DIR/test`, or DIR itself when it holds the class folders; `.validation`: the
     ///     files the run validated on (checked against the recorded digest); `.train`: the training files.
     ///   - batchSize: examples per forward pass (default 1000).
+    ///   - options: top-k, kept probabilities (default ``EvaluationOptions``); its batch size is replaced by `batchSize`.
     public static func evaluate(modelPath: String, dataRoot: String?, split: DataSplit = .test,
-                                batchSize: Int = 1000) throws -> EvaluationReport {
+                                batchSize: Int = 1000, options: EvaluationOptions = EvaluationOptions()) throws -> EvaluationReport {
         let contents = try Checkpoint.load(from: modelPath)
         var state = contents.training ?? TrainingState()
         if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
@@ -398,7 +397,9 @@ public enum Runs {
                 : "this run kept no validation split; pass --split test or train"
             throw TrainingError.data(path: state.dataRoot, problem: "\(state.dataRoot) has no \(split.rawValue) split: \(hint)")
         }
-        return EvaluationReport.evaluate(contents.model, on: chosen, batchSize: batchSize)
+        var options = options
+        options.batchSize = batchSize
+        return EvaluationReport.evaluate(contents.model, on: chosen, options: options)
     }
 
     /// The built-in callbacks of a run with `plan`, in order: stop polling, telemetry, progress, logs,

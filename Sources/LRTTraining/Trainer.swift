@@ -8,8 +8,8 @@ import LRTTensor
 /// A run that cannot start or go on, with the value or file named and a fix; each case carries
 /// the values its one-line ``description`` names, and errors from below are carried unchanged.
 public indirect enum TrainingError: Error, CustomStringConvertible {
-    /// A run setting out of range: `invalid <setting> <value>: <hint>` (epochs, batch size).
-    case invalidSetting(name: String, value: String, hint: String)
+    /// A run setting out of range: `invalid <setting> <value>: <hint>`.
+    case invalidSetting(RunSetting, value: String, hint: String)
     /// The optimizer's configuration, state or schedule.
     case optimizer(OptimizerError)
     /// The model config.
@@ -34,7 +34,7 @@ public indirect enum TrainingError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .invalidSetting(let name, let value, let hint): return "invalid \(name) \(value): \(hint)"
+        case .invalidSetting(let setting, let value, let hint): return "invalid \(setting.rawValue) \(value): \(hint)"
         case .optimizer(let error): return error.description
         case .model(let error): return error.description
         case .architecture(let error, let data): return data.map { "\(error) (\($0))" } ?? "--model: \(error)"

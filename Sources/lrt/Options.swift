@@ -34,8 +34,10 @@ struct TrainingOptions: ParsableArguments {
     @OptionGroup var monitoring: MonitoringOptions
 
     func validate() throws {
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        try checkSettings {
+            try RunSetting.check(epochs: epochs)
+            try RunSetting.check(batchSize: batchSize)
+        }
         try optimizer.validateForNewRun()
     }
 
@@ -158,7 +160,7 @@ struct MonitoringOptions: ParsableArguments {
         if let minDelta, !(minDelta >= 0 && minDelta.isFinite) { throw ValidationError("--min-delta must be 0 or more, e.g. 0.001, got \(minDelta)") }
         if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every must be a positive number of steps, got \(saveEvery)") }
         if let monitor {
-            do { _ = try MonitoredMetric(monitor) } catch { throw ValidationError("\(error)") }
+            _ = try checkSettings { try MonitoredMetric(monitor) }
         }
         if let keepBest, keepBest.lowercased().hasSuffix(".keras") {
             throw ValidationError("--keep-best \(keepBest): lrt writes Keras's HDF5 format; name a .h5 file")
@@ -227,6 +229,33 @@ enum Interrupt {
                 Interrupt.requested = true
             }
         }
+    }
+}
+
+extension RunSetting {
+    /// The flag that sets it.
+    var flag: String {
+        switch self {
+        case .epochs: return "--epochs"
+        case .batchSize: return "--batch-size"
+        case .augmentation: return "--augment"
+        case .topK: return "--top-k"
+        case .monitor: return "--monitor"
+        case .minimumDelta: return "--min-delta"
+        case .earlyStopping: return "--early-stopping"
+        case .saveEvery: return "--save-every"
+        case .logEvery: return "--log-every"
+        case .log: return "--log"
+        case .keepBest: return "--keep-best"
+        }
+    }
+}
+
+/// Runs `body` (the library's checks of option values, or a run that makes them), turning a bad setting into a
+/// usage error that names its flag.
+func checkSettings<Result>(_ body: () throws -> Result) throws -> Result {
+    do { return try body() } catch TrainingError.invalidSetting(let setting, let value, let hint) {
+        throw ValidationError("invalid \(setting.flag) \(value): \(hint)")
     }
 }
 

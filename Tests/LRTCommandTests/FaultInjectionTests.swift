@@ -98,7 +98,10 @@ final class FaultInjectionTests: CommandTestCase {
         var kills = 0
         for round in 0..<8 {
             let started = try start(arguments)
-            Thread.sleep(forTimeInterval: 1.0 + Double.random(in: 0...1.5, using: &generator))
+            // Past start-up (the first epoch's line comes right before its save), then a random moment
+            // among the saves that follow, however loaded the machine is.
+            try waitForError(started, containing: "epoch 1/")
+            Thread.sleep(forTimeInterval: Double.random(in: 0...1.5, using: &generator))
             guard started.process.isRunning else { return XCTFail("training ended before kill \(round)") }
             kill(started.process.processIdentifier, SIGKILL)
             started.process.waitUntilExit()
@@ -219,8 +222,8 @@ final class FaultInjectionTests: CommandTestCase {
                          "--out", checkpoint]
         let first = try start(arguments)
         defer { if first.process.isRunning { kill(first.process.processIdentifier, SIGKILL) } }
-        Thread.sleep(forTimeInterval: 1)
-        XCTAssertTrue(first.process.isRunning)
+        // The first epoch's line: the run holds the lock from before its data is read.
+        try waitForError(first, containing: "epoch 1/")
         let started = Date()
         let second = try lrt(["train", "--model", model.path, "--data", dataset.path, "--epochs", "1", "--seed", "7",
                               "--out", checkpoint])

@@ -32,7 +32,7 @@ class FormatTestCase: XCTestCase {
         let path = Self.repository.appendingPathComponent("Tests/LRTFormatTests/Fixtures/\(name)").path
         guard FileManager.default.fileExists(atPath: path) else {
             XCTFail("fixture \(path) is missing; it is committed with the tests (Tools/make_format_fixtures.py makes the Keras ones)")
-            throw CheckpointError("missing fixture \(name)")
+            throw CheckpointError(path: name, "missing fixture \(name)")
         }
         return path
     }

@@ -232,7 +232,7 @@ struct Damage {
     func apply(_ change: Change) throws {
         H5Eset_auto2(lrt_H5E_DEFAULT(), nil, nil)
         let file = H5Fopen(path, 1 /* H5F_ACC_RDWR */, lrt_H5P_DEFAULT())
-        guard file >= 0 else { throw CheckpointError("cannot open \(path) to damage it") }
+        guard file >= 0 else { throw CheckpointError(path: path, "cannot open \(path) to damage it") }
         defer { H5Fclose(file) }
         switch change {
         case let .string(object, name, value): try writeStrings(file, object, name, [value], scalar: true)
@@ -274,7 +274,7 @@ struct Damage {
     }
 
     private func check(_ result: Int32, _ what: String) throws {
-        guard result >= 0 else { throw CheckpointError("cannot \(what) in \(path)") }
+        guard result >= 0 else { throw CheckpointError(path: path, "cannot \(what) in \(path)") }
     }
 
     private func writeAttribute(_ file: hid_t, _ object: String, _ name: String, type: hid_t, dimensions: [UInt64],
@@ -285,7 +285,7 @@ struct Damage {
         let space = dimensions.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(dimensions.count), dimensions, nil)
         defer { H5Sclose(space) }
         let attribute = H5Acreate_by_name(file, object, name, type, space, lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT(), lrt_H5P_DEFAULT())
-        guard attribute >= 0 else { throw CheckpointError("cannot create \(object)@\(name) in \(path)") }
+        guard attribute >= 0 else { throw CheckpointError(path: path, "cannot create \(object)@\(name) in \(path)") }
         defer { H5Aclose(attribute) }
         try check(H5Awrite(attribute, type, buffer), "write \(object)@\(name)")
     }
@@ -312,7 +312,7 @@ struct Damage {
         let space = H5Screate_simple(Int32(dimensions.count), dimensions, nil)
         defer { H5Sclose(space) }
         let dataset = H5Dcreate2(file, datasetPath, type, space, lrt_H5P_DEFAULT(), creationProperties, lrt_H5P_DEFAULT())
-        guard dataset >= 0 else { throw CheckpointError("cannot create \(datasetPath) in \(path)") }
+        guard dataset >= 0 else { throw CheckpointError(path: path, "cannot create \(datasetPath) in \(path)") }
         defer { H5Dclose(dataset) }
         if !values.isEmpty {
             try values.withUnsafeBytes { bytes in

@@ -7,7 +7,7 @@ enum LayerChecks {
     /// Builds `className` from `config` as ``ModelConfig`` does: through the registry, refusing unread options.
     static func make(_ className: String, config: JSONValue, inputShapes: [[Int]], seed: UInt64 = 1) throws -> Layer {
         guard let type = LayerRegistry.type(named: className) else { throw ModelConfigError("no registered layer reads \(className)") }
-        var options = LayerOptions(config: config, className: className,
+        var options = try LayerOptions(config: config, className: className,
                                    name: config["name"]?.stringValue ?? LayerNamer.snakeCase(className))
         var generator = SeededGenerator(seed: seed)
         let layer = try type.make(&options, inputShapes: inputShapes, generator: &generator)

@@ -27,6 +27,32 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(group.1[1].value.storage[0], 0.5 - step * 4, accuracy: 1e-7)
     }
 
+    /// A stage of the caller's own joins the chain after the built-in ones: here it halves every step
+    /// and records the order it saw the parameters in.
+    func testAdditionalStageRunsAfterTheBuiltInOnes() throws {
+        final class HalvingStage: OptimizerStage {
+            var seen: [(path: String, multiplier: Double)] = []
+            func afterRule(_ update: inout ParameterUpdate) {
+                seen.append((update.path, update.multiplier))
+                update.stepFactor *= 0.5
+            }
+        }
+        let stage = HalvingStage()
+        let group = layer(kernelGradient: [3, 0], biasGradient: [4])
+        let optimizer = Optimizer(configuration: try OptimizerConfiguration(
+            className: .sgd, rule: StochasticGradientDescent(), schedule: ConstantSchedule(learningRate: 0.1)),
+                                  additionalStages: [stage])
+        optimizer.apply(to: [group], epoch: 0)
+        let multiplier = 1 + log(1 + 1 / 5.0)
+        // It ran after LayerRatesStage: it saw the paper's multiplier already set.
+        XCTAssertEqual(stage.seen.map(\.path), ["dense.kernel", "dense.bias"])
+        for (_, seenMultiplier) in stage.seen { XCTAssertEqual(seenMultiplier, multiplier, accuracy: 1e-12) }
+        let step = Float(0.1 * multiplier * 0.5)
+        XCTAssertEqual(group.1[0].value.storage[0], 1 - step * 3, accuracy: 1e-7)
+        XCTAssertEqual(group.1[1].value.storage[0], 0.5 - step * 4, accuracy: 1e-7)
+        XCTAssertEqual(optimizer.stages.map { String(describing: type(of: $0)) }.last, "HalvingStage")
+    }
+
     /// With `perTensor`, kernel and bias each get the multiplier of their own norm.
     func testPerTensorGivesEachTensorItsOwnMultiplier() throws {
         let group = layer(kernelGradient: [3, 0], biasGradient: [4])

@@ -11,13 +11,13 @@ public struct MonitoredMetric: Sendable, Equatable {
     /// The metrics an epoch reports that may be watched.
     public static let names = ["loss", "accuracy", "val_loss", "val_accuracy"]
 
-    /// - Throws: ``TrainingError/invalidSetting(name:value:hint:)`` for a test metric or an unknown name.
+    /// - Throws: ``TrainingError/invalidSetting(_:value:hint:)`` for a test metric or an unknown name.
     public init(_ name: String) throws {
         if name.hasPrefix("test") {
-            throw TrainingError.invalidSetting(name: "--monitor", value: name, hint: "the test split is used once after training, never to steer it; monitor val_loss or val_accuracy (or loss, accuracy)")
+            throw TrainingError.invalidSetting(.monitor, value: name, hint: "the test split is used once after training, never to steer it; monitor val_loss or val_accuracy (or loss, accuracy)")
         }
         guard Self.names.contains(name) else {
-            throw TrainingError.invalidSetting(name: "--monitor", value: name, hint: "use one of \(Self.names.joined(separator: ", "))")
+            throw TrainingError.invalidSetting(.monitor, value: name, hint: "use one of \(Self.names.joined(separator: ", "))")
         }
         self.name = name
         maximizes = name.contains("accuracy")
@@ -34,7 +34,7 @@ public struct MonitoredMetric: Sendable, Equatable {
     /// Checks that the trainer reports this metric: a `val_` metric needs a validation split.
     func check(for trainer: Trainer) throws {
         if name.hasPrefix("val_"), trainer.validationData == nil {
-            throw TrainingError.invalidSetting(name: "--monitor", value: name, hint: "this run has no validation split; use --validation-split 0.1 (or a val/ folder), or monitor \(name.dropFirst(4))")
+            throw TrainingError.invalidSetting(.monitor, value: name, hint: "this run has no validation split; use --validation-split 0.1 (or a val/ folder), or monitor \(name.dropFirst(4))")
         }
     }
 
