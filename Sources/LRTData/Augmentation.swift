@@ -152,4 +152,7 @@ public struct AugmentedDataset: Dataset {
             }
         }
     }
+
+    public func epochOrder(using generator: inout SeededGenerator) -> [Int] { base.epochOrder(using: &generator) }
+    public var chunkSize: Int { base.chunkSize }
 }

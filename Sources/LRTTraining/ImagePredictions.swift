@@ -93,7 +93,7 @@ public enum ImagePredictions {
         let classNamesAreIndices = saved.count != classCount
         let classNames = classNamesAreIndices ? (0..<classCount).map(String.init) : saved
         let files = try ImageFiles.list(configuration.paths, skipBadImages: configuration.skipBadImages)
-        let preprocessing = try RunData.preprocessing(for: model, state: contents.training ?? TrainingState()) {
+        let preprocessing = try Runs.imagePreprocessing(model: model, state: contents.training ?? TrainingState()) {
             files.paths.first
         }
         var predictions: [ImagePrediction] = []
@@ -106,7 +106,9 @@ public enum ImagePredictions {
                                               skipBadImages: configuration.skipBadImages)
             rejected += images.rejected
             guard images.count > 0 else { continue }
-            images.fill(Array(0..<images.count)[...], into: &batch, labels: &labels)  // [images, height, width, channels]
+            // As training read them: normalized after decoding when the run measured a normalization.
+            let inputs: any Dataset = preprocessing.normalization.map { NormalizedDataset(images, normalization: $0) } ?? images
+            inputs.fill(Array(0..<images.count)[...], into: &batch, labels: &labels)  // [images, height, width, channels]
             let logits = model.infer(batch)  // [images, classes]
             logits.withUnsafeBufferPointer { values in
                 for (row, file) in images.imagePaths.enumerated() {

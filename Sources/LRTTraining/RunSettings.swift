@@ -5,13 +5,12 @@ public enum RunSetting: String, Sendable {
     case batchSize = "batch size"
     case augmentation
     case topK = "top-k"
-    /// The metric early stopping and keep-best watch.
-    case monitor
-    case minimumDelta = "min delta"
-    case earlyStopping = "early-stopping patience"
-    case saveEvery = "save-every interval"
-    case logEvery = "log-every interval"
-    case log
+    case logEvery = "log every"
+    case saveEvery = "save every"
+    case earlyStopping = "early stopping patience"
+    case minimumDelta = "minimum delta"
+    case monitor = "monitored metric"
+    case log = "log file"
     case keepBest = "keep-best file"
 
     /// The batch sizes every command accepts.

@@ -30,6 +30,10 @@ public struct TrainingConfiguration: Sendable {
     public var seed: UInt64 = 0
     /// Where the checkpoint goes.
     public var outputPath = "lrt-checkpoint.h5"
+    /// Stretch the optimizer's cosine schedule over the run once the data is loaded (`--schedule cosine`
+    /// without `--step-size`): its period becomes epochs × steps per epoch, in steps (or ``epochs``
+    /// when its unit is epochs). Ignored when the optimizer comes from the file finetuned from.
+    public var cosinePeriodSpansRun = false
     /// SGD with momentum 0.9, learning rate 0.01, the paper's layer rates.
     public static let defaultOptimizer = try! OptimizerConfiguration(
         className: .sgd, rule: StochasticGradientDescent(momentum: 0.9), schedule: ConstantSchedule(learningRate: 0.01))
@@ -69,6 +73,16 @@ public struct DataOptions: Sendable {
     public var skipBadImages = false
     /// Random changes to each training image (`--augment flip,crop,…`); nil: none.
     public var augmentation: Augmentation?
+    /// Standardize inputs per channel by the training split's mean and standard deviation (`--normalize mean-std`);
+    /// false: inputs in [0, 1].
+    public var normalize = false
+    /// Class weights in the training loss (`--class-weight`); nil: every class weighs 1.
+    public var classWeighting: ClassWeighting?
+    /// The bytes decoded images may take in memory (`--memory-budget`; default half of the machine's memory).
+    public var memoryBudget = MemoryBudget.defaultBytes
+    /// An HDF5 file caching the decoded images (`--cache`): built once, reused while the files are unchanged, and
+    /// streamed from when the images exceed ``memoryBudget``; nil: decode into memory.
+    public var cachePath: String?
     public init() {}
 }
 
@@ -170,42 +184,98 @@ public enum Runs {
         return try start(model: model, generator: generator, configuration: configuration, hooks: hooks)
     }
 
+    /// How `lrt finetune` changes the model before training it.
+    public struct FinetuneOptions: Sendable {
+        /// Replace the model's head (its last layer with parameters, a Dense) by a freshly initialized one
+        /// with one unit per class of the data (`--new-head`), drawn from the run's seed.
+        public var newHead = false
+        /// Globs over layer names (`conv*`) whose layers are frozen (`--freeze`), besides those the file's
+        /// config already marks `"trainable": false`; each must match a layer.
+        public var freeze: [String] = []
+        public init(newHead: Bool = false, freeze: [String] = []) {
+            self.newHead = newHead
+            self.freeze = freeze
+        }
+    }
+
     /// Trains from the weights in `modelPath` (an lrt checkpoint or Keras `.h5`) with a
     /// fresh training state; the model config comes from the file.
-    /// - Parameter keepOptimizer: continue with the file's optimizer and its state (an lrt
-    ///   checkpoint's, or the slots Keras saved in `optimizer_weights`) instead of the one
-    ///   `configuration` describes.
+    /// - Parameters:
+    ///   - keepOptimizer: continue with the file's optimizer and its state (an lrt
+    ///     checkpoint's, or the slots Keras saved in `optimizer_weights`) instead of the one
+    ///     `configuration` describes.
+    ///   - options: a new head and frozen layers (default: none); frozen layers are saved as
+    ///     `"trainable": false` in the checkpoint's model config.
     public static func finetune(modelPath: String, configuration: TrainingConfiguration, keepOptimizer: Bool = false,
-                                hooks: Hooks = Hooks()) throws -> RunSummary {
+                                options: FinetuneOptions = FinetuneOptions(), hooks: Hooks = Hooks()) throws -> RunSummary {
         var hooks = hooks
         hooks.inputFiles.append(modelPath)  // never overwrite the model trained from
         return try continueFromFile(modelPath: modelPath, configuration: configuration, keepOptimizer: keepOptimizer,
-                                    hooks: hooks)
+                                    options: options, hooks: hooks)
     }
 
-    /// ``finetune(modelPath:configuration:keepOptimizer:hooks:)`` without protecting `modelPath`:
+    /// ``finetune(modelPath:configuration:keepOptimizer:options:hooks:)`` without protecting `modelPath`:
     /// `lrt resume` of a Keras file writes back into it by default.
     private static func continueFromFile(modelPath: String, configuration: TrainingConfiguration,
-                                         keepOptimizer: Bool, hooks: Hooks) throws -> RunSummary {
+                                         keepOptimizer: Bool, options: FinetuneOptions = FinetuneOptions(),
+                                         hooks: Hooks) throws -> RunSummary {
         try configuration.validate()
         let contents = try Checkpoint.load(from: modelPath)
         contents.warnings.forEach { (hooks.progress ?? printError)("warning: \($0)") }
+        if keepOptimizer, options.newHead || !options.freeze.isEmpty {
+            throw TrainingError.cannotContinue(path: modelPath, problem: "--keep-optimizer keeps the optimizer state of \(modelPath)'s layers as they were trained, which does not fit \(options.newHead ? "a new head" : "newly frozen layers"); leave out --keep-optimizer")
+        }
+        let model = try prepareForFinetuning(contents.model, modelPath: modelPath, configuration: configuration,
+                                             options: options, progress: hooks.progress ?? printError)
         var optimizer: Optimizer?
         if keepOptimizer {
             if let saved = contents.optimizer {
                 optimizer = saved
             } else if let keras = contents.kerasOptimizer {
-                optimizer = try keras.makeOptimizer(for: contents.model)
+                optimizer = try keras.makeOptimizer(for: model)
             } else {
                 throw TrainingError.cannotContinue(path: modelPath, problem: "\(modelPath) holds no optimizer state to keep; leave out --keep-optimizer")
             }
         }
-        return try start(model: contents.model, generator: SeededGenerator(seed: configuration.seed),
+        return try start(model: model, generator: SeededGenerator(seed: configuration.seed),
                          configuration: configuration, optimizer: optimizer, hooks: hooks)
+    }
+
+    /// `model` with a new head and frozen layers as `options` ask, checked against the data's class count.
+    private static func prepareForFinetuning(_ loaded: any Model, modelPath: String, configuration: TrainingConfiguration,
+                                             options: FinetuneOptions, progress: (String) -> Void) throws -> any Model {
+        var model = loaded
+        if options.newHead {
+            let layout = try DatasetLayout.resolve(absolutePath(configuration.dataRoot))
+            let classCount = try ImageListing.list(root: layout.train, skipBadImages: configuration.data.skipBadImages).classNames.count
+            let old = Finetuning.head(of: model)
+            var generator = SeededGenerator(seed: TrainingState.streamSeed(configuration.seed, stream: "new_head"))
+            do { model = try Finetuning.replacingHead(of: model, units: classCount, generator: &generator) } catch let error as ModelConfigError {
+                throw TrainingError.cannotContinue(path: modelPath, problem: "--new-head: \(error)")
+            }
+            progress("new head: \(old?.className ?? "layer") '\(old?.name ?? "")' with \(classCount) units (was \(old?.outputShape.last ?? 0)), initialized afresh")
+        }
+        if !options.freeze.isEmpty {
+            do {
+                let chosen = try Finetuning.layers(of: model, matching: options.freeze) { PathPattern($0).matches($1) }
+                model.frozenLayers.formUnion(chosen)
+            } catch let error as ModelConfigError {
+                throw TrainingError.mismatch(error.description)
+            }
+        }
+        if !model.frozenLayers.isEmpty {
+            let frozen = model.layers.map(\.name).filter(model.frozenLayers.contains)
+            guard !model.parameterGroups.isEmpty else {
+                throw TrainingError.cannotContinue(path: modelPath, problem: "every layer with parameters is frozen (\(frozen.joined(separator: ", "))), so nothing would train; freeze fewer layers")
+            }
+            progress("frozen: \(frozen.joined(separator: ", ")); training \(model.parameterGroups.map(\.layerName).joined(separator: ", "))")
+        }
+        return model
     }
 
     private static func start(model: any Model, generator: SeededGenerator, configuration: TrainingConfiguration,
                               optimizer: Optimizer? = nil, hooks: Hooks) throws -> RunSummary {
+        let keepsOptimizer = optimizer != nil
         let root = absolutePath(configuration.dataRoot)
         let lock = try Checkpoint.reserve(configuration.outputPath, overwrite: hooks.overwrite,
                                           inputs: hooks.inputFiles, inputFolders: dataFolders(root))
@@ -227,11 +297,37 @@ public enum Runs {
         state.augmentation = configuration.data.augmentation?.description ?? ""
         state.validationSource = ""  // chosen by the layout
         state.validationFraction = configuration.data.validationSplit
+        state.normalization = configuration.data.normalize ? "mean-std" : ""
+        state.cachePath = configuration.data.cachePath.map(absolutePath) ?? ""
         state.plan = hooks.plan(epochs: configuration.epochs, over: nil)
         try checkPlan(state.plan!, outputPath: configuration.outputPath, hooks: hooks, inputFolders: dataFolders(root))
-        let data = try RunData.load(model: model, state: &state, progress: hooks.progress ?? printError)
-        let trainer = Trainer(model: model, optimizer: optimizer, trainData: data.train, validationData: data.validation, state: state)
+        let data = try RunData.load(model: model, state: &state, classWeighting: configuration.data.classWeighting,
+                                    memoryBudget: configuration.data.memoryBudget, progress: hooks.progress ?? printError)
+        var trained = optimizer
+        if configuration.cosinePeriodSpansRun, !keepsOptimizer {
+            let stepsPerEpoch = (data.train.count + configuration.batchSize - 1) / configuration.batchSize
+            do {
+                let schedule = try scheduleSpanning(optimizer.configuration.schedule, epochs: configuration.epochs,
+                                                    steps: max(1, configuration.epochs * stepsPerEpoch))
+                trained = Optimizer(configuration: optimizer.configuration.replacingSchedule(schedule))
+            } catch let error as OptimizerError {
+                throw TrainingError.optimizer(error)
+            }
+        }
+        let trainer = Trainer(model: model, optimizer: trained, trainData: data.train, validationData: data.validation, state: state)
         return try run(trainer, test: data.test, outputPath: configuration.outputPath, hooks: hooks)
+    }
+
+    /// `schedule` with its cosine part (inside a warm-up too) spanning the run: `steps` steps, or
+    /// `epochs` epochs when its unit is epochs.
+    static func scheduleSpanning(_ schedule: any LearningRateSchedule, epochs: Int, steps: Int) throws -> any LearningRateSchedule {
+        if let warmup = schedule as? WarmupSchedule {
+            return try WarmupSchedule(steps: warmup.steps, startFactor: warmup.startFactor,
+                                      schedule: scheduleSpanning(warmup.schedule, epochs: epochs, steps: steps))
+        }
+        guard let cosine = schedule as? CosineSchedule else { return schedule }
+        return try CosineSchedule(learningRate: cosine.learningRate, minimumLearningRate: cosine.minimumLearningRate,
+                                  period: cosine.unit == .epoch ? epochs : steps, unit: cosine.unit)
     }
 
     /// Continues the run saved in `checkpointPath` until `epochs` epochs in total.
@@ -460,7 +556,8 @@ public enum Runs {
 
     static func checkOutputs(of model: any Model, classCount: Int) throws {
         guard model.outputShape == [classCount] else {
-            throw TrainingError.mismatch("the model outputs \(model.outputShape) values per example but the data has \(classCount) classes; make the last Dense layer have \(classCount) units")
+            let head = Finetuning.head(of: model).map { " (its head, \($0.className) '\($0.name)')" } ?? ""
+            throw TrainingError.mismatch("the model outputs \(model.outputShape) values per example\(head) but the data has \(classCount) classes; finetune with --new-head to replace the head by a new one of \(classCount) units, or make the last Dense layer have \(classCount) units")
         }
     }
 

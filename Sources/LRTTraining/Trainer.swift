@@ -40,7 +40,7 @@ public indirect enum TrainingError: Error, CustomStringConvertible {
         case .architecture(let error, let data): return data.map { "\(error) (\($0))" } ?? "--model: \(error)"
         case .data(_, let problem), .mismatch(let problem), .diverged(let problem), .insufficientMemory(let problem): return problem
         case .cannotContinue(_, let problem), .cannotWrite(_, let problem): return problem
-        case .stopped(let error, let checkpoint, let epoch): return "\(error.description); \(checkpoint) holds epoch \(epoch)"
+        case .stopped(let error, let checkpoint, let epoch): return "\(error.description); \(checkpoint) still holds epoch \(epoch), intact"
         }
     }
 }
@@ -83,6 +83,9 @@ public final class Trainer {
 
     private var batch = Tensor(shape: [0])
     private var labels: [Int32] = []
+    private lazy var loader = BatchPrefetcher(trainData)
+    /// Seconds the steps waited for training batches, and seconds spent filling them (overlapping the steps).
+    public var loaderSeconds: (waited: Double, filled: Double) { (loader.waitSeconds, loader.fillSeconds) }
 
     /// A trainer continuing from `state`, whose generator states start the three streams.
     public init(model: any Model, optimizer: Optimizer, trainData: any Dataset, validationData: (any Dataset)?,
@@ -117,7 +120,7 @@ public final class Trainer {
         for callback in callbacks { try callback.onTrainBegin(self) }
         while state.epoch < epochs && !stopRequested && !stopTraining {
             if state.epochOrder.isEmpty {
-                state.epochOrder = orderGenerator.permutation(of: trainData.count)
+                state.epochOrder = trainData.epochOrder(using: &orderGenerator)
                 state.position = 0
                 epochSeconds = 0
                 for callback in callbacks { try callback.onEpochBegin(self) }
@@ -145,17 +148,18 @@ public final class Trainer {
     private func trainStep() throws {
         let started = DispatchTime.now().uptimeNanoseconds
         let end = min(state.position + state.batchSize, state.epochOrder.count)
-        trainData.fill(state.epochOrder[state.position..<end], into: &batch, labels: &labels, generator: &augmentationGenerator)
+        let next = state.epochOrder[end..<min(end + state.batchSize, state.epochOrder.count)]  // prepared while this one trains
+        loader.fill(state.epochOrder[state.position..<end], next: next, into: &batch, labels: &labels, generator: &augmentationGenerator)
         var context = ForwardContext(training: true, generator: dropoutGenerator)
         let logits = model.forward(batch, context: &context)
         dropoutGenerator = context.generator
-        let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...])
-        guard result.loss.isFinite else {
-            throw TrainingError.diverged("the loss became \(result.loss) at epoch \(state.epoch + 1), step \(state.globalStep + 1) (learning rate \(optimizer.schedule.rate(step: optimizer.step, epoch: state.epoch))); training stopped without saving this state: lower --learning-rate")
-        }
+        let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...],
+                                                  sampleWeights: state.classWeights.isEmpty ? nil : labels.map { state.classWeights[Int($0)] })
+        guard result.loss.isFinite else { throw nonFiniteLossError(result.loss) }
         model.zeroGradients()
         model.backward(result.gradient)
         optimizer.apply(to: model.parameterGroups, epoch: state.epoch)
+        if let bad = optimizer.nonFiniteGradient { throw nonFiniteGradientError(bad) }
         lastBatchLoss = result.loss
         lastBatchCorrect = result.correct
         lastBatchSize = labels.count
@@ -165,6 +169,23 @@ public final class Trainer {
         state.position = end
         state.globalStep += 1
         epochSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    }
+
+    /// The run stops: the loss is `loss`; names the layer whose weights the last step moved most (relative to their size).
+    private func nonFiniteLossError(_ loss: Double) -> TrainingError {
+        let rate = optimizer.schedule.rate(step: optimizer.step, epoch: state.epoch)
+        let moved = optimizer.lastTelemetry.filter { $0.weightNorm > 0 && $0.updateNorm.isFinite }
+            .max { $0.updateNorm / $0.weightNorm < $1.updateNorm / $1.weightNorm }
+        let culprit = moved.map {
+            "; the last step moved layer '\($0.layerName)' most (update norm \(String(format: "%.3g", $0.updateNorm)) against weight norm \(String(format: "%.3g", $0.weightNorm)))"
+        } ?? ""
+        return .diverged("the loss became \(loss) at epoch \(state.epoch + 1), step \(state.globalStep + 1) (learning rate \(rate))\(culprit); training stopped without saving this state: lower --learning-rate, e.g. \(rate / 10)")
+    }
+
+    /// The run stops: the gradient of `bad` is not finite, and the optimizer changed nothing.
+    private func nonFiniteGradientError(_ bad: (layerName: String, path: String)) -> TrainingError {
+        let rate = optimizer.schedule.rate(step: optimizer.step, epoch: state.epoch)
+        return .diverged("the gradient of layer '\(bad.layerName)' (\(bad.path)) became non-finite at epoch \(state.epoch + 1), step \(state.globalStep + 1), the first layer to in backpropagation (learning rate \(rate)); training stopped without saving this state: lower --learning-rate, e.g. \(rate / 10), or add --clip-norm 1")
     }
 
     private func finishEpoch() throws {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LRTData
+import LRTLayers
 import LRTOptimizers
 import LRTTraining
 
@@ -38,6 +39,7 @@ struct TrainingOptions: ParsableArguments {
             try RunSetting.check(epochs: epochs)
             try RunSetting.check(batchSize: batchSize)
         }
+        try checkCheckpointName(out)
         try optimizer.validateForNewRun()
     }
 
@@ -47,9 +49,10 @@ struct TrainingOptions: ParsableArguments {
         configuration.epochs = epochs
         configuration.batchSize = batchSize
         configuration.optimizer = try optimizer.configuration()
+        configuration.cosinePeriodSpansRun = optimizer.cosinePeriodSpansRun && optimizer.optimizerConfig == nil
         configuration.seed = seed
         configuration.outputPath = out
-        configuration.data = dataOptions.options
+        configuration.data = try dataOptions.options()
         return configuration
     }
 }
@@ -88,21 +91,67 @@ struct DataFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Random changes to each training image, from their own seeded stream: a comma-separated list of flip, crop (pad 4, crop back), translate (±10%), rotate (±15°), brightness (±0.2), contrast (×0.8–1.2), cutout (half-side square). Default: none.", valueName: "list"))
     var augment: String?
 
+    @Option(help: ArgumentHelp("Input scaling: none (pixels in [0, 1]) or mean-std (then standardized per channel by the training split's mean and standard deviation, saved in the checkpoint and applied by eval, predict, finetune and resume).", valueName: "none|mean-std"))
+    var normalize = NormalizeMode.none
+
+    enum NormalizeMode: String, ExpressibleByArgument, CaseIterable { case none, meanStd = "mean-std" }
+
+    @Option(help: ArgumentHelp("Weigh each class in the training loss as Keras's class_weight: balanced (n_samples / (n_classes · count), from the training split) or a JSON file {\"cat\": 2.0, …} by class name (others weigh 1). Default: none.", valueName: "balanced|file"))
+    var classWeight: String?
+
+    @Option(help: ArgumentHelp("Memory the decoded images may take, e.g. 2G or 512M (default: half of RAM). A larger dataset needs --cache and is streamed from it.", valueName: "size"))
+    var memoryBudget: String?
+
+    @Option(help: ArgumentHelp("An HDF5 file caching the decoded images (created, reused while the images are unchanged, rebuilt when they change; never replacing a file that is not an lrt cache). Images over --memory-budget are streamed from it in chunk-shuffled order.", valueName: "file.h5"))
+    var cache: String?
+
     func validate() throws {
         if let augment { do { _ = try Augmentation(parsing: augment) } catch { throw ValidationError("\(error)") } }
+        if let memoryBudget { do { _ = try MemoryBudget.parse(memoryBudget) } catch { throw ValidationError("\(error)") } }
+        if let cache, cache.isEmpty { throw ValidationError("--cache needs a file name, e.g. --cache images.h5") }
         guard validationSplit >= 0, validationSplit < 1 else {
             throw ValidationError("--validation-split must be in [0, 1), e.g. 0.1 (or 0 for none), got \(validationSplit)")
         }
     }
 
-    var options: DataOptions {
+    /// The library's data options; reads the `--class-weight` file.
+    func options() throws -> DataOptions {
         var options = DataOptions()
+        options.normalize = normalize == .meanStd
+        options.memoryBudget = try memoryBudget.map { text in
+            do { return try MemoryBudget.parse(text) } catch { throw ValidationError("\(error)") }
+        } ?? MemoryBudget.defaultBytes
+        options.cachePath = cache
+        if let classWeight { options.classWeighting = try Self.classWeighting(classWeight) }
         options.validationSplit = validationSplit
         options.colorMode = colorMode
         options.resizeMode = resize
         options.skipBadImages = onBadImage == .skip
         options.augmentation = augment.flatMap { try? Augmentation(parsing: $0) }
         return options
+    }
+
+    /// `balanced`, or the weights of a JSON file `{"class name": weight, …}`.
+    static func classWeighting(_ argument: String) throws -> ClassWeighting {
+        if argument == "balanced" { return .balanced }
+        let text = try readConfigFile(argument, what: "class weight file")
+        let json: JSONValue
+        do { json = try JSONValue.parse(text) } catch {
+            throw CommandError.invalidFile(path: argument, what: "class weight file", reason: "\(error); write an object such as {\"cat\": 2.0, \"dog\": 1.0}")
+        }
+        guard case .object(let members) = json else {
+            throw CommandError.invalidFile(path: argument, what: "class weight file", reason: "is not a JSON object; write one such as {\"cat\": 2.0, \"dog\": 1.0}")
+        }
+        var table: [String: Double] = [:]
+        for (name, value) in members {
+            guard let weight = value.numberValue, weight.isFinite, weight >= 0 else {
+                throw CommandError.invalidFile(path: argument, what: "class weight file", reason: "the weight of '\(name)' is \(value.serialized), not a finite, non-negative number")
+            }
+            guard table.updateValue(weight, forKey: name) == nil else {
+                throw CommandError.invalidFile(path: argument, what: "class weight file", reason: "names '\(name)' twice")
+            }
+        }
+        return .named(table, source: argument)
     }
 }
 
@@ -159,9 +208,7 @@ struct MonitoringOptions: ParsableArguments {
         }
         if let minDelta, !(minDelta >= 0 && minDelta.isFinite) { throw ValidationError("--min-delta must be 0 or more, e.g. 0.001, got \(minDelta)") }
         if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every must be a positive number of steps, got \(saveEvery)") }
-        if let monitor {
-            _ = try checkSettings { try MonitoredMetric(monitor) }
-        }
+        if let monitor { try checkSettings { _ = try MonitoredMetric(monitor) } }
         if let keepBest, keepBest.lowercased().hasSuffix(".keras") {
             throw ValidationError("--keep-best \(keepBest): lrt writes Keras's HDF5 format; name a .h5 file")
         }
@@ -187,21 +234,24 @@ struct MonitoringOptions: ParsableArguments {
     }
 }
 
-/// The bundled samples (`Samples/`), found from the working directory or beside the executable.
+/// The bundled sample dataset (`Samples/`), found from the working directory or beside the executable's
+/// real path (a symbolic link to it in a `bin/` folder finds the install it points to); the sample model is
+/// built in (``ModelArgument``).
 enum Samples {
-    /// `Samples/<name>` (a folder or file), from the working directory or beside the executable.
+    /// `Samples/<name>` (a folder or file), from the working directory, or the executable's folder and up to
+    /// five folders above it (`.build/release/lrt` in the repository, `PREFIX/bin/lrt` beside `PREFIX/Samples`,
+    /// `PREFIX/share/lrt/Samples`).
     static func path(_ name: String) throws -> String {
-        var candidates = [FileManager.default.currentDirectoryPath]
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<5 {
-            candidates.append(directory.path)
+        var bases = [FileManager.default.currentDirectoryPath]
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var directory = executable.deletingLastPathComponent()
+        for _ in 0..<6 {
+            bases.append(directory.path)
             directory.deleteLastPathComponent()
         }
-        for base in candidates {
-            let path = base + "/Samples/" + name
-            if FileManager.default.fileExists(atPath: path) { return path }
-        }
-        throw CommandError.missingSamples(name: name)
+        let candidates = bases.flatMap { [$0 + "/Samples/" + name, $0 + "/share/lrt/Samples/" + name] }
+        for path in candidates where FileManager.default.fileExists(atPath: path) { return path }
+        throw CommandError.missingSamples(name: name, executable: executable.path)
     }
 }
 
@@ -240,11 +290,11 @@ extension RunSetting {
         case .batchSize: return "--batch-size"
         case .augmentation: return "--augment"
         case .topK: return "--top-k"
-        case .monitor: return "--monitor"
-        case .minimumDelta: return "--min-delta"
-        case .earlyStopping: return "--early-stopping"
-        case .saveEvery: return "--save-every"
         case .logEvery: return "--log-every"
+        case .saveEvery: return "--save-every"
+        case .earlyStopping: return "--early-stopping"
+        case .minimumDelta: return "--min-delta"
+        case .monitor: return "--monitor"
         case .log: return "--log"
         case .keepBest: return "--keep-best"
         }
@@ -268,16 +318,16 @@ enum CommandError: Error, CustomStringConvertible {
     case invalidFile(path: String, what: String, reason: String)
     /// Option values that cannot be used together or with the checkpoint, named by their flags.
     case invalidOption(String)
-    /// No `--data` and no bundled `Samples/<name>`.
-    case missingSamples(name: String)
+    /// No `--data` and no bundled `Samples/<name>` in the working directory or beside `executable`.
+    case missingSamples(name: String, executable: String)
 
     var description: String {
         switch self {
         case .unreadable(let path, let what, let reason): return "cannot read \(what) \(path): \(reason)"
         case .invalidFile(let path, let what, let reason): return "\(what) \(path): \(reason)"
         case .invalidOption(let message): return message
-        case .missingSamples(let name):
-            return "no --data given and the sample dataset Samples/\(name) was not found; run from the lrt repository or pass --data DIR"
+        case .missingSamples(let name, let executable):
+            return "no --data given and the sample dataset Samples/\(name) was not found in the working directory or beside the lrt executable \(executable); pass --data DIR (a folder of class folders of images)"
         }
     }
 }
