@@ -275,7 +275,7 @@ public enum RunReader {
         let text = field.trimmingCharacters(in: .whitespaces)
         if text.isEmpty { return .nan }
         switch text.lowercased() {
-        case "nan", "-nan": return .nan
+        case "nan", "-nan", "na": return .nan  // Keras's CSVLogger writes NA for val_ columns of a run without validation
         case "inf", "+inf", "infinity": return .infinity
         case "-inf", "-infinity": return -.infinity
         default: break

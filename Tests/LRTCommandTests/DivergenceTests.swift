@@ -11,9 +11,10 @@ final class DivergenceTests: CommandTestCase {
          "--batch-size", String(batchSize), "--learning-rate", "1e30", "--out", checkpoint.path]
     }
 
+    /// `--quiet`: stderr then holds the error line alone (without it, a progress line comes first, after step 1).
     func testNonFiniteLossStopsWithHintAndWritesNothing() throws {
         let checkpoint = outputs.appendingPathComponent("diverged.h5")
-        try assertFailsCleanly(try divergingTrain(out: checkpoint), mentioning: ["loss", "--learning-rate"])
+        try assertFailsCleanly(try divergingTrain(out: checkpoint) + ["--quiet"], mentioning: ["loss", "--learning-rate"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: checkpoint.path))
     }
 
@@ -21,7 +22,7 @@ final class DivergenceTests: CommandTestCase {
         let dataset = try makeDataset()
         let checkpoint = try trainCheckpoint(dataset: dataset)
         // assertFailsCleanly checks that the checkpoint stays byte-identical.
-        try assertFailsCleanly(try divergingTrain(out: checkpoint), mentioning: ["loss", "--learning-rate"])
+        try assertFailsCleanly(try divergingTrain(out: checkpoint) + ["--quiet"], mentioning: ["loss", "--learning-rate"])
     }
 
     /// With one step per epoch (30 images, batch 32), the first update already makes the
