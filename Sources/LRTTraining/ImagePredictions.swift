@@ -96,12 +96,8 @@ public enum ImagePredictions {
         let preprocessing = try Runs.imagePreprocessing(model: model, state: contents.training ?? TrainingState()) {
             files.paths.first
         }
-        // Decoded as bytes, then standardized per batch as training was (RunData applies it the same way).
-        let normalization = preprocessing.normalization
-        var decoding = preprocessing
-        decoding.normalization = nil
-        if let normalization, normalization.channels != decoding.colorMode.channels {
-            throw TrainingError.mismatch("\(configuration.modelPath) normalizes \(normalization.channels) channels but its images are read as \(decoding.colorMode.rawValue); the checkpoint is inconsistent: retrain it or use another")
+        if let normalization = preprocessing.normalization, normalization.channels != preprocessing.colorMode.channels {
+            throw TrainingError.mismatch("\(configuration.modelPath) normalizes \(normalization.channels) channels but its images are read as \(preprocessing.colorMode.rawValue); the checkpoint is inconsistent: retrain it or use another")
         }
         var predictions: [ImagePrediction] = []
         var rejected = files.rejected
@@ -109,15 +105,16 @@ public enum ImagePredictions {
         var labels: [Int32] = []
         for start in stride(from: 0, to: files.paths.count, by: configuration.batchSize) {
             let chunk = Array(files.paths[start..<min(start + configuration.batchSize, files.paths.count)])
-            let decoded = try ImageFolder.load(files: chunk, preprocessing: decoding,
-                                               skipBadImages: configuration.skipBadImages)
-            rejected += decoded.rejected
-            guard decoded.count > 0 else { continue }
-            let images: any Dataset = normalization.map { NormalizedDataset(decoded, normalization: $0) } ?? decoded
-            images.fill(Array(0..<images.count)[...], into: &batch, labels: &labels)  // [images, height, width, channels]
+            let images = try ImageFolder.load(files: chunk, preprocessing: preprocessing,
+                                              skipBadImages: configuration.skipBadImages)
+            rejected += images.rejected
+            guard images.count > 0 else { continue }
+            // As training read them: normalized after decoding when the run measured a normalization.
+            let inputs: any Dataset = preprocessing.normalization.map { NormalizedDataset(images, normalization: $0) } ?? images
+            inputs.fill(Array(0..<images.count)[...], into: &batch, labels: &labels)  // [images, height, width, channels]
             let logits = model.infer(batch)  // [images, classes]
             logits.withUnsafeBufferPointer { values in
-                for (row, file) in decoded.imagePaths.enumerated() {
+                for (row, file) in images.imagePaths.enumerated() {
                     let probabilities = EvaluationReport.softmax(UnsafeBufferPointer(rebasing: values[row * classCount..<(row + 1) * classCount]))
                     let ranked = probabilities.indices.sorted {
                         probabilities[$0] != probabilities[$1] ? probabilities[$0] > probabilities[$1] : $0 < $1

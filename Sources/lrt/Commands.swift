@@ -24,7 +24,7 @@ struct Train: ParsableCommand {
         Interrupt.install()
         var hooks = options.monitoring.hooks
         hooks.inputFiles = try ModelArgument.file(model).map { [$0] } ?? []
-        try report(Runs.train(configuration, hooks: hooks))
+        try report(checkSettings { try Runs.train(configuration, hooks: hooks) })
     }
 }
 
@@ -61,9 +61,10 @@ struct Resume: ParsableCommand {
     func run() throws {
         try Isolation.preflight(checkpoint)
         Interrupt.install()
-        try report(Runs.resume(checkpointPath: checkpoint, epochs: epochs, outputPath: out, dataRoot: data,
-                               optimizer: optimizer.configuration(over:), resetOptimizer: resetOptimizer,
-                               hooks: monitoring.hooks))
+        try report(checkSettings {
+            try Runs.resume(checkpointPath: checkpoint, epochs: epochs, outputPath: out, dataRoot: data,
+                            optimizer: optimizer.configuration(over:), resetOptimizer: resetOptimizer, hooks: monitoring.hooks)
+        })
     }
 }
 
@@ -82,8 +83,11 @@ struct Finetune: ParsableCommand {
     func run() throws {
         try Isolation.preflight(model)
         Interrupt.install()
-        try report(Runs.finetune(modelPath: model, configuration: try options.configuration(modelConfig: ""),
-                                 keepOptimizer: keepOptimizer, hooks: options.monitoring.hooks))
+        let configuration = try options.configuration(modelConfig: "")
+        try report(checkSettings {
+            try Runs.finetune(modelPath: model, configuration: configuration, keepOptimizer: keepOptimizer,
+                              hooks: options.monitoring.hooks)
+        })
     }
 }
 
