@@ -173,6 +173,7 @@ public final class HDF5CacheDataset: Dataset, @unchecked Sendable {
     public let labels: [Int32]
     public var count: Int { labels.count }
     public var exampleShape: [Int] { [preprocessing.height, preprocessing.width, preprocessing.colorMode.channels] }
+    public var filePaths: [String]? { imagePaths }
     public var chunkSize: Int { chunkRows }
 
     /// The row of each example in the file. [count]

@@ -82,7 +82,11 @@ public enum Prediction {
             }
             if let scale { try root.setAttribute("input_scale", double: scale) }
         }
-        return Summary(count: count, outputShape: outputShape, warnings: contents.warnings, classNames: classNames,
+        var warnings = contents.warnings
+        if let training = contents.training, !training.normalizationMean.isEmpty {
+            warnings.append("\(modelPath) standardizes images by its --normalize mean-std statistics, which --inputs do not get: they are taken as model inputs; standardize them the same way (`lrt inspect` shows the mean and standard deviation)")
+        }
+        return Summary(count: count, outputShape: outputShape, warnings: warnings, classNames: classNames,
                        classNamesAreIndices: classNamesAreIndices)
     }
 

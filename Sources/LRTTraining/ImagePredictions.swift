@@ -96,6 +96,9 @@ public enum ImagePredictions {
         let preprocessing = try Runs.imagePreprocessing(model: model, state: contents.training ?? TrainingState()) {
             files.paths.first
         }
+        if let normalization = preprocessing.normalization, normalization.channels != preprocessing.colorMode.channels {
+            throw TrainingError.mismatch("\(configuration.modelPath) normalizes \(normalization.channels) channels but its images are read as \(preprocessing.colorMode.rawValue); the checkpoint is inconsistent: retrain it or use another")
+        }
         var predictions: [ImagePrediction] = []
         var rejected = files.rejected
         var batch = Tensor(shape: [0])

@@ -326,4 +326,29 @@ final class PredictEvalTests: CommandTestCase {
         try assertFailsCleanly(["eval", checkpoint.path, "--predictions", notes.path], mentioning: [notes.path, "--overwrite"])
         try assertFailsCleanly(["eval", checkpoint.path, "--predictions", checkpoint.path, "--overwrite"], mentioning: [checkpoint.path, "input"])
     }
+
+    /// `--normalize mean-std` travels with the model: predict standardizes images as training and eval do, and eval
+    /// still names the files of a normalized dataset.
+    func testPredictAppliesTheSavedNormalization() throws {
+        let dataset = try makeDataset()
+        let checkpoint = outputs.appendingPathComponent("normalized.h5")
+        try lrtSucceeds(["train", "--model", try makeModel().path, "--data", dataset.path, "--epochs", "1",
+                         "--batch-size", "4", "--normalize", "mean-std", "--out", checkpoint.path])
+        let csv = outputs.appendingPathComponent("eval.csv")
+        try lrtSucceeds(["eval", checkpoint.path, "--predictions", csv.path])
+        let rows = try csvRows(csv).dropFirst()
+        let images = rows.filter { $0[0].hasSuffix("/top/004.png") || $0[0].hasSuffix("/left/007.png") }
+        XCTAssertEqual(images.count, 2, "eval names the files of a normalized dataset: \(rows.prefix(2))")
+        let run = try lrtSucceeds(["predict", checkpoint.path] + images.map { $0[0] } + ["--json"])
+        let lines = try run.standardOutput.split(separator: "\n").map { try parseJSONLine(String($0)) }
+        XCTAssertEqual(lines.count, 2, "\(run)")
+        for (line, row) in zip(lines, images) {
+            XCTAssertEqual(line.file, row[0])
+            for (name, probability) in line.classes {
+                let index = try XCTUnwrap(Self.patternClasses.firstIndex(of: name))
+                XCTAssertEqual(probability, Double(row[4 + index])!, accuracy: 1e-5 + 1e-5 * probability,
+                               "predict did not standardize \(line.file) as eval does: \(run)")
+            }
+        }
+    }
 }
