@@ -236,6 +236,21 @@ public enum Checkpoint {
         if !state.skippedImages.isEmpty {  // missing means none
             try dataset.setAttribute("skipped_images", strings: state.skippedImages)
         }
+        try dataset.setAttribute("training_count", int64: Int64(state.trainingCount))
+        if !state.normalization.isEmpty {  // missing means inputs in [0, 1]
+            try dataset.setAttribute("normalize", string: state.normalization)
+            try dataset.writeFloats("normalization_mean", state.normalizationMean, shape: [state.normalizationMean.count])
+            try dataset.writeFloats("normalization_std", state.normalizationStandardDeviation,
+                                    shape: [state.normalizationStandardDeviation.count])
+        }
+        if !state.classWeights.isEmpty {  // missing means every class weighs 1
+            try dataset.setAttribute("class_weight", string: state.classWeightSource)
+            try dataset.writeFloats("class_weights", state.classWeights, shape: [state.classWeights.count])
+        }
+        if !state.cachePath.isEmpty {
+            try dataset.setAttribute("cache", string: state.cachePath)
+            try dataset.setAttribute("streamed", int64: state.streamed ? 1 : 0)
+        }
         if let test = state.test {
             try dataset.setAttribute("test_loss", double: test.loss)
             try dataset.setAttribute("test_accuracy", double: test.accuracy)

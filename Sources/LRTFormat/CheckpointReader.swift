@@ -314,6 +314,33 @@ struct CheckpointReader {
         if dataset.hasAttribute("skipped_images") {
             state.skippedImages = try dataset.stringArrayAttribute("skipped_images")
         }
+        if dataset.hasAttribute("training_count") {
+            state.trainingCount = try integerAttribute(dataset, "training_count", in: 0...CheckpointLimits.epochOrderLength)
+        }
+        if dataset.hasAttribute("normalize") {
+            state.normalization = try dataset.stringAttribute("normalize")
+            state.normalizationMean = try dataset.readFloats("normalization_mean").values
+            state.normalizationStandardDeviation = try dataset.readFloats("normalization_std").values
+            let channels = state.normalizationMean.count
+            guard state.normalization == "mean-std", [1, 3, 4].contains(channels),
+                  state.normalizationStandardDeviation.count == channels,
+                  state.normalizationMean.allSatisfy(\.isFinite),
+                  state.normalizationStandardDeviation.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                throw CheckpointError(path: path, "\(path): \(dataset.path)@normalize, normalization_mean and normalization_std must be mean-std with one finite mean and non-negative deviation per channel (1, 3 or 4); re-save the checkpoint")
+            }
+        }
+        if dataset.hasAttribute("class_weight") {
+            state.classWeightSource = try dataset.stringAttribute("class_weight")
+            state.classWeights = try dataset.readFloats("class_weights").values
+            guard state.classWeights.count == state.classNames.count,
+                  state.classWeights.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                throw CheckpointError(path: path, "\(path): \(dataset.path)/class_weights must hold one finite, non-negative weight per class (\(state.classNames.count)); re-save the checkpoint")
+            }
+        }
+        if dataset.hasAttribute("cache") {
+            state.cachePath = try dataset.stringAttribute("cache")
+            state.streamed = try dataset.int64Attribute("streamed") != 0
+        }
         if dataset.hasAttribute("test_accuracy") {
             state.test = TrainingState.TestMetrics(loss: try dataset.doubleAttribute("test_loss"),
                                                    accuracy: try dataset.doubleAttribute("test_accuracy"),

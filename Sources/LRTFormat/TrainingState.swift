@@ -47,6 +47,22 @@ public struct TrainingState: Equatable, Sendable {
     public var skipBadImages = false
     /// The image files left out as unreadable, relative to ``dataRoot``, in listing order.
     public var skippedImages: [String] = []
+    /// `mean-std` (`--normalize mean-std`: inputs standardized per channel by ``normalizationMean`` and
+    /// ``normalizationStandardDeviation``, measured on the training split) or empty (inputs in [0, 1]).
+    public var normalization = ""
+    public var normalizationMean: [Float] = []
+    public var normalizationStandardDeviation: [Float] = []
+    /// The weight of each class in the training loss (`--class-weight`), label order; empty: all 1.
+    public var classWeights: [Float] = []
+    /// How the class weights were chosen: `balanced`, or the JSON file's name; empty: none.
+    public var classWeightSource = ""
+    /// How many training examples the run has (the training folder less the validation split and skipped images).
+    public var trainingCount = 0
+    /// The image cache file the run reads its images from (`--cache`); empty: none.
+    public var cachePath = ""
+    /// Whether the training images are streamed from ``cachePath`` (chunk-shuffled epoch order) rather than held in
+    /// memory (uniformly shuffled), so that a resumed run draws its orders the same way.
+    public var streamed = false
     /// The test split's metrics, evaluated once when the run finished (nil: no test split, or not finished).
     public var test: TestMetrics?
 

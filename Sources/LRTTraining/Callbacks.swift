@@ -8,6 +8,7 @@ public final class ProgressPrinter: TrainingCallback {
     private let totalEpochs: Int
     private let write: (String) -> Void
     private let started = Date()
+    private var loaderBefore = (waited: 0.0, filled: 0.0)
 
     /// - Parameters:
     ///   - totalEpochs: the epoch count the run goes to.
@@ -22,7 +23,18 @@ public final class ProgressPrinter: TrainingCallback {
         let validation = value["val_loss"].map { String(format: "  val_loss %.4f  val_accuracy %.4f", $0, value["val_accuracy"] ?? .nan) } ?? ""
         write(String(format: "epoch %d/%d  loss %.4f  accuracy %.4f", trainer.state.epoch, totalEpochs,
                      value["loss"] ?? .nan, value["accuracy"] ?? .nan) + validation
-              + String(format: "  %.0f img/s  elapsed %.1fs", value["images_per_second"] ?? .nan, Date().timeIntervalSince(started)))
+              + String(format: "  %.0f img/s  elapsed %.1fs", value["images_per_second"] ?? .nan, Date().timeIntervalSince(started))
+              + loaderShare(trainer))
+    }
+
+    /// `  loader 0.4% of step time (work 2.1%)`: the share of this epoch's step time spent waiting for batches, and
+    /// the share the loader worked (in the background while the steps ran).
+    private func loaderShare(_ trainer: Trainer) -> String {
+        let now = trainer.loaderSeconds, seconds = trainer.epochSeconds
+        defer { loaderBefore = now }
+        guard seconds > 0 else { return "" }
+        return String(format: "  loader %.1f%% of step time (work %.1f%%)", 100 * (now.waited - loaderBefore.waited) / seconds,
+                      100 * (now.filled - loaderBefore.filled) / seconds)
     }
 }
 

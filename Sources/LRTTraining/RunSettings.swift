@@ -4,6 +4,7 @@ public enum RunSetting: String, Sendable {
     case epochs
     case batchSize = "batch size"
     case augmentation
+    case topK = "top-k"
 
     /// The batch sizes every command accepts.
     public static let batchSizes = 1...(1 << 20)

@@ -68,6 +68,16 @@ public struct DataOptions: Sendable {
     public var skipBadImages = false
     /// Random changes to each training image (`--augment flip,crop,…`); nil: none.
     public var augmentation: Augmentation?
+    /// Standardize inputs per channel by the training split's mean and standard deviation (`--normalize mean-std`);
+    /// false: inputs in [0, 1].
+    public var normalize = false
+    /// Class weights in the training loss (`--class-weight`); nil: every class weighs 1.
+    public var classWeighting: ClassWeighting?
+    /// The bytes decoded images may take in memory (`--memory-budget`; default half of the machine's memory).
+    public var memoryBudget = MemoryBudget.defaultBytes
+    /// An HDF5 file caching the decoded images (`--cache`): built once, reused while the files are unchanged, and
+    /// streamed from when the images exceed ``memoryBudget``; nil: decode into memory.
+    public var cachePath: String?
     public init() {}
 }
 
@@ -178,7 +188,10 @@ public enum Runs {
         state.augmentation = configuration.data.augmentation?.description ?? ""
         state.validationSource = ""  // chosen by the layout
         state.validationFraction = configuration.data.validationSplit
-        let data = try RunData.load(model: model, state: &state, progress: hooks.progress ?? printError)
+        state.normalization = configuration.data.normalize ? "mean-std" : ""
+        state.cachePath = configuration.data.cachePath.map(absolutePath) ?? ""
+        let data = try RunData.load(model: model, state: &state, classWeighting: configuration.data.classWeighting,
+                                    memoryBudget: configuration.data.memoryBudget, progress: hooks.progress ?? printError)
         let trainer = Trainer(model: model, optimizer: optimizer, trainData: data.train, validationData: data.validation, state: state)
         return try run(trainer, test: data.test, epochs: configuration.epochs, outputPath: configuration.outputPath, hooks: hooks)
     }
@@ -273,8 +286,9 @@ public enum Runs {
     ///   - split: `.test` (default): `DIR/test`, or DIR itself when it holds the class folders; `.validation`: the
     ///     files the run validated on (checked against the recorded digest); `.train`: the training files.
     ///   - batchSize: examples per forward pass (default 1000).
+    ///   - options: top-k, kept probabilities (default ``EvaluationOptions``); its batch size is replaced by `batchSize`.
     public static func evaluate(modelPath: String, dataRoot: String?, split: DataSplit = .test,
-                                batchSize: Int = 1000) throws -> EvaluationReport {
+                                batchSize: Int = 1000, options: EvaluationOptions = EvaluationOptions()) throws -> EvaluationReport {
         let contents = try Checkpoint.load(from: modelPath)
         var state = contents.training ?? TrainingState()
         if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
@@ -289,7 +303,9 @@ public enum Runs {
                 : "this run kept no validation split; pass --split test or train"
             throw TrainingError.data(path: state.dataRoot, problem: "\(state.dataRoot) has no \(split.rawValue) split: \(hint)")
         }
-        return EvaluationReport.evaluate(contents.model, on: chosen, batchSize: batchSize)
+        var options = options
+        options.batchSize = batchSize
+        return EvaluationReport.evaluate(contents.model, on: chosen, options: options)
     }
 
     private static func run(_ trainer: Trainer, test: (any Dataset)?, epochs: Int, outputPath: String,

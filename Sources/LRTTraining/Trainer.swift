@@ -88,6 +88,9 @@ public final class Trainer {
 
     private var batch = Tensor(shape: [0])
     private var labels: [Int32] = []
+    private lazy var loader = BatchPrefetcher(trainData)
+    /// Seconds the steps waited for training batches, and seconds spent filling them (overlapping the steps).
+    public var loaderSeconds: (waited: Double, filled: Double) { (loader.waitSeconds, loader.fillSeconds) }
 
     /// A trainer continuing from `state`, whose generator states start the three streams.
     public init(model: any Model, optimizer: Optimizer, trainData: any Dataset, validationData: (any Dataset)?,
@@ -120,7 +123,7 @@ public final class Trainer {
     public func fit(epochs: Int) throws {
         while state.epoch < epochs && !stopRequested {
             if state.epochOrder.isEmpty {
-                state.epochOrder = orderGenerator.permutation(of: trainData.count)
+                state.epochOrder = trainData.epochOrder(using: &orderGenerator)
                 state.position = 0
                 epochSeconds = 0
                 for callback in callbacks { try callback.onEpochBegin(self) }
@@ -136,11 +139,13 @@ public final class Trainer {
     private func trainStep() throws {
         let started = DispatchTime.now().uptimeNanoseconds
         let end = min(state.position + state.batchSize, state.epochOrder.count)
-        trainData.fill(state.epochOrder[state.position..<end], into: &batch, labels: &labels, generator: &augmentationGenerator)
+        let next = state.epochOrder[end..<min(end + state.batchSize, state.epochOrder.count)]  // prepared while this one trains
+        loader.fill(state.epochOrder[state.position..<end], next: next, into: &batch, labels: &labels, generator: &augmentationGenerator)
         var context = ForwardContext(training: true, generator: dropoutGenerator)
         let logits = model.forward(batch, context: &context)
         dropoutGenerator = context.generator
-        let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...])
+        let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...],
+                                                  sampleWeights: state.classWeights.isEmpty ? nil : labels.map { state.classWeights[Int($0)] })
         guard result.loss.isFinite else {
             throw TrainingError.diverged("the loss became \(result.loss) at epoch \(state.epoch + 1), step \(state.globalStep + 1) (learning rate \(optimizer.schedule.rate(step: optimizer.step, epoch: state.epoch))); training stopped without saving this state: lower --learning-rate")
         }

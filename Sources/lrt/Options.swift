@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LRTData
+import LRTLayers
 import LRTOptimizers
 import LRTTraining
 
@@ -49,7 +50,7 @@ struct TrainingOptions: ParsableArguments {
         configuration.optimizer = try optimizer.configuration()
         configuration.seed = seed
         configuration.outputPath = out
-        configuration.data = dataOptions.options
+        configuration.data = try dataOptions.options()
         return configuration
     }
 }
@@ -88,21 +89,67 @@ struct DataFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Random changes to each training image, from their own seeded stream: a comma-separated list of flip, crop (pad 4, crop back), translate (±10%), rotate (±15°), brightness (±0.2), contrast (×0.8–1.2), cutout (half-side square). Default: none.", valueName: "list"))
     var augment: String?
 
+    @Option(help: ArgumentHelp("Input scaling: none (pixels in [0, 1]) or mean-std (then standardized per channel by the training split's mean and standard deviation, saved in the checkpoint and applied by eval, predict, finetune and resume).", valueName: "none|mean-std"))
+    var normalize = NormalizeMode.none
+
+    enum NormalizeMode: String, ExpressibleByArgument, CaseIterable { case none, meanStd = "mean-std" }
+
+    @Option(help: ArgumentHelp("Weigh each class in the training loss as Keras's class_weight: balanced (n_samples / (n_classes · count), from the training split) or a JSON file {\"cat\": 2.0, …} by class name (others weigh 1). Default: none.", valueName: "balanced|file"))
+    var classWeight: String?
+
+    @Option(help: ArgumentHelp("Memory the decoded images may take, e.g. 2G or 512M (default: half of RAM). A larger dataset needs --cache and is streamed from it.", valueName: "size"))
+    var memoryBudget: String?
+
+    @Option(help: ArgumentHelp("An HDF5 file caching the decoded images (created, reused while the images are unchanged, rebuilt when they change; never replacing a file that is not an lrt cache). Images over --memory-budget are streamed from it in chunk-shuffled order.", valueName: "file.h5"))
+    var cache: String?
+
     func validate() throws {
         if let augment { do { _ = try Augmentation(parsing: augment) } catch { throw ValidationError("\(error)") } }
+        if let memoryBudget { do { _ = try MemoryBudget.parse(memoryBudget) } catch { throw ValidationError("\(error)") } }
+        if let cache, cache.isEmpty { throw ValidationError("--cache needs a file name, e.g. --cache images.h5") }
         guard validationSplit >= 0, validationSplit < 1 else {
             throw ValidationError("--validation-split must be in [0, 1), e.g. 0.1 (or 0 for none), got \(validationSplit)")
         }
     }
 
-    var options: DataOptions {
+    /// The library's data options; reads the `--class-weight` file.
+    func options() throws -> DataOptions {
         var options = DataOptions()
+        options.normalize = normalize == .meanStd
+        options.memoryBudget = try memoryBudget.map { text in
+            do { return try MemoryBudget.parse(text) } catch { throw ValidationError("\(error)") }
+        } ?? MemoryBudget.defaultBytes
+        options.cachePath = cache
+        if let classWeight { options.classWeighting = try Self.classWeighting(classWeight) }
         options.validationSplit = validationSplit
         options.colorMode = colorMode
         options.resizeMode = resize
         options.skipBadImages = onBadImage == .skip
         options.augmentation = augment.flatMap { try? Augmentation(parsing: $0) }
         return options
+    }
+
+    /// `balanced`, or the weights of a JSON file `{"class name": weight, …}`.
+    static func classWeighting(_ argument: String) throws -> ClassWeighting {
+        if argument == "balanced" { return .balanced }
+        let text = try readConfigFile(argument, what: "class weight file")
+        let json: JSONValue
+        do { json = try JSONValue.parse(text) } catch {
+            throw CommandError.invalidFile(path: argument, what: "class weight file", reason: "\(error); write an object such as {\"cat\": 2.0, \"dog\": 1.0}")
+        }
+        guard case .object(let members) = json else {
+            throw CommandError.invalidFile(path: argument, what: "class weight file", reason: "is not a JSON object; write one such as {\"cat\": 2.0, \"dog\": 1.0}")
+        }
+        var table: [String: Double] = [:]
+        for (name, value) in members {
+            guard let weight = value.numberValue, weight.isFinite, weight >= 0 else {
+                throw CommandError.invalidFile(path: argument, what: "class weight file", reason: "the weight of '\(name)' is \(value.serialized), not a finite, non-negative number")
+            }
+            guard table.updateValue(weight, forKey: name) == nil else {
+                throw CommandError.invalidFile(path: argument, what: "class weight file", reason: "names '\(name)' twice")
+            }
+        }
+        return .named(table, source: argument)
     }
 }
 
@@ -188,13 +235,15 @@ extension RunSetting {
         case .epochs: return "--epochs"
         case .batchSize: return "--batch-size"
         case .augmentation: return "--augment"
+        case .topK: return "--top-k"
         }
     }
 }
 
-/// Runs the library's checks of option values, turning a bad setting into a usage error that names its flag.
-func checkSettings(_ check: () throws -> Void) throws {
-    do { try check() } catch TrainingError.invalidSetting(let setting, let value, let hint) {
+/// Runs `body` (the library's checks of option values, or a run that makes them), turning a bad setting into a
+/// usage error that names its flag.
+func checkSettings<Result>(_ body: () throws -> Result) throws -> Result {
+    do { return try body() } catch TrainingError.invalidSetting(let setting, let value, let hint) {
         throw ValidationError("invalid \(setting.flag) \(value): \(hint)")
     }
 }
