@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "LRTHDF5", dependencies: ["CHDF5"]),
         .target(name: "LRTFormat", dependencies: ["LRTTensor", "LRTLayers", "LRTOptimizers", "LRTHDF5"]),
         .target(name: "LRTReport", dependencies: ["LRTFormat", "LRTHDF5", "LRTLayers", "CPNG"]),
-        .target(name: "LRTTraining", dependencies: ["LRTTensor", "LRTLayers", "LRTOptimizers", "LRTData", "LRTFormat"]),
+        .target(name: "LRTTraining", dependencies: ["LRTTensor", "LRTLayers", "LRTOptimizers", "LRTData", "LRTHDF5", "LRTFormat"]),
         .executableTarget(name: "lrt", dependencies: [
             "LRTTraining", "LRTReport", "LRTFormat", "LRTData", "LRTHDF5", "LRTTensor", "LRTLayers", "LRTOptimizers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
