@@ -237,13 +237,13 @@ public struct Figure: Sendable {
     /// little beyond the first and last epoch, so their markers are not cut.
     static func integerTicks(_ ticks: AxisTicks, data: [Double]) -> AxisTicks {
         let low = (data.min() ?? 1).rounded(.down), high = (data.max() ?? 1).rounded(.up)
-        let step = max(1, AxisTicks.niceStep((high - low) / 6))
+        let step = max(1, AxisTicks.niceStep(high / 6 - low / 6))
         let first = (low / step).rounded(.up) * step, last = (high / step).rounded(.down) * step
         var values = first <= last ? Swift.stride(from: first, through: last, by: step).map { $0 } : []
         if values.isEmpty { values = [low] }
         let pad = max(0.25, (high - low) * 0.03)
         return AxisTicks(lower: min(low, values[0]) - pad, upper: max(high, values.last!) + pad, values: values,
-                         labels: values.map { String(Int($0)) })
+                         labels: values.map { abs($0) < 1e15 ? String(Int($0)) : String(format: "%g", $0) })
     }
 
     /// Ticks for a value axis: the data's range widened by 5% on each side (in the scale's units), so no line lies
@@ -253,8 +253,11 @@ public struct Figure: Sendable {
         guard let low = drawn.min(), let high = drawn.max(), high > low else {
             return AxisTicks.covering(values, scale: scale, target: target)
         }
-        let pad = (high - low) * 0.05
-        let (paddedLow, paddedHigh) = scale == .linear ? (low - pad, high + pad) : (pow(10, low - pad), pow(10, high + pad))
+        let pad = high * 0.05 - low * 0.05  // not (high − low)·0.05, which overflows near ±1e308
+        let (paddedLow, paddedHigh) = scale == .linear
+            ? (max(-Double.greatestFiniteMagnitude, low - pad), min(Double.greatestFiniteMagnitude, high + pad))
+            : (min(max(pow(10, low - pad), 1e-300), 1e300), min(max(pow(10, high + pad), 1e-300), 1e300))
+        guard paddedHigh > paddedLow else { return AxisTicks.covering(values, scale: scale, target: target) }
         return ticks(within: paddedLow, paddedHigh, scale: scale, target: target)
     }
 

@@ -69,9 +69,12 @@ public struct Rasterizer {
             (lowX, lowY) = (max(lowX, clip.x * scale), max(lowY, clip.y * scale))
             (highX, highY) = (min(highX, clip.maxX * scale), min(highY, clip.maxY * scale))
         }
-        let x0 = max(0, Int(lowX.rounded(.down))), y0 = max(0, Int(lowY.rounded(.down)))
-        let x1 = min(width, Int(highX.rounded(.up)) + 1), y1 = min(height, Int(highY.rounded(.up)) + 1)
-        return (x0, min(x1, width), y0, min(y1, height))
+        guard [lowX, lowY, highX, highY].allSatisfy(\.isFinite) else { return (0, 0, 0, 0) }
+        // Clamped in floating point first: a point far outside the canvas must not overflow Int.
+        let (w, h) = (Double(width), Double(height))
+        let x0 = Int(min(max(lowX, 0), w).rounded(.down)), y0 = Int(min(max(lowY, 0), h).rounded(.down))
+        let x1 = Int(min(max(highX + 1, 0), w).rounded(.up)), y1 = Int(min(max(highY + 1, 0), h).rounded(.up))
+        return (x0, x1, y0, y1)
     }
 
     private mutating func cover(_ index: Int, _ value: Float) {

@@ -36,7 +36,8 @@ public struct AxisTicks: Sendable, Equatable {
             let half = low == 0 ? 1 : abs(low) * 0.1
             (low, high) = (low - half, high + half)
         }
-        let step = niceStep((high - low) / Double(max(1, target - 1)))
+        // high − low overflows for ranges beyond ±1e308: divide first.
+        let step = niceStep(high / Double(max(1, target - 1)) - low / Double(max(1, target - 1)))
         let first = (low / step).rounded(.down), last = (high / step).rounded(.up)
         let count = Int(last - first) + 1
         let values = (0..<count).map { cleaned((first + Double($0)) * step, step: step) }
@@ -51,6 +52,7 @@ public struct AxisTicks: Sendable, Equatable {
         var (low, high) = (minimum, maximum)
         if !(low > 0) || !low.isFinite || !(high > 0) || !high.isFinite { (low, high) = (1, 10) }
         if low > high { swap(&low, &high) }
+        (low, high) = (min(max(low, 1e-300), 1e300), min(max(high, 1e-300), 1e300))  // powers of ten stay finite and non-zero
         if high / low < 1.0001 { (low, high) = (low / 2, high * 2) }
         let lowExponent = log10(low).rounded(.down), highExponent = log10(high).rounded(.up)
         let decades = highExponent - lowExponent
@@ -98,6 +100,7 @@ public struct AxisTicks: Sendable, Equatable {
     /// `value` rounded to the step's precision, so 0.30000000000000004 is 0.3 and -0 is 0.
     static func cleaned(_ value: Double, step: Double) -> Double {
         let decimals = max(0, -Int(log10(step).rounded(.down)) + 1)
+        guard decimals < 300 else { return value }  // 10^decimals would overflow
         let rounded = (value * pow(10, Double(decimals))).rounded() / pow(10, Double(decimals))
         return rounded == 0 ? 0 : rounded
     }
@@ -117,7 +120,7 @@ public struct AxisTicks: Sendable, Equatable {
             if value == 0 { return "0" }
             let exponent = Int(log10(step).rounded(.down))
             let scaled = value / pow(10, Double(exponent))
-            let mantissaText = scaled.rounded() == scaled ? String(Int(scaled)) : String(format: "%g", scaled)
+            let mantissaText = scaled.rounded() == scaled && abs(scaled) < 1e15 ? String(Int(scaled)) : String(format: "%g", scaled)
             return mantissaText + "×10" + superscript(exponent)
         }
         let decimals = max(0, -Int(log10(step).rounded(.down)))

@@ -7,9 +7,10 @@ struct Plot: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Plot loss, accuracy and each layer's rate multiplier and gradient norm from checkpoints or logs.",
         discussion: """
-            Inputs: lrt checkpoints (.h5), JSON-lines logs (.jsonl) and CSV logs (.csv per epoch, .steps.csv per step;
-            X.csv and X.steps.csv together are one run). Several runs are overlaid: one colour per run for epochs,
-            one colour per layer (input to output) and one line style per run for steps.
+            Inputs: lrt checkpoints (.h5), JSON-lines logs (.jsonl) and CSV logs (.csv per epoch, .steps.csv per step; X.csv and X.steps.csv named together are one run).
+
+            Several runs are overlaid: one colour per run for loss and accuracy, one colour per layer (input to output) and one line style per run for multipliers and gradient norms.
+
             Example: lrt plot paper.h5 off.h5 --label paper --label off --out rates.png
             """)
 
@@ -28,7 +29,7 @@ struct Plot: ParsableCommand {
     @Option(help: "Smoothing of per-step series: an EMA weight in [0, 1) (e.g. 0.6), window:N, or none.")
     var smooth = "0.6"
 
-    @Option(help: "Figure size in pixels, WIDTHxHEIGHT (default: 1100 wide, 340 high per row).")
+    @Option(help: "Figure size WIDTHxHEIGHT in figure pixels; a PNG has --scale times as many (default: 1100 wide, 340 high per row of panels).")
     var size: String?
 
     @Option(help: "Panels to draw, comma-separated: loss,accuracy,multipliers,gradient-norms (default: all with data).")
@@ -67,7 +68,7 @@ struct Plot: ParsableCommand {
         }
         let summary = try TrainingPlot.write(try plotConfiguration())
         summary.warnings.forEach { FileHandle.standardError.write(Data(("warning: " + $0 + "\n").utf8)) }
-        let unit = summary.format == .png ? "pixels" : "points"
+        let unit = summary.format == .png ? "pixels" : "SVG pixels"
         print("wrote \(summary.path): \(summary.width)×\(summary.height) \(unit), \(summary.panels.map(\.rawValue).joined(separator: ", ")) for \(summary.runs.joined(separator: ", "))")
     }
 }

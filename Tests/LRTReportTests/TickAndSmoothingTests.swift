@@ -125,3 +125,24 @@ final class SmoothingTests: XCTestCase {
         }
     }
 }
+
+final class ExtremeValueTests: XCTestCase {
+    /// Values a diverged run or a hostile log can hold: every axis still gets finite ticks and a figure is drawn.
+    func testHugeAndTinyValuesGiveFiniteAxesAndAFigure() throws {
+        let huge = AxisTicks.linear(minimum: -1e308, maximum: 1e308)
+        XCTAssertTrue(huge.values.allSatisfy(\.isFinite))
+        XCTAssertLessThanOrEqual(huge.values.count, 7)
+        let tiny = AxisTicks.logarithmic(minimum: Double.leastNonzeroMagnitude * 1000, maximum: Double.leastNormalMagnitude / 100)
+        XCTAssertTrue(tiny.values.allSatisfy { $0 > 0 && $0.isFinite })
+
+        var panel = Panel(title: "diverged", xLabel: "epoch", yLabel: "loss")
+        panel.integerX = true
+        panel.series = [LineSeries(label: "run", x: [1, 2, 1e300], y: [1, 1e300, -1e300], color: .black, markerRadius: 2)]
+        var log = Panel(title: "norms", xLabel: "step", yLabel: "‖g‖₂", yScale: .logarithmic)
+        log.series = [LineSeries(label: "layer", x: [0, 1e18], y: [Double.leastNonzeroMagnitude * 1000, 1e300], color: .black)]
+        let scene = Figure(title: "", rows: [FigureRow(panels: [panel, log], legend: [])], width: 400, height: 200).scene()
+        let image = Rasterizer.render(scene, scale: 1)
+        XCTAssertEqual(image.pixels.count, 400 * 200 * 3)
+        XCTAssertFalse(SVGWriter.document(scene).contains("nan"), "\(SVGWriter.document(scene).components(separatedBy: "\n").filter { $0.contains("nan") }.prefix(2))")
+    }
+}
