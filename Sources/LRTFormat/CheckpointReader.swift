@@ -326,7 +326,7 @@ struct CheckpointReader {
                   state.normalizationStandardDeviation.count == channels,
                   state.normalizationMean.allSatisfy(\.isFinite),
                   state.normalizationStandardDeviation.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
-                throw CheckpointError("\(path): \(dataset.path)@normalize, normalization_mean and normalization_std must be mean-std with one finite mean and non-negative deviation per channel (1, 3 or 4); re-save the checkpoint")
+                throw CheckpointError(path: path, "\(path): \(dataset.path)@normalize, normalization_mean and normalization_std must be mean-std with one finite mean and non-negative deviation per channel (1, 3 or 4); re-save the checkpoint")
             }
         }
         if dataset.hasAttribute("class_weight") {
@@ -334,7 +334,7 @@ struct CheckpointReader {
             state.classWeights = try dataset.readFloats("class_weights").values
             guard state.classWeights.count == state.classNames.count,
                   state.classWeights.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
-                throw CheckpointError("\(path): \(dataset.path)/class_weights must hold one finite, non-negative weight per class (\(state.classNames.count)); re-save the checkpoint")
+                throw CheckpointError(path: path, "\(path): \(dataset.path)/class_weights must hold one finite, non-negative weight per class (\(state.classNames.count)); re-save the checkpoint")
             }
         }
         if dataset.hasAttribute("cache") {
