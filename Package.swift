@@ -26,9 +26,10 @@ let package = Package(
         .target(name: "LRTData", dependencies: ["LRTTensor", "LRTHDF5", "CPNG", "CJPEG"]),
         .target(name: "LRTHDF5", dependencies: ["CHDF5"]),
         .target(name: "LRTFormat", dependencies: ["LRTTensor", "LRTLayers", "LRTOptimizers", "LRTHDF5"]),
-        .target(name: "LRTTraining", dependencies: ["LRTTensor", "LRTLayers", "LRTOptimizers", "LRTData", "LRTFormat"]),
+        .target(name: "LRTReport", dependencies: ["LRTFormat", "LRTHDF5", "LRTLayers", "CPNG"]),
+        .target(name: "LRTTraining", dependencies: ["LRTTensor", "LRTLayers", "LRTOptimizers", "LRTData", "LRTHDF5", "LRTFormat"]),
         .executableTarget(name: "lrt", dependencies: [
-            "LRTTraining", "LRTFormat", "LRTData", "LRTHDF5", "LRTTensor", "LRTLayers", "LRTOptimizers",
+            "LRTTraining", "LRTReport", "LRTFormat", "LRTData", "LRTHDF5", "LRTTensor", "LRTLayers", "LRTOptimizers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -38,6 +39,7 @@ let package = Package(
         .testTarget(name: "LRTDataTests", dependencies: ["LRTData", "LRTTensor", "LRTHDF5"], exclude: ["Fixtures"]),
         .testTarget(name: "LRTHDF5Tests", dependencies: ["LRTHDF5"]),
         .testTarget(name: "LRTFormatTests", dependencies: ["LRTFormat", "LRTHDF5"]),
+        .testTarget(name: "LRTReportTests", dependencies: ["LRTReport", "LRTFormat", "LRTData"]),
         .testTarget(name: "LRTTrainingTests", dependencies: ["LRTTraining", "LRTData", "LRTFormat"]),
         .testTarget(name: "LRTCommandTests", dependencies: ["lrt", "LRTData"]),
     ]

@@ -14,6 +14,9 @@ public protocol Dataset: Sendable {
     /// size already fits, and their labels into `labels`.
     /// - Parameter generator: the augmentation stream (unused by datasets that do not augment).
     func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32], generator: inout SeededGenerator)
+    /// The file each example was read from, for reports that name them (`lrt eval --errors`); nil when the dataset does
+    /// not know (the default). [count]
+    var filePaths: [String]? { get }
     /// One epoch's order of the examples, drawn from the data-order stream: a uniform permutation for datasets held in
     /// memory (the default), a chunk-shuffled one for datasets streamed from a file (``HDF5CacheDataset``).
     func epochOrder(using generator: inout SeededGenerator) -> [Int]
@@ -23,6 +26,7 @@ public protocol Dataset: Sendable {
 }
 
 extension Dataset {
+    public var filePaths: [String]? { nil }
     public func epochOrder(using generator: inout SeededGenerator) -> [Int] { generator.permutation(of: count) }
     public var chunkSize: Int { 0 }
 
@@ -49,6 +53,7 @@ public struct DatasetSubset: Dataset {
     public var count: Int { indices.count }
     public var classNames: [String] { base.classNames }
     public var exampleShape: [Int] { base.exampleShape }
+    public var filePaths: [String]? { base.filePaths.map { paths in indices.map { paths[$0] } } }
 
     /// A subset with no examples and no classes.
     public static let empty = DatasetSubset(EmptyDataset(), indices: [])
@@ -107,4 +112,8 @@ private struct EmptyDataset: Dataset {
     func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32], generator: inout SeededGenerator) {
         precondition(indices.isEmpty, "an empty dataset has no examples")
     }
+}
+
+extension ImageFolder {
+    public var filePaths: [String]? { imagePaths }
 }

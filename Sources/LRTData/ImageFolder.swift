@@ -112,9 +112,11 @@ public struct ImageFolder: Dataset {
 
     /// Decodes `paths` on all cores into [count, height, width, channels] bytes, and each image's failure (nil when
     /// it decoded; a failed image's bytes are zero).
-    /// - Parameter progress: called after each block of images with (decoded so far, total).
-    private static func decodeAll(_ paths: [String], preprocessing: Preprocessing, memoryBudget: Int,
-                                  progress: ((Int, Int) -> Void)?) throws(DataError) -> ([UInt8], [DataError?]) {
+    /// - Parameters:
+    ///   - memoryBudget: the most bytes the decoded images may take (default: half of the machine's memory).
+    ///   - progress: called after each block of images with (decoded so far, total).
+    static func decodeAll(_ paths: [String], preprocessing: Preprocessing, memoryBudget: Int = MemoryBudget.defaultBytes,
+                          progress: ((Int, Int) -> Void)? = nil) throws(DataError) -> ([UInt8], [DataError?]) {
         let imageSize = preprocessing.height * preprocessing.width * preprocessing.colorMode.channels
         guard let total = PNGCodec.product(paths.count, imageSize), total <= memoryBudget else {
             let needed = PNGCodec.product(paths.count, imageSize).map(MemoryBudget.format) ?? "more than 8E"

@@ -28,15 +28,15 @@ extension Runs {
 }
 
 /// A dataset of image files: decoded in memory (``ImageFolder``) or streamed from a cache (``HDF5CacheDataset``).
-protocol ImageFiles: Dataset {
+protocol ImageFileDataset: Dataset {
     /// The files of the examples, in order.
     var imagePaths: [String] { get }
     /// The images left out as unreadable.
     var rejected: [DataError] { get }
 }
 
-extension ImageFolder: ImageFiles {}
-extension HDF5CacheDataset: ImageFiles {}
+extension ImageFolder: ImageFileDataset {}
+extension HDF5CacheDataset: ImageFileDataset {}
 
 /// The splits a run reads, resolved from the dataset layout and the run's recorded (or requested) choices.
 struct RunData {
@@ -176,13 +176,13 @@ private struct FolderReader {
 
     /// One folder; `isTraining`: the training folder of a training run, streamed as the state records.
     mutating func load(_ folder: String, classes: [String]?, state: inout TrainingState,
-                       isTraining: Bool = false) throws -> any ImageFiles {
+                       isTraining: Bool = false) throws -> any ImageFileDataset {
         let listing = try ImageListing.list(root: folder, classNames: classes, skipBadImages: state.skipBadImages)
         listing.skipped.summary.map { progress("note: " + $0) }
         var preprocessing = try Runs.imagePreprocessing(model: model, state: state) { listing.imagePaths.first }
         preprocessing.normalization = nil  // applied after augmentation, by RunData.normalized
         try Runs.checkOutputs(of: model, classCount: listing.classNames.count)
-        let data: any ImageFiles
+        let data: any ImageFileDataset
         if state.cachePath.isEmpty {
             var decodeProgress = DecodeProgress(write: progress)
             data = try ImageFolder.load(listing, preprocessing: preprocessing, skipBadImages: state.skipBadImages,

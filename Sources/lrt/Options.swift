@@ -153,13 +153,38 @@ struct DataFlags: ParsableArguments {
     }
 }
 
-/// Telemetry and logging options of every command that trains.
+/// Progress, telemetry, logging and callback options of every command that trains. Each one given is stored
+/// in the checkpoint's plan; `lrt resume` takes those not given from the plan.
 struct MonitoringOptions: ParsableArguments {
-    @Option(help: "Record each layer's gradient, weight and update norms and rate multiplier every N steps (0: off).")
-    var logEvery = 50
+    @Option(help: "Record each layer's gradient, weight and update norms and rate multiplier, the loss and the learning rate every N steps (0: off; default 50, or the resumed run's).")
+    var logEvery: Int?
 
-    @Option(help: ArgumentHelp("Append epoch metrics and telemetry records to this JSON-lines file.", valueName: "file"))
+    @Option(help: ArgumentHelp("Log every epoch's metrics and every telemetry record: FILE.csv (Keras CSVLogger columns, epoch from 0; per-step rows in FILE.steps.csv) or FILE.jsonl (JSON lines).", valueName: "file"))
+    var log: String?
+
+    @Option(help: ArgumentHelp("The same as --log FILE.jsonl.", valueName: "file"))
     var metricsLog: String?
+
+    @Option(help: ArgumentHelp("Write TensorBoard event files into DIR/train and DIR/validation (Keras's layout).", valueName: "dir"))
+    var tensorboard: String?
+
+    @Option(help: ArgumentHelp("Stop when --monitor has not improved for N epochs.", valueName: "patience"))
+    var earlyStopping: Int?
+
+    @Option(help: ArgumentHelp("The metric --early-stopping and --keep-best watch: val_loss (default), val_accuracy, loss or accuracy; accuracy is better larger, loss smaller.", valueName: "metric"))
+    var monitor: String?
+
+    @Option(help: ArgumentHelp("The smallest change of --monitor that counts as an improvement for --early-stopping (default 0).", valueName: "delta"))
+    var minDelta: Double?
+
+    @Option(help: ArgumentHelp("Also keep the best checkpoint by --monitor in this file, replaced after each better epoch.", valueName: "file.h5"))
+    var keepBest: String?
+
+    @Option(help: ArgumentHelp("Also save the checkpoint every N steps within an epoch (default: only at epoch ends).", valueName: "steps"))
+    var saveEvery: Int?
+
+    @Flag(help: "Print only errors and the final summary line.")
+    var quiet = false
 
     @Flag(help: "Gzip the weights in the checkpoint (h5py and Keras read it).")
     var compress = false
@@ -168,15 +193,39 @@ struct MonitoringOptions: ParsableArguments {
     var overwrite = false
 
     func validate() throws {
-        guard logEvery >= 0 else { throw ValidationError("--log-every must be 0 (off) or a positive number of steps, got \(logEvery)") }
+        if let logEvery, logEvery < 0 { throw ValidationError("--log-every must be 0 (off) or a positive number of steps, got \(logEvery)") }
+        if log != nil, metricsLog != nil { throw ValidationError("--metrics-log is another name for --log FILE.jsonl; give one of them") }
+        if let log {
+            let pathExtension = URL(fileURLWithPath: log).pathExtension.lowercased()
+            guard pathExtension == "csv" || pathExtension == "jsonl" else {
+                throw ValidationError("--log \(log): name a .csv file (Keras CSVLogger rows) or a .jsonl file (JSON lines)")
+            }
+        }
+        if let earlyStopping, earlyStopping < 1 {
+            throw ValidationError("--early-stopping must be a patience of at least 1 epoch, got \(earlyStopping)")
+        }
+        if let minDelta, !(minDelta >= 0 && minDelta.isFinite) { throw ValidationError("--min-delta must be 0 or more, e.g. 0.001, got \(minDelta)") }
+        if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every must be a positive number of steps, got \(saveEvery)") }
+        if let monitor { try checkSettings { _ = try MonitoredMetric(monitor) } }
+        if let keepBest, keepBest.lowercased().hasSuffix(".keras") {
+            throw ValidationError("--keep-best \(keepBest): lrt writes Keras's HDF5 format; name a .h5 file")
+        }
     }
 
     /// The run hooks: Ctrl-C stops after the current batch (saving first), plus these options.
     var hooks: Runs.Hooks {
         var hooks = Runs.Hooks()
         hooks.shouldStop = { Interrupt.requested }
+        hooks.progressStyle = ProgressStyle.automatic
+        hooks.quiet = quiet
         hooks.logEvery = logEvery
-        hooks.metricsLogPath = metricsLog
+        hooks.logPath = log ?? metricsLog
+        hooks.tensorBoardPath = tensorboard
+        hooks.earlyStoppingPatience = earlyStopping
+        hooks.monitor = monitor
+        hooks.minimumDelta = minDelta
+        hooks.keepBestPath = keepBest
+        hooks.saveEvery = saveEvery
         hooks.compressWeights = compress
         hooks.overwrite = overwrite
         return hooks
@@ -235,13 +284,22 @@ extension RunSetting {
         case .epochs: return "--epochs"
         case .batchSize: return "--batch-size"
         case .augmentation: return "--augment"
+        case .topK: return "--top-k"
+        case .logEvery: return "--log-every"
+        case .saveEvery: return "--save-every"
+        case .earlyStopping: return "--early-stopping"
+        case .minimumDelta: return "--min-delta"
+        case .monitor: return "--monitor"
+        case .log: return "--log"
+        case .keepBest: return "--keep-best"
         }
     }
 }
 
-/// Runs the library's checks of option values, turning a bad setting into a usage error that names its flag.
-func checkSettings(_ check: () throws -> Void) throws {
-    do { try check() } catch TrainingError.invalidSetting(let setting, let value, let hint) {
+/// Runs `body` (the library's checks of option values, or a run that makes them), turning a bad setting into a
+/// usage error that names its flag.
+func checkSettings<Result>(_ body: () throws -> Result) throws -> Result {
+    do { return try body() } catch TrainingError.invalidSetting(let setting, let value, let hint) {
         throw ValidationError("invalid \(setting.flag) \(value): \(hint)")
     }
 }
