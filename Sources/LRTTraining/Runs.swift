@@ -292,7 +292,8 @@ public enum Runs {
         defer { lock?.release() }
         let optimizer = try optimizer ?? Optimizer(configuration: configuration.optimizerConfiguration())
         try ResourceEstimate(model: model, batchSize: configuration.batchSize, optimizerSlots: optimizer.rule.slotNames.count,
-                             imageCount: ResourceEstimate.countImages(under: root))
+                             // With a cache, images in memory are bounded by --memory-budget instead.
+                             imageCount: configuration.data.cachePath == nil ? ResourceEstimate.countImages(under: root) : 0)
             .check(against: .current(), batchSize: configuration.batchSize)
         var state = TrainingState()
         state.seed = configuration.seed
@@ -406,7 +407,7 @@ public enum Runs {
         defer { lock?.release() }
         try checkPlan(state.plan!, outputPath: output, hooks: hooks, inputFolders: dataFolders(state.dataRoot))
         try ResourceEstimate(model: contents.model, batchSize: state.batchSize, optimizerSlots: resumed.rule.slotNames.count,
-                             imageCount: ResourceEstimate.countImages(under: state.dataRoot))
+                             imageCount: state.cachePath.isEmpty ? ResourceEstimate.countImages(under: state.dataRoot) : 0)
             .check(against: .current(), batchSize: state.batchSize)
         let data = try RunData.load(model: contents.model, state: &state, progress: hooks.progressSink)
         guard state.epochOrder.isEmpty || state.epochOrder.count == data.train.count else {
