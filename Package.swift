@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "LRTDistributed", dependencies: [
             "LRTTensor", .target(name: "CMPI", condition: .when(traits: ["MPI"])),
         ]),
-        .target(name: "LRTTraining", dependencies: ["LRTTensor", "LRTLayers", "LRTOptimizers", "LRTData", "LRTFormat", "LRTDistributed"]),
+        .target(name: "LRTTraining", dependencies: ["LRTTensor", "LRTLayers", "LRTOptimizers", "LRTData", "LRTHDF5", "LRTFormat", "LRTDistributed"]),
         .executableTarget(name: "lrt", dependencies: [
             "LRTTraining", "LRTReport", "LRTFormat", "LRTData", "LRTHDF5", "LRTTensor", "LRTLayers", "LRTOptimizers", "LRTDistributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

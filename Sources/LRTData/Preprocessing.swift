@@ -141,6 +141,7 @@ public struct NormalizedDataset: Dataset {
     public var labels: [Int32] { base.labels }
     public var classNames: [String] { base.classNames }
     public var exampleShape: [Int] { base.exampleShape }
+    public var filePaths: [String]? { base.filePaths }
 
     /// `base` standardized by `normalization`, which must have `base`'s channel count.
     public init(_ base: any Dataset, normalization: Normalization) {

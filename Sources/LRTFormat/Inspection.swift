@@ -54,7 +54,8 @@ public struct Inspection {
         layers = contents.model.layers.enumerated().map { index, layer in
             LayerSummary(name: layer.name, className: layer.className, outputShape: layer.outputShape,
                          parameterCount: layer.weights.reduce(0) { $0 + $1.value.count },
-                         trainableCount: layer.parameters.reduce(0) { $0 + $1.value.count },
+                         trainableCount: contents.model.frozenLayers.contains(layer.name) ? 0  // Keras counts a frozen layer's weights as non-trainable
+                             : layer.parameters.reduce(0) { $0 + $1.value.count },
                          inputs: inputs?[index] ?? [])
         }
         if let lrtOptimizer = contents.optimizer {
@@ -131,6 +132,7 @@ public struct Inspection {
                 : "\(training.position)/\(training.epochOrder.count) examples into epoch \(training.epoch + 1)"
             lines.append(field("training", "epoch \(training.epoch) done, global step \(training.globalStep), \(progress)"))
             lines.append(field("", "batch size \(training.batchSize), seed \(training.seed)"))
+            if let plan = training.plan { lines.append(field("plan", Self.planText(plan, training: training))) }
             lines.append(field("dataset", training.dataRoot.isEmpty ? "(not recorded)" : training.dataRoot))
             lines.append(field("classes", "\(training.classNames.count): \(training.classNames.joined(separator: ", "))"))
             lines += datasetLines(training)
@@ -181,6 +183,23 @@ public struct Inspection {
         lines.append(field("bad images", training.skippedImages.isEmpty ? "\(policy), none skipped"
                                                                        : "\(policy), \(training.skippedImages.count) skipped: \(shown)"))
         return lines
+    }
+
+    /// `20 epochs, log every 50 steps, log /runs/a.csv, early stopping after 3 epochs without val_loss improving (wait 1)`.
+    static func planText(_ plan: RunPlan, training: TrainingState) -> String {
+        var parts = ["\(plan.epochs) epochs", plan.logEvery > 0 ? "telemetry every \(plan.logEvery) steps" : "no telemetry"]
+        if !plan.logPath.isEmpty { parts.append("log \(plan.logPath)") }
+        if !plan.tensorBoardPath.isEmpty { parts.append("tensorboard \(plan.tensorBoardPath)") }
+        if plan.patience > 0 {
+            let wait = training.earlyStopping.map { $0.stoppedEpoch > 0 ? ", stopped at epoch \($0.stoppedEpoch)" : ", wait \($0.wait)" } ?? ""
+            parts.append("early stopping after \(plan.patience) epochs without \(plan.monitor) improving\(wait)")
+        }
+        if !plan.keepBestPath.isEmpty {
+            let best = training.keepBest.map { $0.bestEpoch > 0 ? String(format: " (best %.4f at epoch %d)", $0.best, $0.bestEpoch) : "" } ?? ""
+            parts.append("best by \(plan.monitor) kept in \(plan.keepBestPath)\(best)")
+        }
+        if plan.saveEvery > 0 { parts.append("saved every \(plan.saveEvery) steps") }
+        return parts.joined(separator: ", ")
     }
 
     private func field(_ name: String, _ value: String) -> String {

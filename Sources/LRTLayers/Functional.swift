@@ -28,9 +28,12 @@ public final class Functional: Model {
     /// The calls in an order in which every tensor is made before it is used; the last one makes the output.
     public let nodes: [Node]
     public let layers: [Layer]
-    public let parameters: [Parameter]
+    public private(set) var parameters: [Parameter] = []
     public let weights: [Parameter]
-    public let parameterGroups: [(layerName: String, parameters: [Parameter])]
+    public private(set) var parameterGroups: [(layerName: String, parameters: [Parameter])] = []
+    public var frozenLayers: Set<String> = [] {
+        didSet { prepareTraining() }
+    }
     public let outputsProbabilities: Bool
     public var weightScope: String? { nil }
     public var layerInputs: [[String]]? { nodes.map { $0.inputs.map(layerName(ofTensor:)) } }
@@ -39,8 +42,8 @@ public final class Functional: Model {
     private let mergeLayers: [MergeLayer?]
     /// How many calls take each tensor: forward releases a tensor after its last use.
     private let consumerCounts: [Int]
-    /// Whether the gradient at each tensor is needed: a layer with parameters made it or precedes it.
-    private let needsGradient: [Bool]
+    /// Whether the gradient at each tensor is needed: a trained layer made it or precedes it.
+    private var needsGradient: [Bool] = []
     /// Sums for tensors that several layers consume, kept between steps so that backward allocates nothing.
     private var gradientSums: [Tensor]
 
@@ -62,24 +65,15 @@ public final class Functional: Model {
         self.inputShape = inputShape
         self.nodes = nodes
         self.layers = nodes.map(\.layer)
-        self.parameters = layers.flatMap(\.parameters)
         self.weights = layers.flatMap(\.weights)
-        self.parameterGroups = Self.parameterGroups(of: layers)
         self.mergeLayers = layers.map { $0 as? MergeLayer }
 
         var consumers = [Int](repeating: 0, count: nodes.count + 1)
-        var needsGradient = [false]
         for node in nodes {
             for input in node.inputs { consumers[input] += 1 }
-            let upstreamTrains = node.inputs.contains { needsGradient[$0] }
-            if !upstreamTrains, !node.layer.parameters.isEmpty, let layer = node.layer as? InputGradientSkipping {
-                layer.computesInputGradient = false  // nobody needs the gradient at its input
-            }
-            needsGradient.append(upstreamTrains || !node.layer.parameters.isEmpty)
         }
         consumers[nodes.count] += 1  // the model's output
         self.consumerCounts = consumers
-        self.needsGradient = needsGradient
         self.gradientSums = Array(repeating: .empty, count: nodes.count + 1)
 
         if let last = nodes.last?.layer as? SoftmaxEndingLayer, last.endsInSoftmax {
@@ -88,6 +82,23 @@ public final class Functional: Model {
         } else {
             outputsProbabilities = false
         }
+        prepareTraining()
+    }
+
+    /// Sets what training touches from ``frozenLayers``: the trained parameters, and the tensors whose
+    /// gradient is needed (a trained layer made them or precedes them).
+    private func prepareTraining() {
+        Self.markFrozen(layers, frozenLayers)
+        parameters = layers.filter(isTrained).flatMap(\.parameters)
+        parameterGroups = Self.parameterGroups(of: layers, frozen: frozenLayers)
+        var needsGradient = [false]
+        for node in nodes {
+            let upstreamTrains = node.inputs.contains { needsGradient[$0] }
+            // Nobody needs the gradient at the input of a layer that no trained layer precedes.
+            (node.layer as? InputGradientSkipping)?.computesInputGradient = upstreamTrains
+            needsGradient.append(upstreamTrains || isTrained(node.layer))
+        }
+        self.needsGradient = needsGradient
     }
 
     public var outputShape: [Int] { nodes.last!.layer.outputShape }
@@ -210,7 +221,8 @@ public final class Functional: Model {
             let arguments = mergeLayers[index] == nil ? kerasTensor(node.inputs[0]) : .array(node.inputs.map(kerasTensor))
             let inputShapes = node.inputs.map { JSONValue.array([.null] + shape(ofTensor: $0).map { .number(Double($0)) }) }
             return .object([
-                ("class_name", .string(node.layer.className)), ("config", node.layer.config),
+                ("class_name", .string(node.layer.className)),
+                ("config", layerConfig(of: node.layer, frozen: frozenLayers.contains(node.layer.name))),
                 ("build_config", .object([("input_shape", inputShapes.count == 1 ? inputShapes[0] : .array(inputShapes))])),
                 ("name", .string(node.layer.name)),
                 ("inbound_nodes", .array([.object([("args", .array([arguments])), ("kwargs", .object([]))])])),

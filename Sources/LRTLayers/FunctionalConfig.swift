@@ -74,7 +74,9 @@ extension ModelConfig {
         }
         guard outputIndex > 0 else { throw ModelConfigError("the model's output is its input; add layers between them") }
         try checkEveryNodeLeads(to: outputIndex, nodes)
-        return Functional(name: modelName, inputName: input.layer, inputShape: inputShape, nodes: nodes)
+        let model = Functional(name: modelName, inputName: input.layer, inputShape: inputShape, nodes: nodes)
+        model.frozenLayers = frozenLayers(builder: builder, modelConfig: config, layers: model.layers)
+        return model
     }
 
     /// Refuses a layer the output does not depend on (Keras would not have saved it either) and an

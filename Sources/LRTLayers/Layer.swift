@@ -155,6 +155,17 @@ extension MergeLayer {
     }
 }
 
+/// A layer that behaves differently when frozen (Keras's `trainable = False`, `lrt finetune --freeze`).
+///
+/// A model sets ``frozen`` for each layer it freezes (``Model/frozenLayers``). A frozen layer's weights
+/// get no update in any case (the model leaves them out of ``Model/parameters``); a layer conforming
+/// here also does less work or changes its mode.
+public protocol Freezable: Layer {
+    /// Frozen: `backward` returns the input gradient only, leaving the parameter gradients alone;
+    /// a BatchNormalization also runs in inference mode in training (moving statistics, not updated), as in Keras.
+    var frozen: Bool { get set }
+}
+
 /// A layer class that can be built from its Keras config (Keras's `from_config`); its writer is
 /// the layer's ``Layer/config``, in the same file. ``LayerRegistry`` lists every such class once.
 protocol KerasLayer: Layer {

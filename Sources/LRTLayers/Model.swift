@@ -18,12 +18,19 @@ public protocol Model: AnyObject {
     var outputShape: [Int] { get }
     /// Every layer, in an order in which each one's inputs come before it (Keras's `model.layers`).
     var layers: [Layer] { get }
-    /// Every trainable weight, in layer order, each named by its path.
+    /// Every weight the optimizer trains, in layer order, each named by its path: the trainable
+    /// weights of the layers that are not frozen.
     var parameters: [Parameter] { get }
     /// Every stored weight (trainable or not), in layer order: what files hold.
     var weights: [Parameter] { get }
-    /// The layers that have parameters, with them: the paper's layer-wise rate gives each one multiplier.
+    /// The layers that are trained (not frozen) and have parameters, with them: the paper's layer-wise rate
+    /// gives each one multiplier; weight decay and telemetry see only these.
     var parameterGroups: [(layerName: String, parameters: [Parameter])] { get }
+    /// The names of the frozen layers (Keras's `"trainable": false`): their weights get no update and, where
+    /// the layer allows (``Freezable``), no gradient; a frozen BatchNormalization runs in inference mode.
+    /// Written as `"trainable": false` in ``config``. Setting it recomputes ``parameters`` and ``parameterGroups``.
+    /// - Precondition: every name is one of ``layers``.
+    var frozenLayers: Set<String> { get set }
     /// Whether ``predict(_:)`` applies a softmax that ``forward(_:context:)`` leaves out.
     var outputsProbabilities: Bool { get }
     /// The Keras `model_config` of this model.
@@ -51,9 +58,9 @@ extension Model {
     /// The total number of trainable values.
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 
-    /// Makes every gradient zero; the training step calls it once before ``backward(_:)``.
+    /// Makes every gradient zero, frozen layers' too; the training step calls it once before ``backward(_:)``.
     public func zeroGradients() {
-        for parameter in parameters { parameter.zeroGradient() }
+        for layer in layers { for parameter in layer.parameters { parameter.zeroGradient() } }
     }
 
     /// Inference-mode logits: `[batch, …inputShape]` → `[batch, …outputShape]`.
@@ -97,16 +104,39 @@ extension Model {
         return output
     }
 
-    /// The layers that have trainable parameters, with them, in layer order.
-    static func parameterGroups(of layers: [Layer]) -> [(layerName: String, parameters: [Parameter])] {
-        layers.filter { !$0.parameters.isEmpty }.map { ($0.name, $0.parameters) }
+    /// The layers that have trainable parameters and are not in `frozen`, with them, in layer order.
+    static func parameterGroups(of layers: [Layer], frozen: Set<String>) -> [(layerName: String, parameters: [Parameter])] {
+        layers.filter { !$0.parameters.isEmpty && !frozen.contains($0.name) }.map { ($0.name, $0.parameters) }
     }
+
+    /// Tells each ``Freezable`` layer whether it is in `frozen`.
+    /// - Precondition: every name in `frozen` is a layer's.
+    static func markFrozen(_ layers: [Layer], _ frozen: Set<String>) {
+        let names = Set(layers.map(\.name))
+        precondition(frozen.isSubset(of: names), "frozen layers \(frozen.subtracting(names).sorted()) are not in the model")
+        for case let layer as Freezable in layers { layer.frozen = frozen.contains(layer.name) }
+    }
+
+    /// Whether `layer` is trained: it has parameters and is not frozen.
+    func isTrained(_ layer: Layer) -> Bool { !layer.parameters.isEmpty && !frozenLayers.contains(layer.name) }
 }
 
 /// Floats of one layer's output per core in an ``Model/infer(_:)`` slice: small enough to stay in
 /// cache, large enough that waking the cores for each layer costs little (measured on cnn-mnist:
 /// 2^19 beats both 2^17 and no slicing by about 10%).
 let inferenceSliceElements = 1 << 19
+
+/// A layer's config as a model writes it: `"trainable": false` for a frozen layer, so Keras loads it frozen too.
+func layerConfig(of layer: Layer, frozen: Bool) -> JSONValue {
+    let config = layer.config
+    guard frozen, case .object(var members) = config else { return config }
+    if let index = members.firstIndex(where: { $0.key == "trainable" }) {
+        members[index].value = .bool(false)
+    } else {
+        members.insert((key: "trainable", value: .bool(false)), at: min(1, members.count))
+    }
+    return .object(members)
+}
 
 /// The Keras `InputLayer` entry of a model config, for one example of `shape`.
 func inputLayerConfig(name: String, shape: [Int]) -> JSONValue {

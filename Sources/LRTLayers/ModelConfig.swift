@@ -80,7 +80,9 @@ public enum ModelConfig {
             shape = layer.outputShape
         }
         guard !layers.isEmpty else { throw ModelConfigError("the model has no layers besides its input") }
-        return Sequential(name: modelName, inputShape: modelInputShape, layers: layers)
+        let model = Sequential(name: modelName, inputShape: modelInputShape, layers: layers)
+        model.frozenLayers = frozenLayers(builder: builder, modelConfig: config, layers: layers)
+        return model
     }
 
     /// Builds one layer at a time, naming them as Keras does and bounding the model's size.
@@ -88,6 +90,8 @@ public enum ModelConfig {
         let weightLimit: WeightLimit
         private var names = LayerNamer()
         private var weightCount = 0
+        /// The layers built so far whose config says `"trainable": false`.
+        private(set) var frozen: Set<String> = []
 
         init(weightLimit: WeightLimit = .format) { self.weightLimit = weightLimit }
 
@@ -99,6 +103,7 @@ public enum ModelConfig {
             options.weightBudget = (weightLimit.count - weightCount, weightLimit.reason)
             let layer = try makeLayer(&options, inputShapes: inputShapes, generator: &generator)
             try options.rejectUnused()
+            if options.config["trainable"]?.boolValue == false { frozen.insert(layer.name) }
             weightCount += layer.weights.reduce(0) { $0 + $1.value.count }
             guard weightCount <= weightLimit.count else {
                 throw ModelConfigError("the model needs more than \(weightLimit.count) weights (at layer '\(layer.name)'), more than \(weightLimit.reason) allows; make it smaller")
@@ -108,6 +113,12 @@ public enum ModelConfig {
             }
             return layer
         }
+    }
+
+    /// The layers to freeze: those whose config says `"trainable": false`, or every layer when the
+    /// model's own config does (Keras's `model.trainable = False`).
+    static func frozenLayers(builder: LayerBuilder, modelConfig: JSONValue, layers: [Layer]) -> Set<String> {
+        modelConfig["trainable"]?.boolValue == false ? Set(layers.map(\.name)) : builder.frozen
     }
 
     /// One example's input shape, from the InputLayer, the first layer's `batch_input_shape`, or `build_input_shape`.
@@ -361,8 +372,8 @@ struct LayerOptions {
 
     /// Refuses keys nobody read, and the config settings lrt does not support.
     func rejectUnused() throws {
-        if let trainable = config["trainable"], trainable.boolValue != true {
-            throw ModelConfigError("\(layerDescription): \"trainable\": \(trainable.serialized) is not supported yet; every layer is trained")
+        if let trainable = config["trainable"], !trainable.isNull, trainable.boolValue == nil {
+            throw ModelConfigError("\(layerDescription): \"trainable\" must be true or false, got \(trainable.serialized)")
         }
         if let dtype = config["dtype"], !dtype.isNull {
             let dtypeName = dtype.stringValue ?? dtype["config"]?["name"]?.stringValue

@@ -12,7 +12,11 @@ import LRTTensor
 ///
 /// `gamma` and `beta` are trainable; `moving_mean` and `moving_variance` are
 /// weights that are saved but not trained.
-public final class BatchNormalization: Layer {
+///
+/// Frozen (``Freezable``, Keras's `trainable = False`), it runs in inference mode in training too, as
+/// Keras does: it normalizes by the moving statistics, leaves them unchanged, and its backward is
+/// `dx = dy · γ / √(moving variance + ε)`.
+public final class BatchNormalization: Layer, Freezable {
     public let name: String
     public let className = "BatchNormalization"
     /// One example's shape; the last axis holds the features.
@@ -37,6 +41,8 @@ public final class BatchNormalization: Layer {
     private var inputGradient = Tensor(shape: [0])   // [rows, features]
     private let normalized = ScratchBuffer<Float>()  // [rows, features], (x − mean) / √(variance + ε), training only
     private var normalizedRows = 0                   // the rows `normalized` holds, from the last training forward
+    private var frozenRows = -1                      // the rows of the last frozen training forward (-1: none since)
+    public var frozen = false
     private let statistics = ScratchBuffer<Float>()  // [8, features], see ``FeatureValues``
     private let partialSums = ScratchBuffer<Double>()  // [shards, 2, features]
 
@@ -102,11 +108,12 @@ public final class BatchNormalization: Layer {
         precondition(input.count == rows * features && input.count % max(inputShape.reduce(1, *), 1) == 0,
                      "BatchNormalization '\(name)' expects \(inputShape) inputs per example")
         if output.count != input.count { output = Tensor(shape: [input.count / inputShape.reduce(1, *)] + inputShape) }
-        if context.training {
+        if context.training && !frozen {
             trainingForward(input, rows: rows)
         } else {
             inferenceForward(input, rows: rows)
         }
+        frozenRows = context.training && frozen ? rows : -1
         return output
     }
 
@@ -223,6 +230,7 @@ public final class BatchNormalization: Layer {
     public func backward(_ outputGradient: Tensor) -> Tensor {
         let features = features
         let rows = outputGradient.count / features
+        if frozen { return frozenBackward(outputGradient, rows: rows) }
         precondition(rows == normalizedRows && outputGradient.count == rows * features,
                      "BatchNormalization '\(name)': backward needs the training forward of the same batch")
         if inputGradient.count != outputGradient.count { inputGradient = Tensor(shape: output.shape) }
@@ -277,6 +285,32 @@ public final class BatchNormalization: Layer {
         }
         gamma?.gradient.withUnsafeMutableBufferPointer { addElements(gammaGradient, into: $0.baseAddress!, count: features) }
         beta?.gradient.withUnsafeMutableBufferPointer { addElements(betaGradient, into: $0.baseAddress!, count: features) }
+        return inputGradient
+    }
+}
+
+extension BatchNormalization {
+    /// A frozen layer's backward: `dx = dy · scale`, with the scale `γ / √(moving variance + ε)` of the
+    /// inference forward; γ and β get no gradient.
+    private func frozenBackward(_ outputGradient: Tensor, rows: Int) -> Tensor {
+        let features = features
+        precondition(rows == frozenRows && outputGradient.count == rows * features,
+                     "BatchNormalization '\(name)': backward needs the training forward of the same batch")
+        if inputGradient.count != outputGradient.count { inputGradient = Tensor(shape: output.shape) }
+        let scale = UnsafePointer(featureValues.scale)
+        outputGradient.withUnsafeBufferPointer { outputGradients in
+            inputGradient.withUnsafeMutableBufferPointer { inputGradients in
+                let outputGradients = outputGradients.baseAddress!, inputGradients = inputGradients.baseAddress!
+                Parallel.forEachShard(count: rows, minimumSize: minimumShardRows) { _, items in
+                    for row in items {
+                        let offset = row * features
+                        for feature in 0..<features {
+                            inputGradients[offset + feature] = outputGradients[offset + feature] * scale[feature]
+                        }
+                    }
+                }
+            }
+        }
         return inputGradient
     }
 }

@@ -13,31 +13,41 @@ public final class Sequential: Model {
     public var className: String { "Sequential" }
     public let inputShape: [Int]
     public let layers: [Layer]
-    public let parameters: [Parameter]
+    public private(set) var parameters: [Parameter] = []
     public let weights: [Parameter]
     public let outputsProbabilities: Bool
-    /// Made once: the optimizer asks for them at every step.
-    public let parameterGroups: [(layerName: String, parameters: [Parameter])]
-    /// Backpropagation stops at this layer: every layer before it is weightless.
-    private let firstTrainableIndex: Int
+    /// Made once per ``frozenLayers``: the optimizer asks for them at every step.
+    public private(set) var parameterGroups: [(layerName: String, parameters: [Parameter])] = []
+    public var frozenLayers: Set<String> = [] {
+        didSet { prepareTraining() }
+    }
+    /// Backpropagation stops at this layer: every layer before it is weightless or frozen.
+    private var firstTrainableIndex = 0
 
     /// - Precondition: layer names are unique and shapes chain (``ModelConfig`` checks both).
     public init(name: String, inputShape: [Int], layers: [Layer]) {
         self.name = name
         self.inputShape = inputShape
         self.layers = layers
-        self.parameters = layers.flatMap(\.parameters)
         self.weights = layers.flatMap(\.weights)
-        self.parameterGroups = Self.parameterGroups(of: layers)
-        firstTrainableIndex = layers.firstIndex { !$0.parameters.isEmpty } ?? layers.count
-        if firstTrainableIndex < layers.count, let first = layers[firstTrainableIndex] as? InputGradientSkipping {
-            first.computesInputGradient = false  // nobody needs the gradient at the input
-        }
         if let last = layers.last as? SoftmaxEndingLayer, last.endsInSoftmax {
             last.emitsLogits = true
             outputsProbabilities = true
         } else {
             outputsProbabilities = false
+        }
+        prepareTraining()
+    }
+
+    /// Sets what training touches from ``frozenLayers``: the trained parameters, and where backpropagation stops.
+    private func prepareTraining() {
+        Self.markFrozen(layers, frozenLayers)
+        parameters = layers.filter(isTrained).flatMap(\.parameters)
+        parameterGroups = Self.parameterGroups(of: layers, frozen: frozenLayers)
+        firstTrainableIndex = layers.firstIndex(where: isTrained) ?? layers.count
+        for (index, layer) in layers.enumerated() {
+            // Nobody needs the gradient at the input of the first trained layer.
+            (layer as? InputGradientSkipping)?.computesInputGradient = index != firstTrainableIndex
         }
     }
 
@@ -63,7 +73,7 @@ public final class Sequential: Model {
             ("class_name", .string("InputLayer")), ("config", inputLayerConfig(name: "input_layer", shape: inputShape)),
         ])
         let layerConfigs = layers.map { layer -> JSONValue in
-            .object([("class_name", .string(layer.className)), ("config", layer.config)])
+            .object([("class_name", .string(layer.className)), ("config", layerConfig(of: layer, frozen: frozenLayers.contains(layer.name)))])
         }
         // The shape of Keras 3's legacy `model_config` (no "module" keys, as `model.save("x.h5")` writes).
         return .object([

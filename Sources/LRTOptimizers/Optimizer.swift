@@ -43,6 +43,10 @@ public final class Optimizer {
     public private(set) var lastRate = 0.0
     /// Per rate group, what the last step did (norms, multiplier, trust ratio).
     public private(set) var lastTelemetry: [LayerTelemetry] = []
+    /// The layer and parameter path of the gradient that stopped the last ``apply(to:epoch:)`` because it was
+    /// not finite (or its squared norm overflowed): the first in backpropagation order, from the output.
+    /// Nil when that step was applied.
+    public private(set) var nonFiniteGradient: (layerName: String, path: String)?
 
     private let layerRatesStage: LayerRatesStage
     private let recordsPerTensor: Bool
@@ -128,10 +132,11 @@ public final class Optimizer {
     /// - Parameters:
     ///   - groups: the model's layers with parameters (``Model/parameterGroups``).
     ///   - epoch: the 0-based epoch, for the schedule.
+    ///
+    /// A gradient whose squared norm (computed for the layer-wise rules anyway) is not finite stops the step
+    /// before anything changes: ``nonFiniteGradient`` names it, and the weights, slots and step count stay.
     public func apply(to groups: [(layerName: String, parameters: [Parameter])], epoch: Int) {
         let rate = schedule.rate(step: step, epoch: epoch)
-        step += 1
-        lastRate = rate
 
         var gradients = StepGradients(groups: [], rate: rate)
         for (layerName, parameters) in groups {
@@ -141,6 +146,14 @@ public final class Optimizer {
             }
             if !tensors.isEmpty { gradients.groups.append((layerName, tensors)) }
         }
+        nonFiniteGradient = nil
+        for group in gradients.groups.reversed() {  // backpropagation order: where it went wrong first
+            guard let tensor = group.tensors.last(where: { !$0.squares.isFinite }) else { continue }
+            nonFiniteGradient = (group.layerName, tensor.path)
+            return
+        }
+        step += 1
+        lastRate = rate
         for stage in stages { stage.beginStep(gradients) }
 
         lastTelemetry.removeAll(keepingCapacity: true)

@@ -2,6 +2,7 @@ import Foundation
 import LRTData
 import LRTDistributed
 import LRTFormat
+import LRTHDF5
 import LRTLayers
 import LRTOptimizers
 import LRTTensor
@@ -30,6 +31,10 @@ public struct TrainingConfiguration: Sendable {
     public var seed: UInt64 = 0
     /// Where the checkpoint goes.
     public var outputPath = "lrt-checkpoint.h5"
+    /// Stretch the optimizer's cosine schedule over the run once the data is loaded (`--schedule cosine`
+    /// without `--step-size`): its period becomes epochs × steps per epoch, in steps (or ``epochs``
+    /// when its unit is epochs). Ignored when the optimizer comes from the file finetuned from.
+    public var cosinePeriodSpansRun = false
     /// SGD with momentum 0.9, learning rate 0.01, the paper's layer rates.
     public static let defaultOptimizer = try! OptimizerConfiguration(
         className: .sgd, rule: StochasticGradientDescent(momentum: 0.9), schedule: ConstantSchedule(learningRate: 0.01))
@@ -93,38 +98,86 @@ public struct RunSummary: Sendable {
     public var test: TrainingState.TestMetrics?
     /// The test accuracy, when there is one.
     public var testAccuracy: Double? { test?.accuracy }
+    /// Whether the run was interrupted (a requested stop, saved mid-epoch).
     public var stoppedEarly: Bool
+    /// The epoch early stopping ended the run at, if it did.
+    public var earlyStoppedEpoch: Int? = nil
 }
 
 /// The runs behind `lrt train`, `lrt resume`, `lrt finetune` and `lrt eval`.
 public enum Runs {
-    /// Options shared by runs that train.
+    /// Options shared by runs that train: what is shown, logged and saved, and the callbacks.
+    ///
+    /// The settings that are optional (`nil`: not given) are stored in the checkpoint's plan; a resumed run
+    /// takes each one not given from the plan, so a bare `lrt resume` keeps logging to the same files.
     public struct Hooks {
         /// Receives progress lines (default: standard error).
         public var progress: ((String) -> Void)?
+        /// How the progress within an epoch is shown (default `.epochs`: a summary line per epoch).
+        public var progressStyle = ProgressStyle.epochs
+        /// Print nothing but errors (no epoch lines, no test line): `--quiet`.
+        public var quiet = false
         /// Polled after every batch; returning true saves and stops (Ctrl-C).
         public var shouldStop: () -> Bool = { false }
-        /// Record per-layer telemetry (gradient, weight and update norms, rate multiplier)
-        /// every this many steps, into the checkpoint and the metrics log (0: never).
-        public var logEvery = 50
-        /// A JSON-lines file that receives every epoch's metrics and telemetry record, or nil.
-        public var metricsLogPath: String?
+        /// Record per-layer telemetry (gradient, weight and update norms, rate multiplier, loss, rate)
+        /// every this many steps, into the checkpoint and the logs (0: never; nil: 50, or the plan's).
+        public var logEvery: Int?
+        /// The log: `.csv` (Keras `CSVLogger` rows, and a `.steps.csv` sibling) or `.jsonl` (JSON lines); nil: none, or the plan's.
+        public var logPath: String?
+        /// A JSON-lines log (`--metrics-log`): the same as ``logPath``.
+        public var metricsLogPath: String? {
+            get { logPath }
+            set { logPath = newValue }
+        }
+        /// A folder for TensorBoard event files (`--tensorboard`); nil: none, or the plan's.
+        public var tensorBoardPath: String?
+        /// `--early-stopping`: epochs without improvement of ``monitor`` before stopping (0: off); nil: the plan's.
+        public var earlyStoppingPatience: Int?
+        /// The metric early stopping and keep-best watch (`--monitor`; nil: `val_loss`, or the plan's).
+        public var monitor: String?
+        /// `--min-delta`: the smallest change of the monitored metric that is an improvement (nil: 0, or the plan's).
+        public var minimumDelta: Double?
+        /// `--keep-best`: a checkpoint file that holds the best model by ``monitor``; nil: none, or the plan's.
+        public var keepBestPath: String?
+        /// `--save-every`: also save the run mid-epoch every this many steps (0: off; nil: off, or the plan's).
+        public var saveEvery: Int?
         /// Gzip the weight datasets of the checkpoints written (h5py and Keras read them).
         public var compressWeights = false
         /// Replace an existing output file that is not an lrt or Keras checkpoint (`--overwrite`).
         public var overwrite = false
         /// Files the command read besides the data (the model config), which the output may never be.
         public var inputFiles: [String] = []
+        /// The library user's callbacks, called after the built-in ones (progress, telemetry, logs, early
+        /// stopping, keep-best) and before the checkpoint saver, which comes last so that it saves what they did.
+        public var callbacks: [TrainingCallback] = []
         /// The ranks of an MPI run (default: this process alone). Every rank runs the same command;
-        /// rank 0 alone prints progress, writes the metrics log and the checkpoints.
+        /// rank 0 alone prints progress, writes the logs and the checkpoints.
         public var communicator: any Communicator = SingleProcessCommunicator()
         /// Under MPI: seconds a collective may wait for the other ranks before the job is stopped with a
         /// message naming this rank and the step (0: forever).
         public var collectiveTimeout = 600.0
         public init() {}
 
-        /// Where this rank's progress lines go: ``progress`` (or standard error) on rank 0, nowhere on the others.
+        /// Where this rank's warnings go: ``progress`` (or standard error) on rank 0, nowhere on the others.
         var rankProgress: (String) -> Void { communicator.rank == 0 ? progress ?? printError : { _ in } }
+
+        /// The plan of a run to `epochs` epochs: `saved` (a resumed run's) with the settings given here replacing its own.
+        func plan(epochs: Int, over saved: RunPlan?) -> RunPlan {
+            var plan = saved ?? RunPlan(epochs: epochs)
+            plan.epochs = epochs
+            if let logEvery { plan.logEvery = logEvery }
+            if let logPath { plan.logPath = logPath.isEmpty ? "" : Runs.absolutePath(logPath) }
+            if let tensorBoardPath { plan.tensorBoardPath = tensorBoardPath.isEmpty ? "" : Runs.absolutePath(tensorBoardPath) }
+            if let earlyStoppingPatience { plan.patience = earlyStoppingPatience }
+            if let monitor { plan.monitor = monitor }
+            if let minimumDelta { plan.minimumDelta = minimumDelta }
+            if let keepBestPath { plan.keepBestPath = keepBestPath.isEmpty ? "" : Runs.absolutePath(keepBestPath) }
+            if let saveEvery { plan.saveEvery = saveEvery }
+            return plan
+        }
+
+        /// Where progress lines go: ``progress``, standard error, or nowhere when ``quiet``.
+        var progressSink: (String) -> Void { quiet || communicator.rank != 0 ? { _ in } : progress ?? Runs.printError }
     }
 
     /// Trains a new model from `configuration` and writes its checkpoint.
@@ -141,47 +194,102 @@ public enum Runs {
         return try start(model: model, generator: generator, configuration: configuration, hooks: hooks)
     }
 
+    /// How `lrt finetune` changes the model before training it.
+    public struct FinetuneOptions: Sendable {
+        /// Replace the model's head (its last layer with parameters, a Dense) by a freshly initialized one
+        /// with one unit per class of the data (`--new-head`), drawn from the run's seed.
+        public var newHead = false
+        /// Globs over layer names (`conv*`) whose layers are frozen (`--freeze`), besides those the file's
+        /// config already marks `"trainable": false`; each must match a layer.
+        public var freeze: [String] = []
+        public init(newHead: Bool = false, freeze: [String] = []) {
+            self.newHead = newHead
+            self.freeze = freeze
+        }
+    }
+
     /// Trains from the weights in `modelPath` (an lrt checkpoint or Keras `.h5`) with a
     /// fresh training state; the model config comes from the file.
-    /// - Parameter keepOptimizer: continue with the file's optimizer and its state (an lrt
-    ///   checkpoint's, or the slots Keras saved in `optimizer_weights`) instead of the one
-    ///   `configuration` describes.
+    /// - Parameters:
+    ///   - keepOptimizer: continue with the file's optimizer and its state (an lrt
+    ///     checkpoint's, or the slots Keras saved in `optimizer_weights`) instead of the one
+    ///     `configuration` describes.
+    ///   - options: a new head and frozen layers (default: none); frozen layers are saved as
+    ///     `"trainable": false` in the checkpoint's model config.
     public static func finetune(modelPath: String, configuration: TrainingConfiguration, keepOptimizer: Bool = false,
-                                hooks: Hooks = Hooks()) throws -> RunSummary {
+                                options: FinetuneOptions = FinetuneOptions(), hooks: Hooks = Hooks()) throws -> RunSummary {
         var hooks = hooks
         hooks.inputFiles.append(modelPath)  // never overwrite the model trained from
         return try continueFromFile(modelPath: modelPath, configuration: configuration, keepOptimizer: keepOptimizer,
-                                    hooks: hooks)
+                                    options: options, hooks: hooks)
     }
 
-    /// ``finetune(modelPath:configuration:keepOptimizer:hooks:)`` without protecting `modelPath`:
+    /// ``finetune(modelPath:configuration:keepOptimizer:options:hooks:)`` without protecting `modelPath`:
     /// `lrt resume` of a Keras file writes back into it by default.
     private static func continueFromFile(modelPath: String, configuration: TrainingConfiguration,
-                                         keepOptimizer: Bool, hooks: Hooks) throws -> RunSummary {
+                                         keepOptimizer: Bool, options: FinetuneOptions = FinetuneOptions(),
+                                         hooks: Hooks) throws -> RunSummary {
         try configuration.validate()
         let contents = try Checkpoint.load(from: modelPath)
         contents.warnings.forEach { hooks.rankProgress("warning: \($0)") }
+        if keepOptimizer, options.newHead || !options.freeze.isEmpty {
+            throw TrainingError.cannotContinue(path: modelPath, problem: "--keep-optimizer keeps the optimizer state of \(modelPath)'s layers as they were trained, which does not fit \(options.newHead ? "a new head" : "newly frozen layers"); leave out --keep-optimizer")
+        }
+        let model = try prepareForFinetuning(contents.model, modelPath: modelPath, configuration: configuration,
+                                             options: options, progress: hooks.rankProgress)
         var optimizer: Optimizer?
         if keepOptimizer {
             if let saved = contents.optimizer {
                 optimizer = saved
             } else if let keras = contents.kerasOptimizer {
-                optimizer = try keras.makeOptimizer(for: contents.model)
+                optimizer = try keras.makeOptimizer(for: model)
             } else {
                 throw TrainingError.cannotContinue(path: modelPath, problem: "\(modelPath) holds no optimizer state to keep; leave out --keep-optimizer")
             }
         }
-        return try start(model: contents.model, generator: SeededGenerator(seed: configuration.seed),
+        return try start(model: model, generator: SeededGenerator(seed: configuration.seed),
                          configuration: configuration, optimizer: optimizer, hooks: hooks)
+    }
+
+    /// `model` with a new head and frozen layers as `options` ask, checked against the data's class count.
+    private static func prepareForFinetuning(_ loaded: any Model, modelPath: String, configuration: TrainingConfiguration,
+                                             options: FinetuneOptions, progress: (String) -> Void) throws -> any Model {
+        var model = loaded
+        if options.newHead {
+            let layout = try DatasetLayout.resolve(absolutePath(configuration.dataRoot))
+            let classCount = try ImageListing.list(root: layout.train, skipBadImages: configuration.data.skipBadImages).classNames.count
+            let old = Finetuning.head(of: model)
+            var generator = SeededGenerator(seed: TrainingState.streamSeed(configuration.seed, stream: "new_head"))
+            do { model = try Finetuning.replacingHead(of: model, units: classCount, generator: &generator) } catch let error as ModelConfigError {
+                throw TrainingError.cannotContinue(path: modelPath, problem: "--new-head: \(error)")
+            }
+            progress("new head: \(old?.className ?? "layer") '\(old?.name ?? "")' with \(classCount) units (was \(old?.outputShape.last ?? 0)), initialized afresh")
+        }
+        if !options.freeze.isEmpty {
+            do {
+                let chosen = try Finetuning.layers(of: model, matching: options.freeze) { PathPattern($0).matches($1) }
+                model.frozenLayers.formUnion(chosen)
+            } catch let error as ModelConfigError {
+                throw TrainingError.mismatch(error.description)
+            }
+        }
+        if !model.frozenLayers.isEmpty {
+            let frozen = model.layers.map(\.name).filter(model.frozenLayers.contains)
+            guard !model.parameterGroups.isEmpty else {
+                throw TrainingError.cannotContinue(path: modelPath, problem: "every layer with parameters is frozen (\(frozen.joined(separator: ", "))), so nothing would train; freeze fewer layers")
+            }
+            progress("frozen: \(frozen.joined(separator: ", ")); training \(model.parameterGroups.map(\.layerName).joined(separator: ", "))")
+        }
+        return model
     }
 
     private static func start(model: any Model, generator: SeededGenerator, configuration: TrainingConfiguration,
                               optimizer: Optimizer? = nil, hooks: Hooks) throws -> RunSummary {
+        let keepsOptimizer = optimizer != nil
         let root = absolutePath(configuration.dataRoot)
         // Rank 0 alone writes the output, so it alone reserves it.
-        let lock = hooks.communicator.rank == 0
-            ? try Checkpoint.reserve(configuration.outputPath, overwrite: hooks.overwrite, inputs: hooks.inputFiles,
-                                     inputFolders: dataFolders(root)) : nil
+        let lock = hooks.communicator.rank != 0 ? nil : try Checkpoint.reserve(configuration.outputPath, overwrite: hooks.overwrite,
+                                          inputs: hooks.inputFiles, inputFolders: dataFolders(root))
         defer { lock?.release() }
         let optimizer = try optimizer ?? Optimizer(configuration: configuration.optimizerConfiguration())
         try ResourceEstimate(model: model, batchSize: configuration.batchSize, optimizerSlots: optimizer.rule.slotNames.count,
@@ -202,11 +310,36 @@ public enum Runs {
         state.validationFraction = configuration.data.validationSplit
         state.normalization = configuration.data.normalize ? "mean-std" : ""
         state.cachePath = configuration.data.cachePath.map(absolutePath) ?? ""
+        state.plan = hooks.plan(epochs: configuration.epochs, over: nil)
+        try checkPlan(state.plan!, outputPath: configuration.outputPath, hooks: hooks, inputFolders: dataFolders(root))
         let data = try RunData.load(model: model, state: &state, classWeighting: configuration.data.classWeighting,
                                     memoryBudget: configuration.data.memoryBudget, progress: hooks.rankProgress)
-        let trainer = Trainer(model: model, optimizer: optimizer, trainData: data.train, validationData: data.validation, state: state,
+        var trained = optimizer
+        if configuration.cosinePeriodSpansRun, !keepsOptimizer {
+            let stepsPerEpoch = (data.train.count + configuration.batchSize - 1) / configuration.batchSize
+            do {
+                let schedule = try scheduleSpanning(optimizer.configuration.schedule, epochs: configuration.epochs,
+                                                    steps: max(1, configuration.epochs * stepsPerEpoch))
+                trained = Optimizer(configuration: optimizer.configuration.replacingSchedule(schedule))
+            } catch let error as OptimizerError {
+                throw TrainingError.optimizer(error)
+            }
+        }
+        let trainer = Trainer(model: model, optimizer: trained, trainData: data.train, validationData: data.validation, state: state,
                               communicator: hooks.communicator)
-        return try run(trainer, test: data.test, epochs: configuration.epochs, outputPath: configuration.outputPath, hooks: hooks)
+        return try run(trainer, test: data.test, outputPath: configuration.outputPath, hooks: hooks)
+    }
+
+    /// `schedule` with its cosine part (inside a warm-up too) spanning the run: `steps` steps, or
+    /// `epochs` epochs when its unit is epochs.
+    static func scheduleSpanning(_ schedule: any LearningRateSchedule, epochs: Int, steps: Int) throws -> any LearningRateSchedule {
+        if let warmup = schedule as? WarmupSchedule {
+            return try WarmupSchedule(steps: warmup.steps, startFactor: warmup.startFactor,
+                                      schedule: scheduleSpanning(warmup.schedule, epochs: epochs, steps: steps))
+        }
+        guard let cosine = schedule as? CosineSchedule else { return schedule }
+        return try CosineSchedule(learningRate: cosine.learningRate, minimumLearningRate: cosine.minimumLearningRate,
+                                  period: cosine.unit == .epoch ? epochs : steps, unit: cosine.unit)
     }
 
     /// Continues the run saved in `checkpointPath` until `epochs` epochs in total.
@@ -238,10 +371,16 @@ public enum Runs {
             let keras = contents.kerasOptimizer != nil ? "pass --data DIR to continue its weights and Keras optimizer state, or " : ""
             throw TrainingError.cannotContinue(path: checkpointPath, problem: "\(checkpointPath) holds a model but no training state to resume; \(keras)use `lrt finetune \(checkpointPath) --data DIR` to train from its weights (add --keep-optimizer to keep its optimizer state)")
         }
-        let target = epochs ?? saved.epoch + 1
+        // The planned epoch count; past the plan (or without one, in older files): one more epoch, or the end
+        // of an interrupted one.
+        let target = epochs ?? saved.plan.flatMap { $0.epochs > saved.epoch ? $0.epochs : nil } ?? saved.epoch + 1
         try RunSetting.check(epochs: target)
+        if epochs == nil, let stopped = saved.earlyStopping, stopped.stoppedEpoch > 0 {
+            throw TrainingError.cannotContinue(path: checkpointPath, problem: "\(checkpointPath) stopped early at epoch \(stopped.stoppedEpoch) (\(saved.plan?.monitor ?? "the monitored metric") did not improve); pass --epochs above \(saved.epoch) to train further")
+        }
         guard target > saved.epoch || !saved.epochOrder.isEmpty else {
-            throw TrainingError.cannotContinue(path: checkpointPath, problem: "\(checkpointPath) has already trained \(saved.epoch) epochs; pass --epochs above \(saved.epoch) to train further")
+            let planned = saved.plan.map { " of the \($0.epochs) planned" } ?? ""
+            throw TrainingError.cannotContinue(path: checkpointPath, problem: "\(checkpointPath) has already trained \(saved.epoch)\(planned) epochs; pass --epochs above \(saved.epoch) to train further")
         }
         let requested: OptimizerConfiguration?
         do {
@@ -251,14 +390,21 @@ public enum Runs {
         }
         let resumed = try resumedOptimizer(saved: savedOptimizer, requested: requested, reset: resetOptimizer,
                                            checkpointPath: checkpointPath)
+        if !resetOptimizer, let change = scheduleChange(from: savedOptimizer, to: resumed) { hooks.progressSink(change) }
         let output = outputPath ?? checkpointPath
         var state = saved
         state.test = nil  // measured on earlier weights
+        state.plan = hooks.plan(epochs: target, over: saved.plan)
+        if var stopped = state.earlyStopping, stopped.stoppedEpoch > 0 {  // --epochs past an early stop: count afresh
+            stopped.stoppedEpoch = 0
+            stopped.wait = 0
+            state.earlyStopping = stopped
+        }
         if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
-        let lock = hooks.communicator.rank == 0
-            ? try Checkpoint.reserve(output, overwrite: hooks.overwrite, inputs: hooks.inputFiles,
-                                     inputFolders: dataFolders(state.dataRoot)) : nil
+        let lock = hooks.communicator.rank != 0 ? nil : try Checkpoint.reserve(output, overwrite: hooks.overwrite, inputs: hooks.inputFiles,
+                                          inputFolders: dataFolders(state.dataRoot))
         defer { lock?.release() }
+        try checkPlan(state.plan!, outputPath: output, hooks: hooks, inputFolders: dataFolders(state.dataRoot))
         try ResourceEstimate(model: contents.model, batchSize: state.batchSize, optimizerSlots: resumed.rule.slotNames.count,
                              imageCount: ResourceEstimate.countImages(under: state.dataRoot))
             .check(against: .current(), batchSize: state.batchSize)
@@ -268,7 +414,49 @@ public enum Runs {
         }
         let trainer = Trainer(model: contents.model, optimizer: resumed, trainData: data.train, validationData: data.validation,
                               state: state, communicator: hooks.communicator)
-        return try run(trainer, test: data.test, epochs: target, outputPath: output, hooks: hooks)
+        return try run(trainer, test: data.test, outputPath: output, hooks: hooks)
+    }
+
+    /// `learning rate 0.01 → 0.001; optimizer state kept` when a resumed optimizer keeps its slots under another schedule.
+    private static func scheduleChange(from saved: Optimizer, to resumed: Optimizer) -> String? {
+        let before = saved.configuration.schedule, after = resumed.configuration.schedule
+        guard before.config != after.config else { return nil }
+        if let old = before as? ConstantSchedule, let new = after as? ConstantSchedule {
+            return "learning rate \(old.learningRate) → \(new.learningRate); optimizer state kept"
+        }
+        return "learning-rate schedule \(before.config.serialized) → \(after.config.serialized); optimizer state kept"
+    }
+
+    /// Checks the plan's settings and files before any work: the keep-best file may be written (an lrt or Keras
+    /// checkpoint or new, not the output, not an input), the log's extension is known.
+    private static func checkPlan(_ plan: RunPlan, outputPath: String, hooks: Hooks, inputFolders: [String]) throws {
+        guard plan.logEvery >= 0 else { throw TrainingError.invalidSetting(.logEvery, value: String(plan.logEvery), hint: "use 0 (off) or a positive number of steps") }
+        guard plan.saveEvery >= 0 else { throw TrainingError.invalidSetting(.saveEvery, value: String(plan.saveEvery), hint: "use 0 (off) or a positive number of steps") }
+        guard plan.patience >= 0 else { throw TrainingError.invalidSetting(.earlyStopping, value: String(plan.patience), hint: "use a patience of at least 1 epoch (0: off)") }
+        guard plan.minimumDelta.isFinite, plan.minimumDelta >= 0 else { throw TrainingError.invalidSetting(.minimumDelta, value: String(plan.minimumDelta), hint: "use a value ≥ 0, e.g. 0.001") }
+        if plan.patience > 0 || !plan.keepBestPath.isEmpty { _ = try MonitoredMetric(plan.monitor) }
+        if let monitor = hooks.monitor, plan.patience == 0, plan.keepBestPath.isEmpty {
+            throw TrainingError.invalidSetting(.monitor, value: monitor, hint: "it is the metric of --early-stopping and --keep-best; add one of them")
+        }
+        if let delta = hooks.minimumDelta, plan.patience == 0 {
+            throw TrainingError.invalidSetting(.minimumDelta, value: String(delta), hint: "it applies to --early-stopping; add --early-stopping N")
+        }
+        if !plan.logPath.isEmpty {
+            let pathExtension = URL(fileURLWithPath: plan.logPath).pathExtension.lowercased()
+            guard pathExtension == "csv" || pathExtension == "jsonl" else {
+                throw TrainingError.invalidSetting(.log, value: plan.logPath, hint: "name a .csv file (Keras CSVLogger rows) or a .jsonl file (JSON lines)")
+            }
+        }
+        if !plan.keepBestPath.isEmpty {
+            guard !SafeFile.sameFile(plan.keepBestPath, outputPath), absolutePath(plan.keepBestPath) != absolutePath(outputPath) else {
+                throw TrainingError.invalidSetting(.keepBest, value: plan.keepBestPath, hint: "name another file than the checkpoint --out writes")
+            }
+            do {
+                try Checkpoint.checkWritable(plan.keepBestPath, overwrite: false, inputs: hooks.inputFiles, inputFolders: inputFolders)
+            } catch let error as CheckpointError {
+                throw TrainingError.cannotWrite(path: plan.keepBestPath, problem: "--keep-best: \(error)")
+            }
+        }
     }
 
     private static func resumedOptimizer(saved: Optimizer, requested: OptimizerConfiguration?, reset: Bool,
@@ -322,17 +510,47 @@ public enum Runs {
         return EvaluationReport.evaluate(contents.model, on: chosen, options: options)
     }
 
-    private static func run(_ trainer: Trainer, test: (any Dataset)?, epochs: Int, outputPath: String,
-                            hooks: Hooks) throws -> RunSummary {
-        let saver = CheckpointSaver(path: outputPath, compressWeights: hooks.compressWeights)
-        trainer.logEvery = hooks.logEvery
-        hooks.communicator.collectiveTimeout = hooks.collectiveTimeout
-        trainer.callbacks = [StopPoller(shouldStop: hooks.shouldStop)]
-        // Rank 0 alone prints, logs and saves: every rank holds the same weights and metrics.
+    /// The built-in callbacks of a run with `plan`, in order: stop polling, telemetry, progress, logs,
+    /// TensorBoard, early stopping, keep-best (the checkpoint saver comes after ``Hooks/callbacks``). Under MPI
+    /// rank 0 alone gets the ones that print or write (every rank holds the same weights and metrics).
+    public static func builtInCallbacks(plan: RunPlan, hooks: Hooks, compressWeights: Bool = false) throws -> [TrainingCallback] {
+        var callbacks: [TrainingCallback] = [StopPoller(shouldStop: hooks.shouldStop)]
         let writes = hooks.communicator.rank == 0
-        if writes { trainer.callbacks.append(ProgressPrinter(totalEpochs: epochs, write: hooks.rankProgress)) }
-        if writes, let metricsLogPath = hooks.metricsLogPath { trainer.callbacks.append(try MetricsLogger(path: metricsLogPath)) }
-        if writes { trainer.callbacks.append(saver) }
+        if plan.logEvery > 0 { callbacks.append(TelemetryRecorder(every: plan.logEvery)) }
+        if !hooks.quiet && writes {
+            callbacks.append(ProgressPrinter(totalEpochs: plan.epochs, style: hooks.progressStyle, write: hooks.progressSink))
+        }
+        if !plan.logPath.isEmpty && writes {
+            callbacks.append(URL(fileURLWithPath: plan.logPath).pathExtension.lowercased() == "csv"
+                ? CSVLogger(path: plan.logPath) : MetricsLogger(path: plan.logPath))
+        }
+        if !plan.tensorBoardPath.isEmpty && writes { callbacks.append(TensorBoardLogger(directory: plan.tensorBoardPath)) }
+        if plan.patience > 0 {
+            callbacks.append(EarlyStopping(monitor: try MonitoredMetric(plan.monitor), patience: plan.patience,
+                                           minimumDelta: plan.minimumDelta, report: hooks.progressSink))
+        }
+        if !plan.keepBestPath.isEmpty && writes {
+            callbacks.append(BestCheckpointSaver(path: plan.keepBestPath, monitor: try MonitoredMetric(plan.monitor),
+                                                 compressWeights: compressWeights))
+        }
+        return callbacks
+    }
+
+    private static func run(_ trainer: Trainer, test: (any Dataset)?, outputPath: String, hooks: Hooks) throws -> RunSummary {
+        let plan = trainer.state.plan ?? hooks.plan(epochs: trainer.state.epoch + 1, over: nil)
+        let epochs = plan.epochs
+        let saver = CheckpointSaver(path: outputPath, compressWeights: hooks.compressWeights, saveEvery: plan.saveEvery)
+        hooks.communicator.collectiveTimeout = hooks.collectiveTimeout
+        let writes = hooks.communicator.rank == 0
+        var bestLock: SafeFile.Lock?
+        if !plan.keepBestPath.isEmpty && writes {
+            do { bestLock = try SafeFile.Lock(plan.keepBestPath, what: "checkpoint") } catch let error as FileError {
+                throw TrainingError.cannotWrite(path: plan.keepBestPath, problem: "--keep-best: \(error.description)")
+            }
+        }
+        defer { bestLock?.release() }
+        trainer.callbacks = try builtInCallbacks(plan: plan, hooks: hooks, compressWeights: hooks.compressWeights)
+            + hooks.callbacks + (writes ? [saver] : [])
         do {
             try trainer.fit(epochs: epochs)
         } catch let error as TrainingError {
@@ -340,23 +558,25 @@ public enum Runs {
             throw TrainingError.stopped(error, checkpoint: outputPath, epoch: epoch)
         }
         // The test split, once, after the last epoch: never during training, so nothing is selected on it.
-        if let test, !trainer.stopRequested, trainer.state.epoch >= epochs {
+        if let test, !trainer.stopRequested, trainer.state.epoch >= epochs || trainer.stopTraining {
             let report: (loss: Double, accuracy: Double, count: Int)
             do { report = try trainer.parallel.evaluate(trainer.model, on: test) } catch {
                 throw TrainingError.communication(error)
             }
             trainer.recordTest(TrainingState.TestMetrics(loss: report.loss, accuracy: report.accuracy, count: report.count))
-            hooks.rankProgress(String(format: "test  test_loss %.4f  test_accuracy %.4f  (%d images)",
+            hooks.progressSink(String(format: "test  test_loss %.4f  test_accuracy %.4f  (%d images)",
                                       report.loss, report.accuracy, report.count))
             if writes { try saver.save(trainer) }
         }
         return RunSummary(checkpointPath: outputPath, epochs: trainer.state.epoch, history: trainer.state.history,
-                          test: trainer.state.test, stoppedEarly: trainer.stopRequested)
+                          test: trainer.state.test, stoppedEarly: trainer.stopRequested,
+                          earlyStoppedEpoch: trainer.state.earlyStopping.flatMap { $0.stoppedEpoch > 0 ? $0.stoppedEpoch : nil })
     }
 
     static func checkOutputs(of model: any Model, classCount: Int) throws {
         guard model.outputShape == [classCount] else {
-            throw TrainingError.mismatch("the model outputs \(model.outputShape) values per example but the data has \(classCount) classes; make the last Dense layer have \(classCount) units")
+            let head = Finetuning.head(of: model).map { " (its head, \($0.className) '\($0.name)')" } ?? ""
+            throw TrainingError.mismatch("the model outputs \(model.outputShape) values per example\(head) but the data has \(classCount) classes; finetune with --new-head to replace the head by a new one of \(classCount) units, or make the last Dense layer have \(classCount) units")
         }
     }
 

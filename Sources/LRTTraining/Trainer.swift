@@ -44,23 +44,9 @@ public indirect enum TrainingError: Error, CustomStringConvertible {
         case .data(_, let problem), .mismatch(let problem), .diverged(let problem), .insufficientMemory(let problem): return problem
         case .cannotContinue(_, let problem), .cannotWrite(_, let problem): return problem
         case .communication(let error): return error.description
-        case .stopped(let error, let checkpoint, let epoch): return "\(error.description); \(checkpoint) holds epoch \(epoch)"
+        case .stopped(let error, let checkpoint, let epoch): return "\(error.description); \(checkpoint) still holds epoch \(epoch), intact"
         }
     }
-}
-
-/// Named hooks into the training loop (Keras `callbacks`): progress, checkpoints, stopping.
-public protocol TrainingCallback: AnyObject {
-    func onEpochBegin(_ trainer: Trainer) throws
-    func onBatchEnd(_ trainer: Trainer) throws
-    /// - Parameter metrics: this epoch's row of the history.
-    func onEpochEnd(_ trainer: Trainer, metrics: [(name: String, value: Double)]) throws
-}
-
-extension TrainingCallback {
-    public func onEpochBegin(_ trainer: Trainer) throws {}
-    public func onBatchEnd(_ trainer: Trainer) throws {}
-    public func onEpochEnd(_ trainer: Trainer, metrics: [(name: String, value: Double)]) throws {}
 }
 
 /// The training spine: mini-batch SGD over a dataset, validation after each epoch, and callbacks for
@@ -72,25 +58,34 @@ public final class Trainer {
     /// Evaluated after every epoch (`val_…` metrics); nil for none.
     public let validationData: (any Dataset)?
     /// Progress, saved with every checkpoint; resuming restores it exactly.
-    public private(set) var state: TrainingState
+    public internal(set) var state: TrainingState
     /// The data-order stream: each epoch's permutation.
     public private(set) var orderGenerator: SeededGenerator
     /// The augmentation stream, handed to ``Dataset/fill(_:into:labels:generator:)``.
     public private(set) var augmentationGenerator: SeededGenerator
     /// The dropout stream: the generator the model's `ForwardContext` gets.
     public private(set) var dropoutGenerator: SeededGenerator
+    /// Called in order at each hook; the run's built-in callbacks (progress, telemetry, logs, checkpoints)
+    /// are entries of this list like any other.
     public var callbacks: [TrainingCallback] = []
     /// The ranks of the run and the gradient averaging between `backward` and the optimizer.
     public let parallel: DataParallel
-    /// Record optimizer telemetry every this many steps into ``state`` (0: never).
-    public var logEvery = 50
-    /// Set by a callback (or a signal) to stop after the current batch.
+    /// Set by a callback (or a signal) to stop after the current batch: an interruption, saved mid-epoch.
     public var stopRequested = false
+    /// Set by a callback at the end of an epoch to end the run there (Keras's `stop_training`), as
+    /// early stopping does: the run is finished, not interrupted.
+    public var stopTraining = false
     /// The mean loss and accuracy of the current epoch so far.
     public var epochLoss: Double { state.epochSeen > 0 ? state.epochLossSum / Double(state.epochSeen) : 0 }
     public var epochAccuracy: Double { state.epochSeen > 0 ? Double(state.epochCorrect) / Double(state.epochSeen) : 0 }
     /// Seconds spent in the current epoch's training steps.
     public private(set) var epochSeconds = 0.0
+    /// The last step's mini-batch: its mean loss, correct predictions and size (0 before the first step).
+    public private(set) var lastBatchLoss = Double.nan
+    public private(set) var lastBatchCorrect = 0
+    public private(set) var lastBatchSize = 0
+    /// The global learning rate of the last step.
+    public var lastLearningRate: Double { optimizer.lastRate }
 
     private var batch = Tensor(shape: [0])
     private var labels: [Int32] = []
@@ -126,11 +121,13 @@ public final class Trainer {
     }
 
     /// Trains until `epochs` epochs are complete in total (Keras's `epochs` with
-    /// `initial_epoch`), or until a stop is requested.
+    /// `initial_epoch`), or until a stop is requested; calls `onTrainBegin` first and `onTrainEnd`
+    /// when the loop ends without an error.
     /// - Throws: ``TrainingError`` when the loss stops being finite; nothing is saved then.
     public func fit(epochs: Int) throws {
         try parallel.synchronize(model: model, state: state, trainCount: trainData.count)
-        while state.epoch < epochs && !stopRequested {
+        for callback in callbacks { try callback.onTrainBegin(self) }
+        while state.epoch < epochs && !stopRequested && !stopTraining {
             if state.epochOrder.isEmpty {
                 state.epochOrder = trainData.epochOrder(using: &orderGenerator)
                 state.position = 0
@@ -138,11 +135,23 @@ public final class Trainer {
                 for callback in callbacks { try callback.onEpochBegin(self) }
             }
             while state.position < state.epochOrder.count && !stopRequested {
+                for callback in callbacks { try callback.onBatchBegin(self) }
                 try trainStep()
                 for callback in callbacks { try callback.onBatchEnd(self) }
             }
             if state.position == state.epochOrder.count { try finishEpoch() }
         }
+        for callback in callbacks { try callback.onTrainEnd(self) }
+    }
+
+    /// Appends the optimizer's last per-layer records, with the last batch's loss and the global rate,
+    /// to ``state``'s telemetry (what ``TelemetryRecorder`` calls every `--log-every` steps).
+    public func recordTelemetry() {
+        let records = optimizer.lastTelemetry
+        state.telemetry.append(step: state.globalStep, names: records.map(\.name),
+                               gradientNorms: records.map(\.gradientNorm), weightNorms: records.map(\.weightNorm),
+                               updateNorms: records.map(\.updateNorm), multipliers: records.map(\.effectiveMultiplier),
+                               loss: lastBatchLoss, learningRate: optimizer.lastRate)
     }
 
     private func trainStep() throws {
@@ -169,11 +178,12 @@ public final class Trainer {
             throw TrainingError.communication(error)
         }
         let loss = totals.lossSum / Double(max(totals.count, 1))
-        guard loss.isFinite else {
-            throw TrainingError.diverged("the loss became \(loss) at epoch \(state.epoch + 1), step \(state.globalStep + 1) (learning rate \(optimizer.schedule.rate(step: optimizer.step, epoch: state.epoch))); training stopped without saving this state: lower --learning-rate")
-        }
+        guard loss.isFinite else { throw nonFiniteLossError(loss) }
         optimizer.apply(to: model.parameterGroups, epoch: state.epoch)
-        if logEvery > 0, (state.globalStep + 1) % logEvery == 0 { recordTelemetry(step: state.globalStep + 1) }
+        if let bad = optimizer.nonFiniteGradient { throw nonFiniteGradientError(bad) }
+        lastBatchLoss = loss
+        lastBatchCorrect = totals.correct
+        lastBatchSize = totals.count
         state.epochLossSum += totals.lossSum
         state.epochCorrect += totals.correct
         state.epochSeen += totals.count
@@ -182,15 +192,25 @@ public final class Trainer {
         epochSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     }
 
-    private func recordTelemetry(step: Int) {
-        let records = optimizer.lastTelemetry
-        state.telemetry.append(step: step, names: records.map(\.name),
-                               gradientNorms: records.map(\.gradientNorm), weightNorms: records.map(\.weightNorm),
-                               updateNorms: records.map(\.updateNorm), multipliers: records.map(\.effectiveMultiplier))
+    /// The run stops: the loss is `loss`; names the layer whose weights the last step moved most (relative to their size).
+    private func nonFiniteLossError(_ loss: Double) -> TrainingError {
+        let rate = optimizer.schedule.rate(step: optimizer.step, epoch: state.epoch)
+        let moved = optimizer.lastTelemetry.filter { $0.weightNorm > 0 && $0.updateNorm.isFinite }
+            .max { $0.updateNorm / $0.weightNorm < $1.updateNorm / $1.weightNorm }
+        let culprit = moved.map {
+            "; the last step moved layer '\($0.layerName)' most (update norm \(String(format: "%.3g", $0.updateNorm)) against weight norm \(String(format: "%.3g", $0.weightNorm)))"
+        } ?? ""
+        return .diverged("the loss became \(loss) at epoch \(state.epoch + 1), step \(state.globalStep + 1) (learning rate \(rate))\(culprit); training stopped without saving this state: lower --learning-rate, e.g. \(rate / 10)")
+    }
+
+    /// The run stops: the gradient of `bad` is not finite, and the optimizer changed nothing.
+    private func nonFiniteGradientError(_ bad: (layerName: String, path: String)) -> TrainingError {
+        let rate = optimizer.schedule.rate(step: optimizer.step, epoch: state.epoch)
+        return .diverged("the gradient of layer '\(bad.layerName)' (\(bad.path)) became non-finite at epoch \(state.epoch + 1), step \(state.globalStep + 1), the first layer to in backpropagation (learning rate \(rate)); training stopped without saving this state: lower --learning-rate, e.g. \(rate / 10), or add --clip-norm 1")
     }
 
     private func finishEpoch() throws {
-        parallel.communicator.activity = "validation after epoch \(state.epoch + 1)"
+        if parallel.isParallel { parallel.communicator.activity = "validation after epoch \(state.epoch + 1)" }
         var validation: (loss: Double, accuracy: Double, count: Int)?
         if let validationData {
             do { validation = try parallel.evaluate(model, on: validationData) } catch {

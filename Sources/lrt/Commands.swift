@@ -10,9 +10,9 @@ import LRTTraining
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a new model and write its checkpoint.",
-        discussion: "With no arguments: the sample CNN (Samples/models/digits-cnn.json) on the bundled digits, paper SGD, into lrt-checkpoint.h5.")
+        discussion: "With no arguments: the sample CNN (Samples/models/digits-cnn.json, built into lrt) on the bundled digits (Samples/digits, beside the lrt executable or in the working directory), paper SGD, into lrt-checkpoint.h5.")
 
-    @Option(help: "Keras model config (a JSON file, as model.to_json() writes), or a built-in architecture sized for the data (`lrt models` lists them); default: Samples/models/digits-cnn.json.")
+    @Option(help: "Keras model config (a JSON file, as model.to_json() writes), or a built-in architecture sized for the data (`lrt models` lists them); default: the sample CNN for 8x8 digits, Samples/models/digits-cnn.json, built into lrt.")
     var model: String?
 
     @OptionGroup var options: TrainingOptions
@@ -25,7 +25,7 @@ struct Train: ParsableCommand {
         Interrupt.install()
         var hooks = options.monitoring.hooks
         hooks.inputFiles = try ModelArgument.file(model).map { [$0] } ?? []
-        try report(Runs.train(configuration, hooks: hooks))
+        try report(checkSettings { try Runs.train(configuration, hooks: hooks) })
     }
 }
 
@@ -56,15 +56,17 @@ struct Resume: ParsableCommand {
 
     func validate() throws {
         if let epochs { try checkSettings { try RunSetting.check(epochs: epochs) } }
+        if let out { try checkCheckpointName(out) }
         if optimizer.optimizer != nil { try optimizer.validateForNewRun() }
     }
 
     func run() throws {
         try Isolation.preflight(checkpoint)
         Interrupt.install()
-        try report(Runs.resume(checkpointPath: checkpoint, epochs: epochs, outputPath: out, dataRoot: data,
-                               optimizer: optimizer.configuration(over:), resetOptimizer: resetOptimizer,
-                               hooks: monitoring.hooks))
+        try report(checkSettings {
+            try Runs.resume(checkpointPath: checkpoint, epochs: epochs, outputPath: out, dataRoot: data,
+                            optimizer: optimizer.configuration(over:), resetOptimizer: resetOptimizer, hooks: monitoring.hooks)
+        })
     }
 }
 
@@ -78,13 +80,27 @@ struct Finetune: ParsableCommand {
     @Flag(help: "Continue with the file's optimizer and its state (an lrt checkpoint's, or Keras's optimizer_weights) instead of the optimizer flags.")
     var keepOptimizer = false
 
+    @Flag(help: "Replace the model's last layer with parameters (a Dense) by a freshly initialized one with one unit per class of --data (same name and activation, Keras's initializers, seeded by --seed).")
+    var newHead = false
+
+    @Option(parsing: .singleValue, help: ArgumentHelp("Freeze the layers whose names match this glob (repeatable), e.g. 'conv*': no update, no parameter gradient, BatchNormalization in inference mode; saved as \"trainable\": false. `lrt inspect MODEL.h5` lists the layer names.", valueName: "pattern"))
+    var freeze: [String] = []
+
     @OptionGroup var options: TrainingOptions
+
+    func validate() throws {
+        if let empty = freeze.first(where: \.isEmpty) { throw ValidationError("--freeze needs a pattern such as 'conv*', got '\(empty)'") }
+    }
 
     func run() throws {
         try Isolation.preflight(model)
         Interrupt.install()
-        try report(Runs.finetune(modelPath: model, configuration: try options.configuration(modelConfig: ""),
-                                 keepOptimizer: keepOptimizer, hooks: options.monitoring.hooks))
+        let configuration = try options.configuration(modelConfig: "")
+        try report(checkSettings {
+            try Runs.finetune(modelPath: model, configuration: configuration, keepOptimizer: keepOptimizer,
+                              options: Runs.FinetuneOptions(newHead: newHead, freeze: freeze),
+                              hooks: options.monitoring.hooks)
+        })
     }
 }
 
@@ -145,6 +161,16 @@ struct Doctor: ParsableCommand {
 }
 
 // MARK: - Shared
+
+/// Refuses a checkpoint name Keras would not open as what lrt writes: `.keras` is Keras 3's zip format,
+/// while lrt writes Keras's legacy HDF5 format, which `keras.models.load_model` reads from `.h5` names.
+func checkCheckpointName(_ path: String, flag: String = "--out") throws {
+    let name = (path as NSString).lastPathComponent
+    guard !name.lowercased().hasSuffix(".keras") else {
+        let stem = String(name.dropLast(".keras".count))
+        throw ValidationError("\(flag) \(path): lrt writes Keras's HDF5 format (.h5), not the .keras zip format, and Keras refuses an HDF5 file named .keras; use \(flag) \(stem.isEmpty ? "model" : stem).h5")
+    }
+}
 
 /// The text of a JSON config file (a model or optimizer config): a regular file of at most 16 MiB of UTF-8.
 func readConfigFile(_ path: String, what: String = "model config") throws -> String {

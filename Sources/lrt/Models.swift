@@ -90,26 +90,31 @@ struct Models: ParsableCommand {
 /// Where `lrt train --model VALUE` gets its Keras model config.
 enum ModelArgument {
     /// The config text for `value`: a Keras JSON file when it ends in `.json`, otherwise the built-in
-    /// architecture of that name sized for the dataset at `dataRoot`; nil: the default sample,
-    /// Samples/models/digits-cnn.json.
+    /// architecture of that name sized for the dataset at `dataRoot`; nil: the default sample model,
+    /// Samples/models/digits-cnn.json, built into lrt (the `digits-cnn` architecture at its default input,
+    /// which `ArchitectureTests` holds equal to that file), so it is found wherever lrt runs.
     /// `imageSize` and `colorMode` (`--image-size`, `--color-mode`) override the input a built-in architecture is
     /// sized for; a JSON config fixes its own input, so `--image-size` is refused with one.
     static func config(_ value: String?, dataRoot: String, imageSize: ImageSize? = nil, colorMode: ColorMode? = nil) throws -> String {
+        guard let value else {
+            let sample = Architectures.digitsCNN
+            return try sample.config(inputShape: sample.defaultInputShape, classCount: sample.defaultClassCount).serialized
+        }
         if let path = try file(value) {
             if let imageSize {
                 throw ValidationError("--image-size \(imageSize.height),\(imageSize.width) sizes built-in architectures only; the input of a JSON model config is in the config (its images are resized to it)")
             }
             return try readConfigFile(path)
         }
-        return try Runs.builtInModelConfig(named: value ?? "", dataRoot: dataRoot, height: imageSize?.height, width: imageSize?.width,
+        return try Runs.builtInModelConfig(named: value, dataRoot: dataRoot, height: imageSize?.height, width: imageSize?.width,
                                            channels: colorMode?.channels)
     }
 
     /// The config file `value` names: a name ending in `.json` or any path with a `/` (so
     /// `--model DIR/` or `--model /dev/zero` get a message about that file, not an unknown
-    /// architecture); nil for an architecture name. nil `value`: the default sample.
+    /// architecture); nil for an architecture name, or for the default sample (built in).
     static func file(_ value: String?) throws -> String? {
-        guard let value else { return try Samples.path("models/digits-cnn.json") }
+        guard let value else { return nil }
         return value.lowercased().hasSuffix(".json") || value.contains("/") ? value : nil
     }
 }

@@ -164,6 +164,9 @@ struct OptimizerOptions: ParsableArguments {
             }
         }
         if saved != nil, !givesAnyFlag { return nil }
+        if saved != nil, cosinePeriodSpansRun {
+            throw CommandError.invalidOption("--schedule cosine on resume needs --step-size N, the period (in --step-unit units, default epochs); a new run's cosine spans the whole run by default")
+        }
         do { return try fromFlags(over: saved) } catch let error as OptimizerError {
             throw CommandError.invalidOption(Self.message(error))
         }
@@ -271,8 +274,38 @@ struct OptimizerOptions: ParsableArguments {
         }
     }
 
+    /// Whether the cosine schedule's period is the run's length in steps (`--schedule cosine` without
+    /// `--step-size`), which the library sets once it knows the steps per epoch.
+    var cosinePeriodSpansRun: Bool { schedule == .cosine && stepSize == nil }
+
+    /// Refuses a schedule flag the chosen schedule does not read, e.g. `--gamma` with `--schedule cosine`
+    /// or without `--schedule`.
+    private func checkScheduleFlagsApply(to chosen: ScheduleName) throws {
+        var given: [(flag: String, schedules: [ScheduleName])] = []
+        if gamma != nil { given.append(("--gamma", [.step, .multistep, .exponential, .inverse])) }
+        if stepSize != nil { given.append(("--step-size", [.step, .cosine])) }
+        if stepUnit != nil { given.append(("--step-unit", [.step, .cosine])) }
+        if milestones != nil { given.append(("--milestones", [.multistep])) }
+        if power != nil { given.append(("--power", [.inverse])) }
+        if minLearningRate != nil { given.append(("--min-learning-rate", [.cosine, .plateau])) }
+        if plateauMonitor != nil { given.append(("--plateau-monitor", [.plateau])) }
+        if plateauFactor != nil { given.append(("--plateau-factor", [.plateau])) }
+        if plateauPatience != nil { given.append(("--plateau-patience", [.plateau])) }
+        if plateauCooldown != nil { given.append(("--plateau-cooldown", [.plateau])) }
+        for (flag, schedules) in given where !schedules.contains(chosen) {
+            let current = schedule == nil ? "the default schedule, constant" : "--schedule \(chosen.rawValue)"
+            throw OptimizerError(.conflict(keys: [], hint: "\(flag) does not apply to \(current); it is for --schedule \(schedules.map(\.rawValue).joined(separator: ", "))"))
+        }
+        if warmupStartFactor != nil, warmupSteps == nil {
+            throw OptimizerError(.conflict(keys: [], hint: "--warmup-start-factor does not apply without a warm-up; give --warmup-steps N"))
+        }
+    }
+
     /// The schedule the schedule flags describe, at `defaultLearningRate` unless `--learning-rate` is given.
+    /// A cosine schedule without `--step-size` spans one epoch here (with `--step-unit epoch`: one per
+    /// epoch unit); ``cosinePeriodSpansRun`` tells the library to stretch it over the run.
     private func makeSchedule(defaultLearningRate: Double) throws -> any LearningRateSchedule {
+        try checkScheduleFlagsApply(to: schedule ?? .constant)
         let rate = learningRate ?? defaultLearningRate
         func required<Value>(_ value: Value?, _ flag: String) throws -> Value {
             guard let value else {
@@ -300,8 +333,9 @@ struct OptimizerOptions: ParsableArguments {
         case .inverse:
             result = try InverseSchedule(learningRate: rate, gamma: try required(gamma, "--gamma"), power: try required(power, "--power"))
         case .cosine:
+            // Without --step-size: a stand-in of one unit, stretched over the run by the library.
             result = try CosineSchedule(learningRate: rate, minimumLearningRate: minLearningRate ?? 0,
-                                        period: try required(stepSize, "--step-size"), unit: unit)
+                                        period: stepSize ?? 1, unit: stepSize == nil ? stepUnit ?? .step : unit)
         case .plateau:
             let monitor = plateauMonitor ?? "val_loss"
             result = try ReduceOnPlateau(learningRate: rate, monitor: monitor, mode: monitor.hasSuffix("accuracy") ? .max : .min,

@@ -40,6 +40,7 @@ struct TrainingOptions: ParsableArguments {
             try RunSetting.check(epochs: epochs)
             try RunSetting.check(batchSize: batchSize)
         }
+        try checkCheckpointName(out)
         try optimizer.validateForNewRun()
     }
 
@@ -49,6 +50,7 @@ struct TrainingOptions: ParsableArguments {
         configuration.epochs = epochs
         configuration.batchSize = batchSize
         configuration.optimizer = try optimizer.configuration()
+        configuration.cosinePeriodSpansRun = optimizer.cosinePeriodSpansRun && optimizer.optimizerConfig == nil
         configuration.seed = seed
         configuration.outputPath = out
         configuration.data = try dataOptions.options()
@@ -154,13 +156,38 @@ struct DataFlags: ParsableArguments {
     }
 }
 
-/// Telemetry and logging options of every command that trains.
+/// Progress, telemetry, logging and callback options of every command that trains. Each one given is stored
+/// in the checkpoint's plan; `lrt resume` takes those not given from the plan.
 struct MonitoringOptions: ParsableArguments {
-    @Option(help: "Record each layer's gradient, weight and update norms and rate multiplier every N steps (0: off).")
-    var logEvery = 50
+    @Option(help: "Record each layer's gradient, weight and update norms and rate multiplier, the loss and the learning rate every N steps (0: off; default 50, or the resumed run's).")
+    var logEvery: Int?
 
-    @Option(help: ArgumentHelp("Append epoch metrics and telemetry records to this JSON-lines file.", valueName: "file"))
+    @Option(help: ArgumentHelp("Log every epoch's metrics and every telemetry record: FILE.csv (Keras CSVLogger columns, epoch from 0; per-step rows in FILE.steps.csv) or FILE.jsonl (JSON lines).", valueName: "file"))
+    var log: String?
+
+    @Option(help: ArgumentHelp("The same as --log FILE.jsonl.", valueName: "file"))
     var metricsLog: String?
+
+    @Option(help: ArgumentHelp("Write TensorBoard event files into DIR/train and DIR/validation (Keras's layout).", valueName: "dir"))
+    var tensorboard: String?
+
+    @Option(help: ArgumentHelp("Stop when --monitor has not improved for N epochs.", valueName: "patience"))
+    var earlyStopping: Int?
+
+    @Option(help: ArgumentHelp("The metric --early-stopping and --keep-best watch: val_loss (default), val_accuracy, loss or accuracy; accuracy is better larger, loss smaller.", valueName: "metric"))
+    var monitor: String?
+
+    @Option(help: ArgumentHelp("The smallest change of --monitor that counts as an improvement for --early-stopping (default 0).", valueName: "delta"))
+    var minDelta: Double?
+
+    @Option(help: ArgumentHelp("Also keep the best checkpoint by --monitor in this file, replaced after each better epoch.", valueName: "file.h5"))
+    var keepBest: String?
+
+    @Option(help: ArgumentHelp("Also save the checkpoint every N steps within an epoch (default: only at epoch ends).", valueName: "steps"))
+    var saveEvery: Int?
+
+    @Flag(help: "Print only errors and the final summary line.")
+    var quiet = false
 
     @Flag(help: "Gzip the weights in the checkpoint (h5py and Keras read it).")
     var compress = false
@@ -172,9 +199,25 @@ struct MonitoringOptions: ParsableArguments {
     var collectiveTimeout = 600.0
 
     func validate() throws {
-        guard logEvery >= 0 else { throw ValidationError("--log-every must be 0 (off) or a positive number of steps, got \(logEvery)") }
         guard collectiveTimeout.isFinite, collectiveTimeout >= 0 else {
             throw ValidationError("--collective-timeout must be 0 (wait forever) or a number of seconds, got \(collectiveTimeout)")
+        }
+        if let logEvery, logEvery < 0 { throw ValidationError("--log-every must be 0 (off) or a positive number of steps, got \(logEvery)") }
+        if log != nil, metricsLog != nil { throw ValidationError("--metrics-log is another name for --log FILE.jsonl; give one of them") }
+        if let log {
+            let pathExtension = URL(fileURLWithPath: log).pathExtension.lowercased()
+            guard pathExtension == "csv" || pathExtension == "jsonl" else {
+                throw ValidationError("--log \(log): name a .csv file (Keras CSVLogger rows) or a .jsonl file (JSON lines)")
+            }
+        }
+        if let earlyStopping, earlyStopping < 1 {
+            throw ValidationError("--early-stopping must be a patience of at least 1 epoch, got \(earlyStopping)")
+        }
+        if let minDelta, !(minDelta >= 0 && minDelta.isFinite) { throw ValidationError("--min-delta must be 0 or more, e.g. 0.001, got \(minDelta)") }
+        if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every must be a positive number of steps, got \(saveEvery)") }
+        if let monitor { try checkSettings { _ = try MonitoredMetric(monitor) } }
+        if let keepBest, keepBest.lowercased().hasSuffix(".keras") {
+            throw ValidationError("--keep-best \(keepBest): lrt writes Keras's HDF5 format; name a .h5 file")
         }
     }
 
@@ -182,8 +225,16 @@ struct MonitoringOptions: ParsableArguments {
     var hooks: Runs.Hooks {
         var hooks = Runs.Hooks()
         hooks.shouldStop = { Interrupt.requested }
+        hooks.progressStyle = ProgressStyle.automatic
+        hooks.quiet = quiet
         hooks.logEvery = logEvery
-        hooks.metricsLogPath = metricsLog
+        hooks.logPath = log ?? metricsLog
+        hooks.tensorBoardPath = tensorboard
+        hooks.earlyStoppingPatience = earlyStopping
+        hooks.monitor = monitor
+        hooks.minimumDelta = minDelta
+        hooks.keepBestPath = keepBest
+        hooks.saveEvery = saveEvery
         hooks.compressWeights = compress
         hooks.overwrite = overwrite
         hooks.communicator = World.communicator
@@ -192,21 +243,24 @@ struct MonitoringOptions: ParsableArguments {
     }
 }
 
-/// The bundled samples (`Samples/`), found from the working directory or beside the executable.
+/// The bundled sample dataset (`Samples/`), found from the working directory or beside the executable's
+/// real path (a symbolic link to it in a `bin/` folder finds the install it points to); the sample model is
+/// built in (``ModelArgument``).
 enum Samples {
-    /// `Samples/<name>` (a folder or file), from the working directory or beside the executable.
+    /// `Samples/<name>` (a folder or file), from the working directory, or the executable's folder and up to
+    /// five folders above it (`.build/release/lrt` in the repository, `PREFIX/bin/lrt` beside `PREFIX/Samples`,
+    /// `PREFIX/share/lrt/Samples`).
     static func path(_ name: String) throws -> String {
-        var candidates = [FileManager.default.currentDirectoryPath]
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<5 {
-            candidates.append(directory.path)
+        var bases = [FileManager.default.currentDirectoryPath]
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var directory = executable.deletingLastPathComponent()
+        for _ in 0..<6 {
+            bases.append(directory.path)
             directory.deleteLastPathComponent()
         }
-        for base in candidates {
-            let path = base + "/Samples/" + name
-            if FileManager.default.fileExists(atPath: path) { return path }
-        }
-        throw CommandError.missingSamples(name: name)
+        let candidates = bases.flatMap { [$0 + "/Samples/" + name, $0 + "/share/lrt/Samples/" + name] }
+        for path in candidates where FileManager.default.fileExists(atPath: path) { return path }
+        throw CommandError.missingSamples(name: name, executable: executable.path)
     }
 }
 
@@ -245,6 +299,13 @@ extension RunSetting {
         case .batchSize: return "--batch-size"
         case .augmentation: return "--augment"
         case .topK: return "--top-k"
+        case .logEvery: return "--log-every"
+        case .saveEvery: return "--save-every"
+        case .earlyStopping: return "--early-stopping"
+        case .minimumDelta: return "--min-delta"
+        case .monitor: return "--monitor"
+        case .log: return "--log"
+        case .keepBest: return "--keep-best"
         }
     }
 }
@@ -266,16 +327,16 @@ enum CommandError: Error, CustomStringConvertible {
     case invalidFile(path: String, what: String, reason: String)
     /// Option values that cannot be used together or with the checkpoint, named by their flags.
     case invalidOption(String)
-    /// No `--data` and no bundled `Samples/<name>`.
-    case missingSamples(name: String)
+    /// No `--data` and no bundled `Samples/<name>` in the working directory or beside `executable`.
+    case missingSamples(name: String, executable: String)
 
     var description: String {
         switch self {
         case .unreadable(let path, let what, let reason): return "cannot read \(what) \(path): \(reason)"
         case .invalidFile(let path, let what, let reason): return "\(what) \(path): \(reason)"
         case .invalidOption(let message): return message
-        case .missingSamples(let name):
-            return "no --data given and the sample dataset Samples/\(name) was not found; run from the lrt repository or pass --data DIR"
+        case .missingSamples(let name, let executable):
+            return "no --data given and the sample dataset Samples/\(name) was not found in the working directory or beside the lrt executable \(executable); pass --data DIR (a folder of class folders of images)"
         }
     }
 }

@@ -261,6 +261,36 @@ final class PredictEvalTests: CommandTestCase {
         }
     }
 
+    /// A model trained with `--normalize mean-std` gets its inputs standardized by `predict` as by `eval`: both give
+    /// every image the same probabilities, and eval's per-image CSV names the files.
+    func testPredictAndEvalNormalizeAsTheRunDid() throws {
+        let dataset = try makeDataset()
+        let checkpoint = outputs.appendingPathComponent("normalized.h5")
+        try lrtSucceeds(["train", "--model", try makeModel().path, "--data", dataset.path, "--epochs", "1",
+                         "--batch-size", "4", "--normalize", "mean-std", "--validation-split", "0", "--out", checkpoint.path])
+        let test = dataset.appendingPathComponent("test")
+        let csv = outputs.appendingPathComponent("normalized.csv")
+        try lrtSucceeds(["eval", checkpoint.path, "--data", dataset.path, "--predictions", csv.path])
+        let rows = try csvRows(csv).dropFirst()
+        XCTAssertFalse(rows.isEmpty)
+        let run = try lrtSucceeds(["predict", checkpoint.path, test.path, "--json", "--top-k", "\(Self.patternClasses.count)"])
+        let predicted = Dictionary(uniqueKeysWithValues: try run.standardOutput.split(separator: "\n").map {
+            let line = try parseJSONLine(String($0))
+            return (URL(fileURLWithPath: line.file).standardizedFileURL.path, line.classes)
+        })
+        XCTAssertEqual(predicted.count, rows.count, "\(run)")
+        for row in rows {
+            let file = URL(fileURLWithPath: row[0]).standardizedFileURL.path
+            let classes = try XCTUnwrap(predicted[file], "eval's CSV names \(row[0]), which predict did not classify")
+            let evalProbabilities = row[4...].map { Double($0)! }
+            for (name, probability) in classes {
+                let index = try XCTUnwrap(Self.patternClasses.firstIndex(of: name))
+                XCTAssertEqual(probability, evalProbabilities[index], accuracy: 1e-5 + 1e-5 * probability,
+                               "predict and eval read \(file) differently")
+            }
+        }
+    }
+
     /// A Keras file has no class names: predict shows the indices with a note; eval takes the folder names.
     func testKerasFilesWithoutClassNamesGetIndices() throws {
         let keras = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
