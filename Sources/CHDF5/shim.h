@@ -22,6 +22,8 @@ static inline hid_t lrt_H5T_IEEE_F32LE(void) { return H5T_IEEE_F32LE; }
 static inline hid_t lrt_H5T_IEEE_F64LE(void) { return H5T_IEEE_F64LE; }
 static inline hid_t lrt_H5T_STD_I64LE(void) { return H5T_STD_I64LE; }
 static inline hid_t lrt_H5T_STD_U64LE(void) { return H5T_STD_U64LE; }
+static inline hid_t lrt_H5T_STD_U8LE(void) { return H5T_STD_U8LE; }
+static inline hid_t lrt_H5T_NATIVE_UINT8(void) { return H5T_NATIVE_UINT8; }
 static inline size_t lrt_H5T_VARIABLE(void) { return H5T_VARIABLE; }
 static inline unsigned lrt_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
 static inline unsigned lrt_H5F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }

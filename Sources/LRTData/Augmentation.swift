@@ -133,6 +133,7 @@ public struct AugmentedDataset: Dataset {
     public var labels: [Int32] { base.labels }
     public var classNames: [String] { base.classNames }
     public var exampleShape: [Int] { base.exampleShape }
+    public var filePaths: [String]? { base.filePaths }
 
     /// `base` with `augmentation`; `base`'s examples must be `[height, width, channels]`.
     public init(_ base: any Dataset, augmentation: Augmentation) {
@@ -151,4 +152,7 @@ public struct AugmentedDataset: Dataset {
             }
         }
     }
+
+    public func epochOrder(using generator: inout SeededGenerator) -> [Int] { base.epochOrder(using: &generator) }
+    public var chunkSize: Int { base.chunkSize }
 }

@@ -31,6 +31,8 @@ public struct DataError: Error, CustomStringConvertible, Equatable {
         case sizeMismatch
         /// Writing a PNG file failed.
         case writeFailed
+        /// An image cache file (`--cache`) that cannot be read, written or used.
+        case cacheFailed
     }
 
     /// Which check failed.
@@ -39,6 +41,11 @@ public struct DataError: Error, CustomStringConvertible, Equatable {
     public let path: String?
     /// One line: what went wrong, where, and a hint to fix it.
     public let description: String
+
+    /// An error whose whole line is `description` (one read back from a cache file).
+    init(_ kind: Kind, path: String?, description: String) {
+        (self.kind, self.path, self.description) = (kind, path, description)
+    }
 
     /// Creates an error reading "`what`: `path` — `hint`".
     init(_ kind: Kind, path: String?, _ what: String, hint: String) {

@@ -14,9 +14,22 @@ public protocol Dataset: Sendable {
     /// size already fits, and their labels into `labels`.
     /// - Parameter generator: the augmentation stream (unused by datasets that do not augment).
     func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32], generator: inout SeededGenerator)
+    /// The file each example was read from, for reports that name them (`lrt eval --errors`); nil when the dataset does
+    /// not know (the default). [count]
+    var filePaths: [String]? { get }
+    /// One epoch's order of the examples, drawn from the data-order stream: a uniform permutation for datasets held in
+    /// memory (the default), a chunk-shuffled one for datasets streamed from a file (``HDF5CacheDataset``).
+    func epochOrder(using generator: inout SeededGenerator) -> [Int]
+    /// Examples `[k·chunkSize, (k+1)·chunkSize)` are read from storage together; 0 (the default): any order is as
+    /// cheap as any other.
+    var chunkSize: Int { get }
 }
 
 extension Dataset {
+    public var filePaths: [String]? { nil }
+    public func epochOrder(using generator: inout SeededGenerator) -> [Int] { generator.permutation(of: count) }
+    public var chunkSize: Int { 0 }
+
     /// ``fill(_:into:labels:generator:)`` without augmentation (evaluation).
     public func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32]) {
         var unused = SeededGenerator(seed: 0)
@@ -40,6 +53,7 @@ public struct DatasetSubset: Dataset {
     public var count: Int { indices.count }
     public var classNames: [String] { base.classNames }
     public var exampleShape: [Int] { base.exampleShape }
+    public var filePaths: [String]? { base.filePaths.map { paths in indices.map { paths[$0] } } }
 
     /// A subset with no examples and no classes.
     public static let empty = DatasetSubset(EmptyDataset(), indices: [])
@@ -56,6 +70,37 @@ public struct DatasetSubset: Dataset {
     public func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32], generator: inout SeededGenerator) {
         base.fill(indices.map { self.indices[$0] }[...], into: &batch, labels: &labels, generator: &generator)
     }
+
+    /// A uniform permutation, or over a streamed base, this subset's examples chunk-shuffled by the base's chunks.
+    public func epochOrder(using generator: inout SeededGenerator) -> [Int] {
+        let size = base.chunkSize
+        guard size > 0 else { return generator.permutation(of: count) }
+        var groups: [Int: [Int]] = [:]
+        for (position, index) in indices.enumerated() { groups[index / size, default: []].append(position) }
+        return ChunkShuffle.order(groups: groups.keys.sorted().map { groups[$0]! }, generator: &generator)
+    }
+
+    public var chunkSize: Int { 0 }
+}
+
+/// The order of a streamed dataset's epoch: the chunks in a random order, then the examples of every
+/// ``windowChunks`` consecutive chunks of that order shuffled together, so that a batch mixes several chunks while
+/// only a window of chunks needs to be in memory. Deterministic from the generator's state.
+public enum ChunkShuffle {
+    /// Chunks whose examples are shuffled together.
+    public static let windowChunks = 4
+
+    /// `groups`: the examples of each chunk, in storage order.
+    public static func order(groups: [[Int]], generator: inout SeededGenerator) -> [Int] {
+        let chunkOrder = generator.permutation(of: groups.count)
+        var order: [Int] = []
+        order.reserveCapacity(groups.reduce(0) { $0 + $1.count })
+        for start in stride(from: 0, to: chunkOrder.count, by: windowChunks) {
+            let window = chunkOrder[start..<min(start + windowChunks, chunkOrder.count)].flatMap { groups[$0] }
+            order += generator.permutation(of: window.count).map { window[$0] }
+        }
+        return order
+    }
 }
 
 /// A dataset with no examples.
@@ -67,4 +112,8 @@ private struct EmptyDataset: Dataset {
     func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32], generator: inout SeededGenerator) {
         precondition(indices.isEmpty, "an empty dataset has no examples")
     }
+}
+
+extension ImageFolder {
+    public var filePaths: [String]? { imagePaths }
 }

@@ -53,16 +53,31 @@ public struct ImageFolder: Dataset {
     /// - Parameter skipBadImages: leave out images that cannot be decoded (listed in ``rejected``, with the listing's
     ///   own rejects) instead of throwing; a class left without images is still an error.
     /// - Throws: `DataError` for the first bad image in listing order, or when the images do not fit in memory.
-    public static func load(_ listing: ImageListing, preprocessing: Preprocessing,
-                            skipBadImages: Bool = false) throws(DataError) -> ImageFolder {
-        let (pixels, failures) = try decodeAll(listing.imagePaths, preprocessing: preprocessing)
+    ///   - memoryBudget: the most bytes the decoded images may take (default: half of the machine's memory).
+    ///   - progress: called after each block of decoded images with (decoded so far, total); default none.
+    public static func load(_ listing: ImageListing, preprocessing: Preprocessing, skipBadImages: Bool = false,
+                            memoryBudget: Int = MemoryBudget.defaultBytes,
+                            progress: ((Int, Int) -> Void)? = nil) throws(DataError) -> ImageFolder {
+        let (pixels, failures) = try decodeAll(listing.imagePaths, preprocessing: preprocessing, memoryBudget: memoryBudget,
+                                               progress: progress)
         guard failures.contains(where: { $0 != nil }) else {
             return ImageFolder(root: listing.root, classNames: listing.classNames, imagePaths: listing.imagePaths,
                                labels: listing.labels, skipped: listing.skipped, rejected: listing.rejected,
                                preprocessing: preprocessing, pixels: pixels)
         }
+        return try keeping(listing, preprocessing: preprocessing, pixels: pixels, failures: failures, skipBadImages: skipBadImages)
+    }
+
+    /// The images of `listing` whose `failures` entry is nil, or the first failure when not `skipBadImages`.
+    static func keeping(_ listing: ImageListing, preprocessing: Preprocessing, pixels: [UInt8], failures: [DataError?],
+                        skipBadImages: Bool) throws(DataError) -> ImageFolder {
         if !skipBadImages, let first = failures.lazy.compactMap({ $0 }).first { throw first }
         let kept = failures.indices.filter { failures[$0] == nil }
+        if kept.count == failures.count {
+            return ImageFolder(root: listing.root, classNames: listing.classNames, imagePaths: listing.imagePaths,
+                               labels: listing.labels, skipped: listing.skipped, rejected: listing.rejected,
+                               preprocessing: preprocessing, pixels: pixels)
+        }
         let imageSize = preprocessing.height * preprocessing.width * preprocessing.colorMode.channels
         var keptPixels = [UInt8]()
         keptPixels.reserveCapacity(kept.count * imageSize)
@@ -78,14 +93,11 @@ public struct ImageFolder: Dataset {
                            preprocessing: preprocessing, pixels: keptPixels)
     }
 
-    /// `byte / 255` for every byte value, so conversion is a table look-up.
-    private static let unitScale: [Float] = (0..<256).map { Float($0) / 255 }
-
     public func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32], generator: inout SeededGenerator) {
         let exampleSize = height * width * channels
         prepare(&batch, count: indices.count)  // [count, height, width, channels]
         labels.removeAll(keepingCapacity: true)
-        Self.unitScale.withUnsafeBufferPointer { scale in
+        Preprocessing.unitScale.withUnsafeBufferPointer { scale in
             pixels.withUnsafeBufferPointer { source in
                 batch.withUnsafeMutableBufferPointer { destination in
                     for (row, example) in indices.enumerated() {
@@ -100,38 +112,60 @@ public struct ImageFolder: Dataset {
 
     /// Decodes `paths` on all cores into [count, height, width, channels] bytes, and each image's failure (nil when
     /// it decoded; a failed image's bytes are zero).
-    private static func decodeAll(_ paths: [String], preprocessing: Preprocessing) throws(DataError) -> ([UInt8], [DataError?]) {
+    /// - Parameters:
+    ///   - memoryBudget: the most bytes the decoded images may take (default: half of the machine's memory).
+    ///   - progress: called after each block of images with (decoded so far, total).
+    static func decodeAll(_ paths: [String], preprocessing: Preprocessing, memoryBudget: Int = MemoryBudget.defaultBytes,
+                          progress: ((Int, Int) -> Void)? = nil) throws(DataError) -> ([UInt8], [DataError?]) {
         let imageSize = preprocessing.height * preprocessing.width * preprocessing.colorMode.channels
-        guard let total = PNGCodec.product(paths.count, imageSize),
-              UInt64(total) <= ProcessInfo.processInfo.physicalMemory / 2 else {
+        guard let total = PNGCodec.product(paths.count, imageSize), total <= memoryBudget else {
+            let needed = PNGCodec.product(paths.count, imageSize).map(MemoryBudget.format) ?? "more than 8E"
             throw DataError(.invalidArgument, path: nil,
-                            "\(paths.count) images of \(preprocessing.height)×\(preprocessing.width)×\(preprocessing.colorMode.channels) do not fit in memory",
-                            hint: "use a smaller image size or fewer images")
+                            "\(paths.count) images of \(preprocessing.height)×\(preprocessing.width)×\(preprocessing.colorMode.channels) need \(needed) decoded, over the memory budget of \(MemoryBudget.format(memoryBudget))",
+                            hint: "pass --cache FILE.h5 to stream them from a cache file, raise --memory-budget, or use a smaller image size")
         }
         guard !paths.isEmpty else { return ([], []) }
-        let chunkCount = min(paths.count, ProcessInfo.processInfo.activeProcessorCount * 4)
         var failures = [DataError?](repeating: nil, count: paths.count)  // [count]
         let pixels = [UInt8](unsafeUninitializedCapacity: total) { buffer, initializedCount in
-            failures.withUnsafeMutableBufferPointer { errorBuffer in
-                // Each chunk writes only its own images' pixels and error slots.
-                nonisolated(unsafe) let output = buffer, errors = errorBuffer
-                DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
-                    for index in chunk * paths.count / chunkCount ..< (chunk + 1) * paths.count / chunkCount {
-                        do throws(DataError) {
-                            let image = try preprocessing.read(fileAt: paths[index])
-                            image.pixels.withUnsafeBufferPointer { samples in
-                                _ = UnsafeMutableBufferPointer(rebasing: output[index * imageSize..<(index + 1) * imageSize])
-                                    .update(fromContentsOf: samples)
-                            }
-                        } catch {
-                            UnsafeMutableBufferPointer(rebasing: output[index * imageSize..<(index + 1) * imageSize]).initialize(repeating: 0)
-                            errors[index] = error
-                        }
-                    }
-                }
+            let block = 4096
+            for start in stride(from: 0, to: paths.count, by: block) {
+                let end = min(start + block, paths.count)
+                let blockFailures = decode(paths[start..<end], preprocessing: preprocessing,
+                                           into: UnsafeMutableBufferPointer(rebasing: buffer[start * imageSize..<end * imageSize]))
+                failures.replaceSubrange(start..<end, with: blockFailures)
+                progress?(end, paths.count)
             }
             initializedCount = total
         }
         return (pixels, failures)
+    }
+
+    /// Decodes `paths` on all cores into `output`, [paths.count, height, width, channels] bytes, and returns each
+    /// image's failure (nil when it decoded; a failed image's bytes are zero).
+    static func decode(_ paths: ArraySlice<String>, preprocessing: Preprocessing,
+                       into output: UnsafeMutableBufferPointer<UInt8>) -> [DataError?] {
+        let imageSize = preprocessing.height * preprocessing.width * preprocessing.colorMode.channels
+        precondition(output.count == paths.count * imageSize)
+        guard !paths.isEmpty else { return [] }
+        let chunkCount = min(paths.count, ProcessInfo.processInfo.activeProcessorCount * 4)
+        var failures = [DataError?](repeating: nil, count: paths.count)  // [count]
+        let first = paths.startIndex
+        failures.withUnsafeMutableBufferPointer { errorBuffer in
+            // Each chunk writes only its own images' pixels and error slots.
+            nonisolated(unsafe) let output = output, errors = errorBuffer
+            DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
+                for index in chunk * paths.count / chunkCount ..< (chunk + 1) * paths.count / chunkCount {
+                    let slice = UnsafeMutableBufferPointer(rebasing: output[index * imageSize..<(index + 1) * imageSize])
+                    do throws(DataError) {
+                        let image = try preprocessing.read(fileAt: paths[first + index])
+                        image.pixels.withUnsafeBufferPointer { samples in _ = slice.update(fromContentsOf: samples) }
+                    } catch {
+                        slice.initialize(repeating: 0)
+                        errors[index] = error
+                    }
+                }
+            }
+        }
+        return failures
     }
 }

@@ -116,7 +116,7 @@ public struct ImageListing: Sendable, Equatable {
     }
 
     /// Appends the images under `folder` (recursively, sorted) to `images`.
-    private static func collectImages(in folder: String, into images: inout [String], skipped: inout Skipped,
+    static func collectImages(in folder: String, into images: inout [String], skipped: inout Skipped,
                                       rejected: inout [DataError]?, ancestors: inout [FileIdentity]) throws(DataError) {
         var status = stat()
         guard stat(folder, &status) == 0 else { throw folderError(folder, errno: errno) }

@@ -221,6 +221,15 @@ public enum Checkpoint {
         try training.setAttribute("epoch_correct", int64: Int64(state.epochCorrect))
         try training.setAttribute("epoch_seen", int64: Int64(state.epochSeen))
         try training.writeInt64s("epoch_order", state.epochOrder.map(Int64.init), shape: [state.epochOrder.count])
+        if let plan = state.plan { try writePlan(plan, into: try training.createGroup("plan")) }
+        for (name, monitor) in [("early_stopping", state.earlyStopping), ("keep_best", state.keepBest)] {
+            guard let monitor else { continue }
+            let group = try training.createGroup(name)
+            try group.setAttribute("best", double: monitor.best)
+            try group.setAttribute("best_epoch", int64: Int64(monitor.bestEpoch))
+            try group.setAttribute("wait", int64: Int64(monitor.wait))
+            try group.setAttribute("stopped_epoch", int64: Int64(monitor.stoppedEpoch))
+        }
 
         let dataset = try lrt.createGroup("dataset")
         try dataset.setAttribute("root", string: state.dataRoot)
@@ -235,6 +244,21 @@ public enum Checkpoint {
         try dataset.setAttribute("augment", string: state.augmentation)
         if !state.skippedImages.isEmpty {  // missing means none
             try dataset.setAttribute("skipped_images", strings: state.skippedImages)
+        }
+        try dataset.setAttribute("training_count", int64: Int64(state.trainingCount))
+        if !state.normalization.isEmpty {  // missing means inputs in [0, 1]
+            try dataset.setAttribute("normalize", string: state.normalization)
+            try dataset.writeFloats("normalization_mean", state.normalizationMean, shape: [state.normalizationMean.count])
+            try dataset.writeFloats("normalization_std", state.normalizationStandardDeviation,
+                                    shape: [state.normalizationStandardDeviation.count])
+        }
+        if !state.classWeights.isEmpty {  // missing means every class weighs 1
+            try dataset.setAttribute("class_weight", string: state.classWeightSource)
+            try dataset.writeFloats("class_weights", state.classWeights, shape: [state.classWeights.count])
+        }
+        if !state.cachePath.isEmpty {
+            try dataset.setAttribute("cache", string: state.cachePath)
+            try dataset.setAttribute("streamed", int64: state.streamed ? 1 : 0)
         }
         if let test = state.test {
             try dataset.setAttribute("test_loss", double: test.loss)
@@ -259,5 +283,21 @@ public enum Checkpoint {
                               ("update_norms", telemetry.updateNorms), ("multipliers", telemetry.multipliers)] {
             try group.writeFloats(name, table.flatMap { $0.map(Float.init) }, shape: shape)
         }
+        try group.writeFloats("losses", telemetry.losses.map(Float.init), shape: [telemetry.steps.count])
+        try group.writeFloats("learning_rates", telemetry.learningRates.map(Float.init), shape: [telemetry.steps.count])
+    }
+
+    /// `lrt/training/plan`: one attribute per setting (`epochs`, `log_every`, `log`, `tensorboard`, `monitor`,
+    /// `patience`, `min_delta`, `keep_best`, `save_every`).
+    private static func writePlan(_ plan: RunPlan, into group: HDF5Group) throws {
+        try group.setAttribute("epochs", int64: Int64(plan.epochs))
+        try group.setAttribute("log_every", int64: Int64(plan.logEvery))
+        try group.setAttribute("log", string: plan.logPath)
+        try group.setAttribute("tensorboard", string: plan.tensorBoardPath)
+        try group.setAttribute("monitor", string: plan.monitor)
+        try group.setAttribute("patience", int64: Int64(plan.patience))
+        try group.setAttribute("min_delta", double: plan.minimumDelta)
+        try group.setAttribute("keep_best", string: plan.keepBestPath)
+        try group.setAttribute("save_every", int64: Int64(plan.saveEvery))
     }
 }

@@ -314,6 +314,33 @@ struct CheckpointReader {
         if dataset.hasAttribute("skipped_images") {
             state.skippedImages = try dataset.stringArrayAttribute("skipped_images")
         }
+        if dataset.hasAttribute("training_count") {
+            state.trainingCount = try integerAttribute(dataset, "training_count", in: 0...CheckpointLimits.epochOrderLength)
+        }
+        if dataset.hasAttribute("normalize") {
+            state.normalization = try dataset.stringAttribute("normalize")
+            state.normalizationMean = try dataset.readFloats("normalization_mean").values
+            state.normalizationStandardDeviation = try dataset.readFloats("normalization_std").values
+            let channels = state.normalizationMean.count
+            guard state.normalization == "mean-std", [1, 3, 4].contains(channels),
+                  state.normalizationStandardDeviation.count == channels,
+                  state.normalizationMean.allSatisfy(\.isFinite),
+                  state.normalizationStandardDeviation.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                throw CheckpointError(path: path, "\(path): \(dataset.path)@normalize, normalization_mean and normalization_std must be mean-std with one finite mean and non-negative deviation per channel (1, 3 or 4); re-save the checkpoint")
+            }
+        }
+        if dataset.hasAttribute("class_weight") {
+            state.classWeightSource = try dataset.stringAttribute("class_weight")
+            state.classWeights = try dataset.readFloats("class_weights").values
+            guard state.classWeights.count == state.classNames.count,
+                  state.classWeights.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                throw CheckpointError(path: path, "\(path): \(dataset.path)/class_weights must hold one finite, non-negative weight per class (\(state.classNames.count)); re-save the checkpoint")
+            }
+        }
+        if dataset.hasAttribute("cache") {
+            state.cachePath = try dataset.stringAttribute("cache")
+            state.streamed = try dataset.int64Attribute("streamed") != 0
+        }
         if dataset.hasAttribute("test_accuracy") {
             state.test = TrainingState.TestMetrics(loss: try dataset.doubleAttribute("test_loss"),
                                                    accuracy: try dataset.doubleAttribute("test_accuracy"),
@@ -359,6 +386,10 @@ struct CheckpointReader {
         guard state.position <= order.count, state.epochSeen <= order.count, state.epochCorrect <= state.epochSeen else {
             throw CheckpointError(path: path, "\(path): \(training.path) is inconsistent: position \(state.position), epoch_seen \(state.epochSeen), epoch_correct \(state.epochCorrect) for an epoch order of \(order.count) examples")
         }
+
+        if training.contains("plan") { state.plan = try readPlan(try training.openGroup("plan")) }
+        state.earlyStopping = try readMonitor(training, "early_stopping")
+        state.keepBest = try readMonitor(training, "keep_best")
 
         let dataset = try lrt.openGroup("dataset")
         state.dataRoot = try dataset.stringAttribute("root")
@@ -407,8 +438,9 @@ struct CheckpointReader {
             throw CheckpointError(path: path, "\(path): \(group.path)@names lists '\(duplicate)' twice")
         }
         let tableNames = ["gradient_norms", "weight_norms", "update_norms", "multipliers"]
-        if let unexpected = try group.memberNames().first(where: { !(["steps"] + tableNames).contains($0) }) {
-            throw CheckpointError(path: path, "\(path): \(group.path)/\(unexpected) is not part of the lrt format (expected steps, \(tableNames.joined(separator: ", ")))")
+        let columnNames = ["losses", "learning_rates"]  // [records]; missing in files written before they were kept
+        if let unexpected = try group.memberNames().first(where: { !(["steps"] + tableNames + columnNames).contains($0) }) {
+            throw CheckpointError(path: path, "\(path): \(group.path)/\(unexpected) is not part of the lrt format (expected steps, \((tableNames + columnNames).joined(separator: ", ")))")
         }
         let stepsShape = try group.datasetShape("steps")
         guard stepsShape.count == 1, stepsShape[0] <= CheckpointLimits.telemetryRecords else {
@@ -430,12 +462,57 @@ struct CheckpointReader {
             let values = try group.readFloats(name).values.map(Double.init)
             tables.append((0..<steps.count).map { row in Array(values[row * names.count ..< (row + 1) * names.count]) })
         }
+        var columns: [[Double]?] = []
+        for name in columnNames {
+            guard group.contains(name) else { columns.append(nil); continue }
+            let shape = try group.datasetShape(name)
+            guard shape == [steps.count] else {
+                throw CheckpointError(path: path, "\(path): \(group.path)/\(name) has shape \(shape); expected [\(steps.count)] (records)")
+            }
+            columns.append(try group.readFloats(name).values.map(Double.init))
+        }
         guard let telemetry = TelemetryHistory(names: names, steps: steps.map { Int($0) }, gradientNorms: tables[0],
-                                               weightNorms: tables[1], updateNorms: tables[2], multipliers: tables[3])
+                                               weightNorms: tables[1], updateNorms: tables[2], multipliers: tables[3],
+                                               losses: columns[0], learningRates: columns[1])
         else {
             throw CheckpointError(path: path, "\(path): \(group.path) is inconsistent")
         }
         return telemetry
+    }
+
+    /// `lrt/training/plan` (see `Checkpoint.writePlan`); settings missing from it keep their defaults.
+    private func readPlan(_ group: HDF5Group) throws -> RunPlan {
+        var plan = RunPlan(epochs: try integerAttribute(group, "epochs", in: 1...CheckpointLimits.epochs))
+        if group.hasAttribute("log_every") { plan.logEvery = try integerAttribute(group, "log_every", in: 0...CheckpointLimits.steps) }
+        if group.hasAttribute("patience") { plan.patience = try integerAttribute(group, "patience", in: 0...CheckpointLimits.epochs) }
+        if group.hasAttribute("save_every") { plan.saveEvery = try integerAttribute(group, "save_every", in: 0...CheckpointLimits.steps) }
+        for (name, setting) in [("log", \RunPlan.logPath), ("tensorboard", \RunPlan.tensorBoardPath),
+                                ("monitor", \RunPlan.monitor), ("keep_best", \RunPlan.keepBestPath)] {
+            if let value = try optionalString(group, name) {
+                guard value.utf8.count <= 4096 else {
+                    throw CheckpointError(path: path, "\(path): \(attributePath(group, name)) holds \(value.utf8.count) bytes, more than the 4096 lrt reads (the file is damaged)")
+                }
+                plan[keyPath: setting] = value
+            }
+        }
+        if group.hasAttribute("min_delta") {
+            plan.minimumDelta = try group.doubleAttribute("min_delta")
+            guard plan.minimumDelta.isFinite, plan.minimumDelta >= 0 else {
+                throw CheckpointError(path: path, "\(path): \(attributePath(group, "min_delta")) is \(plan.minimumDelta); expected a finite value ≥ 0 (the file is damaged)")
+            }
+        }
+        return plan
+    }
+
+    /// A callback's monitor state (`lrt/training/early_stopping`, `lrt/training/keep_best`), nil when missing.
+    private func readMonitor(_ training: HDF5Group, _ name: String) throws -> MonitorState? {
+        guard training.contains(name) else { return nil }
+        let group = try training.openGroup(name)
+        let best = try group.doubleAttribute("best")
+        guard !best.isNaN else { throw CheckpointError(path: path, "\(path): \(attributePath(group, "best")) is NaN (the file is damaged)") }
+        return MonitorState(best: best, bestEpoch: try integerAttribute(group, "best_epoch", in: 0...CheckpointLimits.epochs),
+                            wait: try integerAttribute(group, "wait", in: 0...CheckpointLimits.epochs),
+                            stoppedEpoch: try integerAttribute(group, "stopped_epoch", in: 0...CheckpointLimits.epochs))
     }
 
     // MARK: Attributes

@@ -132,8 +132,10 @@ public struct Inspection {
                 : "\(training.position)/\(training.epochOrder.count) examples into epoch \(training.epoch + 1)"
             lines.append(field("training", "epoch \(training.epoch) done, global step \(training.globalStep), \(progress)"))
             lines.append(field("", "batch size \(training.batchSize), seed \(training.seed)"))
+            if let plan = training.plan { lines.append(field("plan", Self.planText(plan, training: training))) }
             lines.append(field("dataset", training.dataRoot.isEmpty ? "(not recorded)" : training.dataRoot))
             lines.append(field("classes", "\(training.classNames.count): \(training.classNames.joined(separator: ", "))"))
+            lines += datasetLines(training)
             lines.append("")
             lines += historyTable(training.history)
             lines += telemetryTable(training.telemetry)
@@ -145,6 +147,59 @@ public struct Inspection {
             lines += contents.warnings.map { "warning: \($0)" }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The images, splits and preprocessing of the run's dataset.
+    private func datasetLines(_ training: TrainingState) -> [String] {
+        var lines: [String] = []
+        var counts = [training.trainingCount > 0 ? "\(training.trainingCount) training" : "training count not recorded"]
+        switch training.validationSource {
+        case "split": counts.append("\(training.validationCount) validation (split \(training.validationFraction), seed \(training.seed), digest \(training.validationDigest))")
+        case "none": counts.append("no validation")
+        default: counts.append("\(training.validationCount) validation (\(training.validationSource), digest \(training.validationDigest))")
+        }
+        if let test = training.test { counts.append("\(test.count) test") }
+        lines.append(field("images", counts.joined(separator: ", ")))
+        var preprocessing = [training.colorMode.isEmpty ? "model's channels" : training.colorMode,
+                             "resize \(training.resizeMode.isEmpty ? "stretch" : training.resizeMode)"]
+        if training.normalization.isEmpty {
+            preprocessing.append("pixels in [0, 1]")
+        } else {
+            let mean = training.normalizationMean.map { String(format: "%.4f", $0) }.joined(separator: ", ")
+            let deviation = training.normalizationStandardDeviation.map { String(format: "%.4f", $0) }.joined(separator: ", ")
+            preprocessing.append("normalize \(training.normalization) (mean \(mean); std \(deviation))")
+        }
+        lines.append(field("preprocess", preprocessing.joined(separator: ", ")))
+        if !training.augmentation.isEmpty { lines.append(field("augment", training.augmentation)) }
+        if !training.classWeights.isEmpty {
+            let weights = zip(training.classNames, training.classWeights).map { "\($0) \(String(format: "%.4g", $1))" }
+            lines.append(field("weights", "\(training.classWeightSource): \(weights.joined(separator: ", "))"))
+        }
+        if !training.cachePath.isEmpty {
+            lines.append(field("cache", "\(training.cachePath) (\(training.streamed ? "streamed, chunk-shuffled order" : "read into memory"))"))
+        }
+        let policy = training.skipBadImages ? "skip" : "error"
+        let shown = training.skippedImages.prefix(3).joined(separator: ", ") + (training.skippedImages.count > 3 ? ", …" : "")
+        lines.append(field("bad images", training.skippedImages.isEmpty ? "\(policy), none skipped"
+                                                                       : "\(policy), \(training.skippedImages.count) skipped: \(shown)"))
+        return lines
+    }
+
+    /// `20 epochs, log every 50 steps, log /runs/a.csv, early stopping after 3 epochs without val_loss improving (wait 1)`.
+    static func planText(_ plan: RunPlan, training: TrainingState) -> String {
+        var parts = ["\(plan.epochs) epochs", plan.logEvery > 0 ? "telemetry every \(plan.logEvery) steps" : "no telemetry"]
+        if !plan.logPath.isEmpty { parts.append("log \(plan.logPath)") }
+        if !plan.tensorBoardPath.isEmpty { parts.append("tensorboard \(plan.tensorBoardPath)") }
+        if plan.patience > 0 {
+            let wait = training.earlyStopping.map { $0.stoppedEpoch > 0 ? ", stopped at epoch \($0.stoppedEpoch)" : ", wait \($0.wait)" } ?? ""
+            parts.append("early stopping after \(plan.patience) epochs without \(plan.monitor) improving\(wait)")
+        }
+        if !plan.keepBestPath.isEmpty {
+            let best = training.keepBest.map { $0.bestEpoch > 0 ? String(format: " (best %.4f at epoch %d)", $0.best, $0.bestEpoch) : "" } ?? ""
+            parts.append("best by \(plan.monitor) kept in \(plan.keepBestPath)\(best)")
+        }
+        if plan.saveEvery > 0 { parts.append("saved every \(plan.saveEvery) steps") }
+        return parts.joined(separator: ", ")
     }
 
     private func field(_ name: String, _ value: String) -> String {
@@ -260,8 +315,25 @@ public struct Inspection {
                 ("batch_size", number(training.batchSize)), ("seed", .string(String(training.seed))),
                 ("generator_state", .string(String(training.generatorState))),
             ])
+            func floats(_ values: [Float]) -> JSONValue { .array(values.map { .number(Double($0)) }) }
             datasetObject = .object([("root", .string(training.dataRoot)),
-                                     ("class_names", .array(training.classNames.map(JSONValue.string)))])
+                                     ("class_names", .array(training.classNames.map(JSONValue.string))),
+                                     ("training_count", number(training.trainingCount)),
+                                     ("validation_source", .string(training.validationSource)),
+                                     ("validation_fraction", .number(training.validationFraction)),
+                                     ("validation_count", number(training.validationCount)),
+                                     ("validation_digest", .string(training.validationDigest)),
+                                     ("test_count", training.test.map { number($0.count) } ?? .null),
+                                     ("color_mode", .string(training.colorMode)), ("resize_mode", .string(training.resizeMode)),
+                                     ("normalize", .string(training.normalization)),
+                                     ("normalization_mean", floats(training.normalizationMean)),
+                                     ("normalization_std", floats(training.normalizationStandardDeviation)),
+                                     ("augment", .string(training.augmentation)),
+                                     ("class_weight", .string(training.classWeightSource)),
+                                     ("class_weights", floats(training.classWeights)),
+                                     ("cache", .string(training.cachePath)), ("streamed", .bool(training.streamed)),
+                                     ("on_bad_image", .string(training.skipBadImages ? "skip" : "error")),
+                                     ("skipped_images", .array(training.skippedImages.map(JSONValue.string)))])
             historyObject = .object(training.history.names.map { name in
                 (name, .array((training.history.columns[name] ?? []).map(JSONValue.number)))
             })

@@ -47,6 +47,22 @@ public struct TrainingState: Equatable, Sendable {
     public var skipBadImages = false
     /// The image files left out as unreadable, relative to ``dataRoot``, in listing order.
     public var skippedImages: [String] = []
+    /// `mean-std` (`--normalize mean-std`: inputs standardized per channel by ``normalizationMean`` and
+    /// ``normalizationStandardDeviation``, measured on the training split) or empty (inputs in [0, 1]).
+    public var normalization = ""
+    public var normalizationMean: [Float] = []
+    public var normalizationStandardDeviation: [Float] = []
+    /// The weight of each class in the training loss (`--class-weight`), label order; empty: all 1.
+    public var classWeights: [Float] = []
+    /// How the class weights were chosen: `balanced`, or the JSON file's name; empty: none.
+    public var classWeightSource = ""
+    /// How many training examples the run has (the training folder less the validation split and skipped images).
+    public var trainingCount = 0
+    /// The image cache file the run reads its images from (`--cache`); empty: none.
+    public var cachePath = ""
+    /// Whether the training images are streamed from ``cachePath`` (chunk-shuffled epoch order) rather than held in
+    /// memory (uniformly shuffled), so that a resumed run draws its orders the same way.
+    public var streamed = false
     /// The test split's metrics, evaluated once when the run finished (nil: no test split, or not finished).
     public var test: TestMetrics?
 
@@ -61,6 +77,13 @@ public struct TrainingState: Equatable, Sendable {
     public var history = MetricsHistory()
     /// Per-layer optimizer telemetry, one record every `--log-every` steps.
     public var telemetry = TelemetryHistory()
+    /// What the run was asked to do (epochs, logs, callbacks), so that a bare `lrt resume` finishes it;
+    /// nil in files written before plans were stored (a resume then trains one more epoch).
+    public var plan: RunPlan?
+    /// The early-stopping callback's progress (`--early-stopping`); nil when it is off.
+    public var earlyStopping: MonitorState?
+    /// The keep-best callback's progress (`--keep-best`); nil when it is off.
+    public var keepBest: MonitorState?
 
     public init() {}
 
@@ -76,6 +99,48 @@ public struct TrainingState: Equatable, Sendable {
     }
 }
 
+/// What a run was asked to do, stored with its checkpoints (`lrt/training/plan`) so that `lrt resume` finishes
+/// it with the same logs and callbacks.
+public struct RunPlan: Equatable, Sendable {
+    /// The epoch count the run trains to.
+    public var epochs: Int
+    /// Telemetry every this many steps (0: never).
+    public var logEvery = 50
+    /// The `--log` file (`.csv` or `.jsonl`), absolute; empty: none.
+    public var logPath = ""
+    /// The `--tensorboard` folder, absolute; empty: none.
+    public var tensorBoardPath = ""
+    /// The metric the early-stopping and keep-best callbacks watch (`val_loss`, `accuracy`, …).
+    public var monitor = "val_loss"
+    /// `--early-stopping`: epochs without improvement before stopping (0: off).
+    public var patience = 0
+    /// `--min-delta`: the smallest change of the monitored metric that counts as an improvement.
+    public var minimumDelta = 0.0
+    /// The `--keep-best` file, absolute; empty: none.
+    public var keepBestPath = ""
+    /// `--save-every`: save a mid-epoch checkpoint every this many steps (0: only at epoch ends).
+    public var saveEvery = 0
+
+    public init(epochs: Int) { self.epochs = epochs }
+}
+
+/// How a callback that watches one metric stands: the best value so far, the epoch (1-based) it came in,
+/// and the epochs since (Keras `EarlyStopping`'s `best`, `best_epoch`, `wait`).
+public struct MonitorState: Equatable, Sendable {
+    /// The best value so far; ±infinity before the first epoch.
+    public var best: Double
+    /// The epoch (1-based) of ``best``; 0 before the first epoch.
+    public var bestEpoch = 0
+    /// Epochs without improvement.
+    public var wait = 0
+    /// The epoch (1-based) training stopped at because of this callback; 0: it did not.
+    public var stoppedEpoch = 0
+
+    public init(best: Double, bestEpoch: Int = 0, wait: Int = 0, stoppedEpoch: Int = 0) {
+        (self.best, self.bestEpoch, self.wait, self.stoppedEpoch) = (best, bestEpoch, wait, stoppedEpoch)
+    }
+}
+
 /// Per-layer telemetry records: for each recorded step, each layer's gradient norm,
 /// weight norm, update norm and effective rate multiplier (`[records, layers]`).
 public struct TelemetryHistory: Equatable, Sendable {
@@ -87,27 +152,62 @@ public struct TelemetryHistory: Equatable, Sendable {
     public private(set) var weightNorms: [[Double]] = []
     public private(set) var updateNorms: [[Double]] = []
     public private(set) var multipliers: [[Double]] = []
+    /// The mini-batch loss of each recorded step (NaN for records of files written before it was kept).
+    public private(set) var losses: [Double] = []
+    /// The global learning rate of each recorded step (NaN for records of files written before it was kept).
+    public private(set) var learningRates: [Double] = []
 
     public init() {}
 
     /// Records one step; the first record fixes the column names, and a record with other names starts a new history.
     public mutating func append(step: Int, names: [String], gradientNorms: [Double], weightNorms: [Double],
-                                updateNorms: [Double], multipliers: [Double]) {
+                                updateNorms: [Double], multipliers: [Double], loss: Double = .nan,
+                                learningRate: Double = .nan) {
         if names != self.names { self = TelemetryHistory(); self.names = names }
         steps.append(step)
         self.gradientNorms.append(gradientNorms)
         self.weightNorms.append(weightNorms)
         self.updateNorms.append(updateNorms)
         self.multipliers.append(multipliers)
+        losses.append(loss)
+        learningRates.append(learningRate)
     }
 
-    /// A history read back from a file; every table must be `[steps.count][names.count]`.
+    /// A history read back from a file; every table must be `[steps.count][names.count]`, and `losses` and
+    /// `learningRates` (nil: not in the file, read as NaN) `[steps.count]`.
     public init?(names: [String], steps: [Int], gradientNorms: [[Double]], weightNorms: [[Double]],
-                 updateNorms: [[Double]], multipliers: [[Double]]) {
+                 updateNorms: [[Double]], multipliers: [[Double]], losses: [Double]? = nil, learningRates: [Double]? = nil) {
         let tables = [gradientNorms, weightNorms, updateNorms, multipliers]
-        guard tables.allSatisfy({ $0.count == steps.count && $0.allSatisfy { $0.count == names.count } }) else { return nil }
+        guard tables.allSatisfy({ $0.count == steps.count && $0.allSatisfy { $0.count == names.count } }),
+              (losses?.count ?? steps.count) == steps.count, (learningRates?.count ?? steps.count) == steps.count
+        else { return nil }
         (self.names, self.steps, self.gradientNorms, self.weightNorms, self.updateNorms, self.multipliers) =
             (names, steps, gradientNorms, weightNorms, updateNorms, multipliers)
+        self.losses = losses ?? Array(repeating: .nan, count: steps.count)
+        self.learningRates = learningRates ?? Array(repeating: .nan, count: steps.count)
+    }
+
+    /// Equal records; the NaN of a loss or rate a file did not keep equals NaN.
+    public static func == (left: TelemetryHistory, right: TelemetryHistory) -> Bool {
+        func same(_ a: [Double], _ b: [Double]) -> Bool { a.elementsEqual(b) { $0 == $1 || ($0.isNaN && $1.isNaN) } }
+        return left.names == right.names && left.steps == right.steps && left.gradientNorms == right.gradientNorms
+            && left.weightNorms == right.weightNorms && left.updateNorms == right.updateNorms
+            && left.multipliers == right.multipliers && same(left.losses, right.losses)
+            && same(left.learningRates, right.learningRates)
+    }
+
+    /// The records up to and including `step` (a resumed run's history as its checkpoint had it).
+    public func prefix(throughStep step: Int) -> TelemetryHistory {
+        let count = steps.firstIndex { $0 > step } ?? steps.count
+        var kept = self
+        kept.steps = Array(steps.prefix(count))
+        kept.gradientNorms = Array(gradientNorms.prefix(count))
+        kept.weightNorms = Array(weightNorms.prefix(count))
+        kept.updateNorms = Array(updateNorms.prefix(count))
+        kept.multipliers = Array(multipliers.prefix(count))
+        kept.losses = Array(losses.prefix(count))
+        kept.learningRates = Array(learningRates.prefix(count))
+        return kept
     }
 }
 

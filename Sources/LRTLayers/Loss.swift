@@ -5,7 +5,10 @@ import LRTTensor
 ///
 /// For logits `z` of one example with label `y`:
 /// `loss = logsumexp(z) − z_y`, `∂loss/∂z = softmax(z) − onehot(y)`.
-/// The batch loss is the mean over examples, so the gradient is divided by the batch size.
+/// The batch loss is the mean over examples, so the gradient is divided by the batch size. With sample weights
+/// `w` (Keras's `sample_weight`, or `class_weight` looked up by label) each example's loss and gradient are scaled
+/// by its weight and the sum is still divided by the batch size, not by the sum of weights, as Keras's default
+/// `sum_over_batch_size` reduction does.
 public enum SoftmaxCrossEntropy {
     /// The result of one evaluation over a batch.
     public struct Result {
@@ -23,8 +26,11 @@ public enum SoftmaxCrossEntropy {
     ///   - logits: `[batch, classes]`.
     ///   - labels: `[batch]`, each in `0..<classes`.
     ///   - computeGradient: whether to fill ``Result/gradient`` (default true).
-    public static func evaluate(logits: Tensor, labels: ArraySlice<Int32>, computeGradient: Bool = true) -> Result {
+    ///   - sampleWeights: `[batch]`, each example's weight (default nil: all 1).
+    public static func evaluate(logits: Tensor, labels: ArraySlice<Int32>, computeGradient: Bool = true,
+                                sampleWeights: [Float]? = nil) -> Result {
         let batch = labels.count
+        precondition(sampleWeights.map { $0.count == batch } ?? true, "one weight per example")
         let classes = logits.count / max(batch, 1)
         precondition(logits.count == batch * classes)
         var gradient = computeGradient ? Tensor(shape: [batch, classes]) : Tensor(shape: [0])
@@ -47,11 +53,13 @@ public enum SoftmaxCrossEntropy {
                     var total = 0.0
                     for index in 0..<classes { total += Foundation.exp(Double(values[offset + index] - maximum)) }
                     let logTotal = Foundation.log(total)
-                    totalLoss += logTotal - Double(values[offset + Int(label)] - maximum)
+                    let weight = sampleWeights?[row] ?? 1
+                    totalLoss += Double(weight) * (logTotal - Double(values[offset + Int(label)] - maximum))
                     guard computeGradient else { continue }
+                    let weightedScale = sampleWeights == nil ? scale : weight * scale
                     for index in 0..<classes {
                         let probability = Float(Foundation.exp(Double(values[offset + index] - maximum) - logTotal))
-                        gradients[offset + index] = (probability - (index == Int(label) ? 1 : 0)) * scale
+                        gradients[offset + index] = (probability - (index == Int(label) ? 1 : 0)) * weightedScale
                     }
                 }
             }

@@ -4,6 +4,14 @@ public enum RunSetting: String, Sendable {
     case epochs
     case batchSize = "batch size"
     case augmentation
+    case topK = "top-k"
+    case logEvery = "log every"
+    case saveEvery = "save every"
+    case earlyStopping = "early stopping patience"
+    case minimumDelta = "minimum delta"
+    case monitor = "monitored metric"
+    case log = "log file"
+    case keepBest = "keep-best file"
 
     /// The batch sizes every command accepts.
     public static let batchSizes = 1...(1 << 20)

@@ -1,6 +1,7 @@
 import Foundation
 import LRTData
 import LRTFormat
+import LRTHDF5
 import LRTLayers
 import LRTOptimizers
 import LRTTensor
@@ -72,6 +73,16 @@ public struct DataOptions: Sendable {
     public var skipBadImages = false
     /// Random changes to each training image (`--augment flip,crop,…`); nil: none.
     public var augmentation: Augmentation?
+    /// Standardize inputs per channel by the training split's mean and standard deviation (`--normalize mean-std`);
+    /// false: inputs in [0, 1].
+    public var normalize = false
+    /// Class weights in the training loss (`--class-weight`); nil: every class weighs 1.
+    public var classWeighting: ClassWeighting?
+    /// The bytes decoded images may take in memory (`--memory-budget`; default half of the machine's memory).
+    public var memoryBudget = MemoryBudget.defaultBytes
+    /// An HDF5 file caching the decoded images (`--cache`): built once, reused while the files are unchanged, and
+    /// streamed from when the images exceed ``memoryBudget``; nil: decode into memory.
+    public var cachePath: String?
     public init() {}
 }
 
@@ -86,29 +97,77 @@ public struct RunSummary: Sendable {
     public var test: TrainingState.TestMetrics?
     /// The test accuracy, when there is one.
     public var testAccuracy: Double? { test?.accuracy }
+    /// Whether the run was interrupted (a requested stop, saved mid-epoch).
     public var stoppedEarly: Bool
+    /// The epoch early stopping ended the run at, if it did.
+    public var earlyStoppedEpoch: Int? = nil
 }
 
 /// The runs behind `lrt train`, `lrt resume`, `lrt finetune` and `lrt eval`.
 public enum Runs {
-    /// Options shared by runs that train.
+    /// Options shared by runs that train: what is shown, logged and saved, and the callbacks.
+    ///
+    /// The settings that are optional (`nil`: not given) are stored in the checkpoint's plan; a resumed run
+    /// takes each one not given from the plan, so a bare `lrt resume` keeps logging to the same files.
     public struct Hooks {
         /// Receives progress lines (default: standard error).
         public var progress: ((String) -> Void)?
+        /// How the progress within an epoch is shown (default `.epochs`: a summary line per epoch).
+        public var progressStyle = ProgressStyle.epochs
+        /// Print nothing but errors (no epoch lines, no test line): `--quiet`.
+        public var quiet = false
         /// Polled after every batch; returning true saves and stops (Ctrl-C).
         public var shouldStop: () -> Bool = { false }
-        /// Record per-layer telemetry (gradient, weight and update norms, rate multiplier)
-        /// every this many steps, into the checkpoint and the metrics log (0: never).
-        public var logEvery = 50
-        /// A JSON-lines file that receives every epoch's metrics and telemetry record, or nil.
-        public var metricsLogPath: String?
+        /// Record per-layer telemetry (gradient, weight and update norms, rate multiplier, loss, rate)
+        /// every this many steps, into the checkpoint and the logs (0: never; nil: 50, or the plan's).
+        public var logEvery: Int?
+        /// The log: `.csv` (Keras `CSVLogger` rows, and a `.steps.csv` sibling) or `.jsonl` (JSON lines); nil: none, or the plan's.
+        public var logPath: String?
+        /// A JSON-lines log (`--metrics-log`): the same as ``logPath``.
+        public var metricsLogPath: String? {
+            get { logPath }
+            set { logPath = newValue }
+        }
+        /// A folder for TensorBoard event files (`--tensorboard`); nil: none, or the plan's.
+        public var tensorBoardPath: String?
+        /// `--early-stopping`: epochs without improvement of ``monitor`` before stopping (0: off); nil: the plan's.
+        public var earlyStoppingPatience: Int?
+        /// The metric early stopping and keep-best watch (`--monitor`; nil: `val_loss`, or the plan's).
+        public var monitor: String?
+        /// `--min-delta`: the smallest change of the monitored metric that is an improvement (nil: 0, or the plan's).
+        public var minimumDelta: Double?
+        /// `--keep-best`: a checkpoint file that holds the best model by ``monitor``; nil: none, or the plan's.
+        public var keepBestPath: String?
+        /// `--save-every`: also save the run mid-epoch every this many steps (0: off; nil: off, or the plan's).
+        public var saveEvery: Int?
         /// Gzip the weight datasets of the checkpoints written (h5py and Keras read them).
         public var compressWeights = false
         /// Replace an existing output file that is not an lrt or Keras checkpoint (`--overwrite`).
         public var overwrite = false
         /// Files the command read besides the data (the model config), which the output may never be.
         public var inputFiles: [String] = []
+        /// The library user's callbacks, called after the built-in ones (progress, telemetry, logs, early
+        /// stopping, keep-best) and before the checkpoint saver, which comes last so that it saves what they did.
+        public var callbacks: [TrainingCallback] = []
         public init() {}
+
+        /// The plan of a run to `epochs` epochs: `saved` (a resumed run's) with the settings given here replacing its own.
+        func plan(epochs: Int, over saved: RunPlan?) -> RunPlan {
+            var plan = saved ?? RunPlan(epochs: epochs)
+            plan.epochs = epochs
+            if let logEvery { plan.logEvery = logEvery }
+            if let logPath { plan.logPath = logPath.isEmpty ? "" : Runs.absolutePath(logPath) }
+            if let tensorBoardPath { plan.tensorBoardPath = tensorBoardPath.isEmpty ? "" : Runs.absolutePath(tensorBoardPath) }
+            if let earlyStoppingPatience { plan.patience = earlyStoppingPatience }
+            if let monitor { plan.monitor = monitor }
+            if let minimumDelta { plan.minimumDelta = minimumDelta }
+            if let keepBestPath { plan.keepBestPath = keepBestPath.isEmpty ? "" : Runs.absolutePath(keepBestPath) }
+            if let saveEvery { plan.saveEvery = saveEvery }
+            return plan
+        }
+
+        /// Where progress lines go: ``progress``, standard error, or nowhere when ``quiet``.
+        var progressSink: (String) -> Void { quiet ? { _ in } : progress ?? Runs.printError }
     }
 
     /// Trains a new model from `configuration` and writes its checkpoint.
@@ -238,7 +297,12 @@ public enum Runs {
         state.augmentation = configuration.data.augmentation?.description ?? ""
         state.validationSource = ""  // chosen by the layout
         state.validationFraction = configuration.data.validationSplit
-        let data = try RunData.load(model: model, state: &state, progress: hooks.progress ?? printError)
+        state.normalization = configuration.data.normalize ? "mean-std" : ""
+        state.cachePath = configuration.data.cachePath.map(absolutePath) ?? ""
+        state.plan = hooks.plan(epochs: configuration.epochs, over: nil)
+        try checkPlan(state.plan!, outputPath: configuration.outputPath, hooks: hooks, inputFolders: dataFolders(root))
+        let data = try RunData.load(model: model, state: &state, classWeighting: configuration.data.classWeighting,
+                                    memoryBudget: configuration.data.memoryBudget, progress: hooks.progress ?? printError)
         var trained = optimizer
         if configuration.cosinePeriodSpansRun, !keepsOptimizer {
             let stepsPerEpoch = (data.train.count + configuration.batchSize - 1) / configuration.batchSize
@@ -251,7 +315,7 @@ public enum Runs {
             }
         }
         let trainer = Trainer(model: model, optimizer: trained, trainData: data.train, validationData: data.validation, state: state)
-        return try run(trainer, test: data.test, epochs: configuration.epochs, outputPath: configuration.outputPath, hooks: hooks)
+        return try run(trainer, test: data.test, outputPath: configuration.outputPath, hooks: hooks)
     }
 
     /// `schedule` with its cosine part (inside a warm-up too) spanning the run: `steps` steps, or
@@ -295,10 +359,16 @@ public enum Runs {
             let keras = contents.kerasOptimizer != nil ? "pass --data DIR to continue its weights and Keras optimizer state, or " : ""
             throw TrainingError.cannotContinue(path: checkpointPath, problem: "\(checkpointPath) holds a model but no training state to resume; \(keras)use `lrt finetune \(checkpointPath) --data DIR` to train from its weights (add --keep-optimizer to keep its optimizer state)")
         }
-        let target = epochs ?? saved.epoch + 1
+        // The planned epoch count; past the plan (or without one, in older files): one more epoch, or the end
+        // of an interrupted one.
+        let target = epochs ?? saved.plan.flatMap { $0.epochs > saved.epoch ? $0.epochs : nil } ?? saved.epoch + 1
         try RunSetting.check(epochs: target)
+        if epochs == nil, let stopped = saved.earlyStopping, stopped.stoppedEpoch > 0 {
+            throw TrainingError.cannotContinue(path: checkpointPath, problem: "\(checkpointPath) stopped early at epoch \(stopped.stoppedEpoch) (\(saved.plan?.monitor ?? "the monitored metric") did not improve); pass --epochs above \(saved.epoch) to train further")
+        }
         guard target > saved.epoch || !saved.epochOrder.isEmpty else {
-            throw TrainingError.cannotContinue(path: checkpointPath, problem: "\(checkpointPath) has already trained \(saved.epoch) epochs; pass --epochs above \(saved.epoch) to train further")
+            let planned = saved.plan.map { " of the \($0.epochs) planned" } ?? ""
+            throw TrainingError.cannotContinue(path: checkpointPath, problem: "\(checkpointPath) has already trained \(saved.epoch)\(planned) epochs; pass --epochs above \(saved.epoch) to train further")
         }
         let requested: OptimizerConfiguration?
         do {
@@ -308,13 +378,21 @@ public enum Runs {
         }
         let resumed = try resumedOptimizer(saved: savedOptimizer, requested: requested, reset: resetOptimizer,
                                            checkpointPath: checkpointPath)
+        if !resetOptimizer, let change = scheduleChange(from: savedOptimizer, to: resumed) { hooks.progressSink(change) }
         let output = outputPath ?? checkpointPath
         var state = saved
         state.test = nil  // measured on earlier weights
+        state.plan = hooks.plan(epochs: target, over: saved.plan)
+        if var stopped = state.earlyStopping, stopped.stoppedEpoch > 0 {  // --epochs past an early stop: count afresh
+            stopped.stoppedEpoch = 0
+            stopped.wait = 0
+            state.earlyStopping = stopped
+        }
         if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
         let lock = try Checkpoint.reserve(output, overwrite: hooks.overwrite, inputs: hooks.inputFiles,
                                           inputFolders: dataFolders(state.dataRoot))
         defer { lock.release() }
+        try checkPlan(state.plan!, outputPath: output, hooks: hooks, inputFolders: dataFolders(state.dataRoot))
         try ResourceEstimate(model: contents.model, batchSize: state.batchSize, optimizerSlots: resumed.rule.slotNames.count,
                              imageCount: ResourceEstimate.countImages(under: state.dataRoot))
             .check(against: .current(), batchSize: state.batchSize)
@@ -324,7 +402,49 @@ public enum Runs {
         }
         let trainer = Trainer(model: contents.model, optimizer: resumed, trainData: data.train, validationData: data.validation,
                               state: state)
-        return try run(trainer, test: data.test, epochs: target, outputPath: output, hooks: hooks)
+        return try run(trainer, test: data.test, outputPath: output, hooks: hooks)
+    }
+
+    /// `learning rate 0.01 → 0.001; optimizer state kept` when a resumed optimizer keeps its slots under another schedule.
+    private static func scheduleChange(from saved: Optimizer, to resumed: Optimizer) -> String? {
+        let before = saved.configuration.schedule, after = resumed.configuration.schedule
+        guard before.config != after.config else { return nil }
+        if let old = before as? ConstantSchedule, let new = after as? ConstantSchedule {
+            return "learning rate \(old.learningRate) → \(new.learningRate); optimizer state kept"
+        }
+        return "learning-rate schedule \(before.config.serialized) → \(after.config.serialized); optimizer state kept"
+    }
+
+    /// Checks the plan's settings and files before any work: the keep-best file may be written (an lrt or Keras
+    /// checkpoint or new, not the output, not an input), the log's extension is known.
+    private static func checkPlan(_ plan: RunPlan, outputPath: String, hooks: Hooks, inputFolders: [String]) throws {
+        guard plan.logEvery >= 0 else { throw TrainingError.invalidSetting(.logEvery, value: String(plan.logEvery), hint: "use 0 (off) or a positive number of steps") }
+        guard plan.saveEvery >= 0 else { throw TrainingError.invalidSetting(.saveEvery, value: String(plan.saveEvery), hint: "use 0 (off) or a positive number of steps") }
+        guard plan.patience >= 0 else { throw TrainingError.invalidSetting(.earlyStopping, value: String(plan.patience), hint: "use a patience of at least 1 epoch (0: off)") }
+        guard plan.minimumDelta.isFinite, plan.minimumDelta >= 0 else { throw TrainingError.invalidSetting(.minimumDelta, value: String(plan.minimumDelta), hint: "use a value ≥ 0, e.g. 0.001") }
+        if plan.patience > 0 || !plan.keepBestPath.isEmpty { _ = try MonitoredMetric(plan.monitor) }
+        if let monitor = hooks.monitor, plan.patience == 0, plan.keepBestPath.isEmpty {
+            throw TrainingError.invalidSetting(.monitor, value: monitor, hint: "it is the metric of --early-stopping and --keep-best; add one of them")
+        }
+        if let delta = hooks.minimumDelta, plan.patience == 0 {
+            throw TrainingError.invalidSetting(.minimumDelta, value: String(delta), hint: "it applies to --early-stopping; add --early-stopping N")
+        }
+        if !plan.logPath.isEmpty {
+            let pathExtension = URL(fileURLWithPath: plan.logPath).pathExtension.lowercased()
+            guard pathExtension == "csv" || pathExtension == "jsonl" else {
+                throw TrainingError.invalidSetting(.log, value: plan.logPath, hint: "name a .csv file (Keras CSVLogger rows) or a .jsonl file (JSON lines)")
+            }
+        }
+        if !plan.keepBestPath.isEmpty {
+            guard !SafeFile.sameFile(plan.keepBestPath, outputPath), absolutePath(plan.keepBestPath) != absolutePath(outputPath) else {
+                throw TrainingError.invalidSetting(.keepBest, value: plan.keepBestPath, hint: "name another file than the checkpoint --out writes")
+            }
+            do {
+                try Checkpoint.checkWritable(plan.keepBestPath, overwrite: false, inputs: hooks.inputFiles, inputFolders: inputFolders)
+            } catch let error as CheckpointError {
+                throw TrainingError.cannotWrite(path: plan.keepBestPath, problem: "--keep-best: \(error)")
+            }
+        }
     }
 
     private static func resumedOptimizer(saved: Optimizer, requested: OptimizerConfiguration?, reset: Bool,
@@ -356,8 +476,9 @@ public enum Runs {
     ///   - split: `.test` (default): `DIR/test`, or DIR itself when it holds the class folders; `.validation`: the
     ///     files the run validated on (checked against the recorded digest); `.train`: the training files.
     ///   - batchSize: examples per forward pass (default 1000).
+    ///   - options: top-k, kept probabilities (default ``EvaluationOptions``); its batch size is replaced by `batchSize`.
     public static func evaluate(modelPath: String, dataRoot: String?, split: DataSplit = .test,
-                                batchSize: Int = 1000) throws -> EvaluationReport {
+                                batchSize: Int = 1000, options: EvaluationOptions = EvaluationOptions()) throws -> EvaluationReport {
         let contents = try Checkpoint.load(from: modelPath)
         var state = contents.training ?? TrainingState()
         if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
@@ -372,17 +493,48 @@ public enum Runs {
                 : "this run kept no validation split; pass --split test or train"
             throw TrainingError.data(path: state.dataRoot, problem: "\(state.dataRoot) has no \(split.rawValue) split: \(hint)")
         }
-        return EvaluationReport.evaluate(contents.model, on: chosen, batchSize: batchSize)
+        var options = options
+        options.batchSize = batchSize
+        return EvaluationReport.evaluate(contents.model, on: chosen, options: options)
     }
 
-    private static func run(_ trainer: Trainer, test: (any Dataset)?, epochs: Int, outputPath: String,
-                            hooks: Hooks) throws -> RunSummary {
-        let saver = CheckpointSaver(path: outputPath, compressWeights: hooks.compressWeights)
-        trainer.logEvery = hooks.logEvery
-        trainer.callbacks = [StopPoller(shouldStop: hooks.shouldStop),
-                             ProgressPrinter(totalEpochs: epochs, write: hooks.progress ?? printError)]
-        if let metricsLogPath = hooks.metricsLogPath { trainer.callbacks.append(try MetricsLogger(path: metricsLogPath)) }
-        trainer.callbacks.append(saver)
+    /// The built-in callbacks of a run with `plan`, in order: stop polling, telemetry, progress, logs,
+    /// TensorBoard, early stopping, keep-best (the checkpoint saver comes after ``Hooks/callbacks``).
+    public static func builtInCallbacks(plan: RunPlan, hooks: Hooks, compressWeights: Bool = false) throws -> [TrainingCallback] {
+        var callbacks: [TrainingCallback] = [StopPoller(shouldStop: hooks.shouldStop)]
+        if plan.logEvery > 0 { callbacks.append(TelemetryRecorder(every: plan.logEvery)) }
+        if !hooks.quiet {
+            callbacks.append(ProgressPrinter(totalEpochs: plan.epochs, style: hooks.progressStyle, write: hooks.progressSink))
+        }
+        if !plan.logPath.isEmpty {
+            callbacks.append(URL(fileURLWithPath: plan.logPath).pathExtension.lowercased() == "csv"
+                ? CSVLogger(path: plan.logPath) : MetricsLogger(path: plan.logPath))
+        }
+        if !plan.tensorBoardPath.isEmpty { callbacks.append(TensorBoardLogger(directory: plan.tensorBoardPath)) }
+        if plan.patience > 0 {
+            callbacks.append(EarlyStopping(monitor: try MonitoredMetric(plan.monitor), patience: plan.patience,
+                                           minimumDelta: plan.minimumDelta, report: hooks.progressSink))
+        }
+        if !plan.keepBestPath.isEmpty {
+            callbacks.append(BestCheckpointSaver(path: plan.keepBestPath, monitor: try MonitoredMetric(plan.monitor),
+                                                 compressWeights: compressWeights))
+        }
+        return callbacks
+    }
+
+    private static func run(_ trainer: Trainer, test: (any Dataset)?, outputPath: String, hooks: Hooks) throws -> RunSummary {
+        let plan = trainer.state.plan ?? hooks.plan(epochs: trainer.state.epoch + 1, over: nil)
+        let epochs = plan.epochs
+        let saver = CheckpointSaver(path: outputPath, compressWeights: hooks.compressWeights, saveEvery: plan.saveEvery)
+        var bestLock: SafeFile.Lock?
+        if !plan.keepBestPath.isEmpty {
+            do { bestLock = try SafeFile.Lock(plan.keepBestPath, what: "checkpoint") } catch let error as FileError {
+                throw TrainingError.cannotWrite(path: plan.keepBestPath, problem: "--keep-best: \(error.description)")
+            }
+        }
+        defer { bestLock?.release() }
+        trainer.callbacks = try builtInCallbacks(plan: plan, hooks: hooks, compressWeights: hooks.compressWeights)
+            + hooks.callbacks + [saver]
         do {
             try trainer.fit(epochs: epochs)
         } catch let error as TrainingError {
@@ -390,15 +542,16 @@ public enum Runs {
             throw TrainingError.stopped(error, checkpoint: outputPath, epoch: epoch)
         }
         // The test split, once, after the last epoch: never during training, so nothing is selected on it.
-        if let test, !trainer.stopRequested, trainer.state.epoch >= epochs {
+        if let test, !trainer.stopRequested, trainer.state.epoch >= epochs || trainer.stopTraining {
             let report = EvaluationReport.evaluate(trainer.model, on: test)
             trainer.recordTest(TrainingState.TestMetrics(loss: report.loss, accuracy: report.accuracy, count: report.count))
-            (hooks.progress ?? printError)(String(format: "test  test_loss %.4f  test_accuracy %.4f  (%d images)",
-                                                  report.loss, report.accuracy, report.count))
+            hooks.progressSink(String(format: "test  test_loss %.4f  test_accuracy %.4f  (%d images)",
+                                      report.loss, report.accuracy, report.count))
             try saver.save(trainer)
         }
         return RunSummary(checkpointPath: outputPath, epochs: trainer.state.epoch, history: trainer.state.history,
-                          test: trainer.state.test, stoppedEarly: trainer.stopRequested)
+                          test: trainer.state.test, stoppedEarly: trainer.stopRequested,
+                          earlyStoppedEpoch: trainer.state.earlyStopping.flatMap { $0.stoppedEpoch > 0 ? $0.stoppedEpoch : nil })
     }
 
     static func checkOutputs(of model: any Model, classCount: Int) throws {

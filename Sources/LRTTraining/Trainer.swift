@@ -45,20 +45,6 @@ public indirect enum TrainingError: Error, CustomStringConvertible {
     }
 }
 
-/// Named hooks into the training loop (Keras `callbacks`): progress, checkpoints, stopping.
-public protocol TrainingCallback: AnyObject {
-    func onEpochBegin(_ trainer: Trainer) throws
-    func onBatchEnd(_ trainer: Trainer) throws
-    /// - Parameter metrics: this epoch's row of the history.
-    func onEpochEnd(_ trainer: Trainer, metrics: [(name: String, value: Double)]) throws
-}
-
-extension TrainingCallback {
-    public func onEpochBegin(_ trainer: Trainer) throws {}
-    public func onBatchEnd(_ trainer: Trainer) throws {}
-    public func onEpochEnd(_ trainer: Trainer, metrics: [(name: String, value: Double)]) throws {}
-}
-
 /// The training spine: mini-batch SGD over a dataset, validation after each epoch, and callbacks for
 /// everything else.
 public final class Trainer {
@@ -68,26 +54,38 @@ public final class Trainer {
     /// Evaluated after every epoch (`val_…` metrics); nil for none.
     public let validationData: (any Dataset)?
     /// Progress, saved with every checkpoint; resuming restores it exactly.
-    public private(set) var state: TrainingState
+    public internal(set) var state: TrainingState
     /// The data-order stream: each epoch's permutation.
     public private(set) var orderGenerator: SeededGenerator
     /// The augmentation stream, handed to ``Dataset/fill(_:into:labels:generator:)``.
     public private(set) var augmentationGenerator: SeededGenerator
     /// The dropout stream: the generator the model's `ForwardContext` gets.
     public private(set) var dropoutGenerator: SeededGenerator
+    /// Called in order at each hook; the run's built-in callbacks (progress, telemetry, logs, checkpoints)
+    /// are entries of this list like any other.
     public var callbacks: [TrainingCallback] = []
-    /// Record optimizer telemetry every this many steps into ``state`` (0: never).
-    public var logEvery = 50
-    /// Set by a callback (or a signal) to stop after the current batch.
+    /// Set by a callback (or a signal) to stop after the current batch: an interruption, saved mid-epoch.
     public var stopRequested = false
+    /// Set by a callback at the end of an epoch to end the run there (Keras's `stop_training`), as
+    /// early stopping does: the run is finished, not interrupted.
+    public var stopTraining = false
     /// The mean loss and accuracy of the current epoch so far.
     public var epochLoss: Double { state.epochSeen > 0 ? state.epochLossSum / Double(state.epochSeen) : 0 }
     public var epochAccuracy: Double { state.epochSeen > 0 ? Double(state.epochCorrect) / Double(state.epochSeen) : 0 }
     /// Seconds spent in the current epoch's training steps.
     public private(set) var epochSeconds = 0.0
+    /// The last step's mini-batch: its mean loss, correct predictions and size (0 before the first step).
+    public private(set) var lastBatchLoss = Double.nan
+    public private(set) var lastBatchCorrect = 0
+    public private(set) var lastBatchSize = 0
+    /// The global learning rate of the last step.
+    public var lastLearningRate: Double { optimizer.lastRate }
 
     private var batch = Tensor(shape: [0])
     private var labels: [Int32] = []
+    private lazy var loader = BatchPrefetcher(trainData)
+    /// Seconds the steps waited for training batches, and seconds spent filling them (overlapping the steps).
+    public var loaderSeconds: (waited: Double, filled: Double) { (loader.waitSeconds, loader.fillSeconds) }
 
     /// A trainer continuing from `state`, whose generator states start the three streams.
     public init(model: any Model, optimizer: Optimizer, trainData: any Dataset, validationData: (any Dataset)?,
@@ -115,38 +113,56 @@ public final class Trainer {
     }
 
     /// Trains until `epochs` epochs are complete in total (Keras's `epochs` with
-    /// `initial_epoch`), or until a stop is requested.
+    /// `initial_epoch`), or until a stop is requested; calls `onTrainBegin` first and `onTrainEnd`
+    /// when the loop ends without an error.
     /// - Throws: ``TrainingError`` when the loss stops being finite; nothing is saved then.
     public func fit(epochs: Int) throws {
-        while state.epoch < epochs && !stopRequested {
+        for callback in callbacks { try callback.onTrainBegin(self) }
+        while state.epoch < epochs && !stopRequested && !stopTraining {
             if state.epochOrder.isEmpty {
-                state.epochOrder = orderGenerator.permutation(of: trainData.count)
+                state.epochOrder = trainData.epochOrder(using: &orderGenerator)
                 state.position = 0
                 epochSeconds = 0
                 for callback in callbacks { try callback.onEpochBegin(self) }
             }
             while state.position < state.epochOrder.count && !stopRequested {
+                for callback in callbacks { try callback.onBatchBegin(self) }
                 try trainStep()
                 for callback in callbacks { try callback.onBatchEnd(self) }
             }
             if state.position == state.epochOrder.count { try finishEpoch() }
         }
+        for callback in callbacks { try callback.onTrainEnd(self) }
+    }
+
+    /// Appends the optimizer's last per-layer records, with the last batch's loss and the global rate,
+    /// to ``state``'s telemetry (what ``TelemetryRecorder`` calls every `--log-every` steps).
+    public func recordTelemetry() {
+        let records = optimizer.lastTelemetry
+        state.telemetry.append(step: state.globalStep, names: records.map(\.name),
+                               gradientNorms: records.map(\.gradientNorm), weightNorms: records.map(\.weightNorm),
+                               updateNorms: records.map(\.updateNorm), multipliers: records.map(\.effectiveMultiplier),
+                               loss: lastBatchLoss, learningRate: optimizer.lastRate)
     }
 
     private func trainStep() throws {
         let started = DispatchTime.now().uptimeNanoseconds
         let end = min(state.position + state.batchSize, state.epochOrder.count)
-        trainData.fill(state.epochOrder[state.position..<end], into: &batch, labels: &labels, generator: &augmentationGenerator)
+        let next = state.epochOrder[end..<min(end + state.batchSize, state.epochOrder.count)]  // prepared while this one trains
+        loader.fill(state.epochOrder[state.position..<end], next: next, into: &batch, labels: &labels, generator: &augmentationGenerator)
         var context = ForwardContext(training: true, generator: dropoutGenerator)
         let logits = model.forward(batch, context: &context)
         dropoutGenerator = context.generator
-        let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...])
+        let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...],
+                                                  sampleWeights: state.classWeights.isEmpty ? nil : labels.map { state.classWeights[Int($0)] })
         guard result.loss.isFinite else { throw nonFiniteLossError(result.loss) }
         model.zeroGradients()
         model.backward(result.gradient)
         optimizer.apply(to: model.parameterGroups, epoch: state.epoch)
         if let bad = optimizer.nonFiniteGradient { throw nonFiniteGradientError(bad) }
-        if logEvery > 0, (state.globalStep + 1) % logEvery == 0 { recordTelemetry(step: state.globalStep + 1) }
+        lastBatchLoss = result.loss
+        lastBatchCorrect = result.correct
+        lastBatchSize = labels.count
         state.epochLossSum += result.loss * Double(labels.count)
         state.epochCorrect += result.correct
         state.epochSeen += labels.count
@@ -170,13 +186,6 @@ public final class Trainer {
     private func nonFiniteGradientError(_ bad: (layerName: String, path: String)) -> TrainingError {
         let rate = optimizer.schedule.rate(step: optimizer.step, epoch: state.epoch)
         return .diverged("the gradient of layer '\(bad.layerName)' (\(bad.path)) became non-finite at epoch \(state.epoch + 1), step \(state.globalStep + 1), the first layer in backpropagation order to do so (learning rate \(rate)); training stopped without saving this state: lower --learning-rate, e.g. \(String(format: "%g", rate / 10)), or add --clip-norm 1")
-    }
-
-    private func recordTelemetry(step: Int) {
-        let records = optimizer.lastTelemetry
-        state.telemetry.append(step: step, names: records.map(\.name),
-                               gradientNorms: records.map(\.gradientNorm), weightNorms: records.map(\.weightNorm),
-                               updateNorms: records.map(\.updateNorm), multipliers: records.map(\.effectiveMultiplier))
     }
 
     private func finishEpoch() throws {

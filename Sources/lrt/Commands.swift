@@ -24,7 +24,7 @@ struct Train: ParsableCommand {
         Interrupt.install()
         var hooks = options.monitoring.hooks
         hooks.inputFiles = try ModelArgument.file(model).map { [$0] } ?? []
-        try report(Runs.train(configuration, hooks: hooks))
+        try report(checkSettings { try Runs.train(configuration, hooks: hooks) })
     }
 }
 
@@ -62,9 +62,10 @@ struct Resume: ParsableCommand {
     func run() throws {
         try Isolation.preflight(checkpoint)
         Interrupt.install()
-        try report(Runs.resume(checkpointPath: checkpoint, epochs: epochs, outputPath: out, dataRoot: data,
-                               optimizer: optimizer.configuration(over:), resetOptimizer: resetOptimizer,
-                               hooks: monitoring.hooks))
+        try report(checkSettings {
+            try Runs.resume(checkpointPath: checkpoint, epochs: epochs, outputPath: out, dataRoot: data,
+                            optimizer: optimizer.configuration(over:), resetOptimizer: resetOptimizer, hooks: monitoring.hooks)
+        })
     }
 }
 
@@ -93,61 +94,11 @@ struct Finetune: ParsableCommand {
     func run() throws {
         try Isolation.preflight(model)
         Interrupt.install()
-        try report(Runs.finetune(modelPath: model, configuration: try options.configuration(modelConfig: ""),
-                                 keepOptimizer: keepOptimizer, options: Runs.FinetuneOptions(newHead: newHead, freeze: freeze),
-                                 hooks: options.monitoring.hooks))
-    }
-}
-
-struct Eval: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Print loss, accuracy and per-class accuracy of a model on a test set.")
-
-    @Argument(help: "An lrt checkpoint or Keras legacy .h5 model.")
-    var checkpoint: String
-
-    @Option(help: "Dataset folder (its test/ split, or class folders directly); default: the checkpoint's dataset.")
-    var data: String?
-
-    @Option(help: "The split to evaluate: test (DATA/test, or DATA itself when it holds the class folders), validation (the files the run validated on) or train.")
-    var split = DataSplit.test
-
-    @Flag(help: "Print one JSON object instead of a table.")
-    var json = false
-
-    @Option(help: "Images per forward pass.")
-    var batchSize = 1000
-
-    func validate() throws {
-        try checkSettings { try RunSetting.check(batchSize: batchSize) }
-    }
-
-    func run() throws {
-        try Isolation.preflight(checkpoint)
-        let report = try Runs.evaluate(modelPath: checkpoint, dataRoot: data, split: split, batchSize: batchSize)
-        if json {
-            let perClass = report.perClass.map { entry -> JSONValue in
-                .object([("class", .string(entry.name)), ("correct", .number(Double(entry.correct))),
-                         ("count", .number(Double(entry.count))),
-                         ("accuracy", .number(entry.count > 0 ? Double(entry.correct) / Double(entry.count) : 0))])
-            }
-            let object: JSONValue = .object([
-                ("accuracy", .number(report.accuracy)), ("loss", .number(report.loss)),
-                ("count", .number(Double(report.count))), ("seconds", .number(report.seconds)),
-                ("images_per_second", .number(report.imagesPerSecond)), ("per_class", .array(perClass)),
-            ])
-            print(object.serialized)
-            return
-        }
-        print(String(format: "loss      %.4f\naccuracy  %.4f  (%d images, %.0f img/s)\n", report.loss, report.accuracy,
-                     report.count, report.imagesPerSecond))
-        let width = max(5, report.perClass.map(\.name.count).max() ?? 5)
-        print("class".padding(toLength: width, withPad: " ", startingAt: 0) + "  accuracy  correct/count")
-        for entry in report.perClass {
-            let accuracy = entry.count > 0 ? Double(entry.correct) / Double(entry.count) : .nan
-            print(entry.name.padding(toLength: width, withPad: " ", startingAt: 0)
-                  + String(format: "  %8.4f  %d/%d", accuracy, entry.correct, entry.count))
-        }
+        let configuration = try options.configuration(modelConfig: "")
+        try report(checkSettings {
+            try Runs.finetune(modelPath: model, configuration: configuration, keepOptimizer: keepOptimizer,
+                              options: Runs.FinetuneOptions(newHead: newHead, freeze: freeze), hooks: options.monitoring.hooks)
+        })
     }
 }
 

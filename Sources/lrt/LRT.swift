@@ -14,7 +14,7 @@ struct LRT: ParsableCommand {
             With no arguments, `lrt train` trains the sample CNN on the bundled 8x8 digits.
             """,
         version: "0.1.0",
-        subcommands: [Train.self, Resume.self, Finetune.self, Eval.self, Doctor.self, Inspect.self, Predict.self, Models.self])
+        subcommands: [Train.self, Resume.self, Finetune.self, Eval.self, Doctor.self, Inspect.self, Predict.self, Models.self, Plot.self])
 }
 
 @main

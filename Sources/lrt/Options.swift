@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LRTData
+import LRTLayers
 import LRTOptimizers
 import LRTTraining
 
@@ -51,7 +52,7 @@ struct TrainingOptions: ParsableArguments {
         configuration.cosinePeriodSpansRun = optimizer.cosinePeriodSpansRun && optimizer.optimizerConfig == nil
         configuration.seed = seed
         configuration.outputPath = out
-        configuration.data = dataOptions.options
+        configuration.data = try dataOptions.options()
         return configuration
     }
 }
@@ -90,15 +91,38 @@ struct DataFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Random changes to each training image, from their own seeded stream: a comma-separated list of flip, crop (pad 4, crop back), translate (±10%), rotate (±15°), brightness (±0.2), contrast (×0.8–1.2), cutout (half-side square). Default: none.", valueName: "list"))
     var augment: String?
 
+    @Option(help: ArgumentHelp("Input scaling: none (pixels in [0, 1]) or mean-std (then standardized per channel by the training split's mean and standard deviation, saved in the checkpoint and applied by eval, predict, finetune and resume).", valueName: "none|mean-std"))
+    var normalize = NormalizeMode.none
+
+    enum NormalizeMode: String, ExpressibleByArgument, CaseIterable { case none, meanStd = "mean-std" }
+
+    @Option(help: ArgumentHelp("Weigh each class in the training loss as Keras's class_weight: balanced (n_samples / (n_classes · count), from the training split) or a JSON file {\"cat\": 2.0, …} by class name (others weigh 1). Default: none.", valueName: "balanced|file"))
+    var classWeight: String?
+
+    @Option(help: ArgumentHelp("Memory the decoded images may take, e.g. 2G or 512M (default: half of RAM). A larger dataset needs --cache and is streamed from it.", valueName: "size"))
+    var memoryBudget: String?
+
+    @Option(help: ArgumentHelp("An HDF5 file caching the decoded images (created, reused while the images are unchanged, rebuilt when they change; never replacing a file that is not an lrt cache). Images over --memory-budget are streamed from it in chunk-shuffled order.", valueName: "file.h5"))
+    var cache: String?
+
     func validate() throws {
         if let augment { do { _ = try Augmentation(parsing: augment) } catch { throw ValidationError("\(error)") } }
+        if let memoryBudget { do { _ = try MemoryBudget.parse(memoryBudget) } catch { throw ValidationError("\(error)") } }
+        if let cache, cache.isEmpty { throw ValidationError("--cache needs a file name, e.g. --cache images.h5") }
         guard validationSplit >= 0, validationSplit < 1 else {
             throw ValidationError("--validation-split must be in [0, 1), e.g. 0.1 (or 0 for none), got \(validationSplit)")
         }
     }
 
-    var options: DataOptions {
+    /// The library's data options; reads the `--class-weight` file.
+    func options() throws -> DataOptions {
         var options = DataOptions()
+        options.normalize = normalize == .meanStd
+        options.memoryBudget = try memoryBudget.map { text in
+            do { return try MemoryBudget.parse(text) } catch { throw ValidationError("\(error)") }
+        } ?? MemoryBudget.defaultBytes
+        options.cachePath = cache
+        if let classWeight { options.classWeighting = try Self.classWeighting(classWeight) }
         options.validationSplit = validationSplit
         options.colorMode = colorMode
         options.resizeMode = resize
@@ -106,15 +130,63 @@ struct DataFlags: ParsableArguments {
         options.augmentation = augment.flatMap { try? Augmentation(parsing: $0) }
         return options
     }
+
+    /// `balanced`, or the weights of a JSON file `{"class name": weight, …}`.
+    static func classWeighting(_ argument: String) throws -> ClassWeighting {
+        if argument == "balanced" { return .balanced }
+        let text = try readConfigFile(argument, what: "class weight file")
+        let json: JSONValue
+        do { json = try JSONValue.parse(text) } catch {
+            throw CommandError.invalidFile(path: argument, what: "class weight file", reason: "\(error); write an object such as {\"cat\": 2.0, \"dog\": 1.0}")
+        }
+        guard case .object(let members) = json else {
+            throw CommandError.invalidFile(path: argument, what: "class weight file", reason: "is not a JSON object; write one such as {\"cat\": 2.0, \"dog\": 1.0}")
+        }
+        var table: [String: Double] = [:]
+        for (name, value) in members {
+            guard let weight = value.numberValue, weight.isFinite, weight >= 0 else {
+                throw CommandError.invalidFile(path: argument, what: "class weight file", reason: "the weight of '\(name)' is \(value.serialized), not a finite, non-negative number")
+            }
+            guard table.updateValue(weight, forKey: name) == nil else {
+                throw CommandError.invalidFile(path: argument, what: "class weight file", reason: "names '\(name)' twice")
+            }
+        }
+        return .named(table, source: argument)
+    }
 }
 
-/// Telemetry and logging options of every command that trains.
+/// Progress, telemetry, logging and callback options of every command that trains. Each one given is stored
+/// in the checkpoint's plan; `lrt resume` takes those not given from the plan.
 struct MonitoringOptions: ParsableArguments {
-    @Option(help: "Record each layer's gradient, weight and update norms and rate multiplier every N steps (0: off).")
-    var logEvery = 50
+    @Option(help: "Record each layer's gradient, weight and update norms and rate multiplier, the loss and the learning rate every N steps (0: off; default 50, or the resumed run's).")
+    var logEvery: Int?
 
-    @Option(help: ArgumentHelp("Append epoch metrics and telemetry records to this JSON-lines file.", valueName: "file"))
+    @Option(help: ArgumentHelp("Log every epoch's metrics and every telemetry record: FILE.csv (Keras CSVLogger columns, epoch from 0; per-step rows in FILE.steps.csv) or FILE.jsonl (JSON lines).", valueName: "file"))
+    var log: String?
+
+    @Option(help: ArgumentHelp("The same as --log FILE.jsonl.", valueName: "file"))
     var metricsLog: String?
+
+    @Option(help: ArgumentHelp("Write TensorBoard event files into DIR/train and DIR/validation (Keras's layout).", valueName: "dir"))
+    var tensorboard: String?
+
+    @Option(help: ArgumentHelp("Stop when --monitor has not improved for N epochs.", valueName: "patience"))
+    var earlyStopping: Int?
+
+    @Option(help: ArgumentHelp("The metric --early-stopping and --keep-best watch: val_loss (default), val_accuracy, loss or accuracy; accuracy is better larger, loss smaller.", valueName: "metric"))
+    var monitor: String?
+
+    @Option(help: ArgumentHelp("The smallest change of --monitor that counts as an improvement for --early-stopping (default 0).", valueName: "delta"))
+    var minDelta: Double?
+
+    @Option(help: ArgumentHelp("Also keep the best checkpoint by --monitor in this file, replaced after each better epoch.", valueName: "file.h5"))
+    var keepBest: String?
+
+    @Option(help: ArgumentHelp("Also save the checkpoint every N steps within an epoch (default: only at epoch ends).", valueName: "steps"))
+    var saveEvery: Int?
+
+    @Flag(help: "Print only errors and the final summary line.")
+    var quiet = false
 
     @Flag(help: "Gzip the weights in the checkpoint (h5py and Keras read it).")
     var compress = false
@@ -123,15 +195,39 @@ struct MonitoringOptions: ParsableArguments {
     var overwrite = false
 
     func validate() throws {
-        guard logEvery >= 0 else { throw ValidationError("--log-every must be 0 (off) or a positive number of steps, got \(logEvery)") }
+        if let logEvery, logEvery < 0 { throw ValidationError("--log-every must be 0 (off) or a positive number of steps, got \(logEvery)") }
+        if log != nil, metricsLog != nil { throw ValidationError("--metrics-log is another name for --log FILE.jsonl; give one of them") }
+        if let log {
+            let pathExtension = URL(fileURLWithPath: log).pathExtension.lowercased()
+            guard pathExtension == "csv" || pathExtension == "jsonl" else {
+                throw ValidationError("--log \(log): name a .csv file (Keras CSVLogger rows) or a .jsonl file (JSON lines)")
+            }
+        }
+        if let earlyStopping, earlyStopping < 1 {
+            throw ValidationError("--early-stopping must be a patience of at least 1 epoch, got \(earlyStopping)")
+        }
+        if let minDelta, !(minDelta >= 0 && minDelta.isFinite) { throw ValidationError("--min-delta must be 0 or more, e.g. 0.001, got \(minDelta)") }
+        if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every must be a positive number of steps, got \(saveEvery)") }
+        if let monitor { try checkSettings { _ = try MonitoredMetric(monitor) } }
+        if let keepBest, keepBest.lowercased().hasSuffix(".keras") {
+            throw ValidationError("--keep-best \(keepBest): lrt writes Keras's HDF5 format; name a .h5 file")
+        }
     }
 
     /// The run hooks: Ctrl-C stops after the current batch (saving first), plus these options.
     var hooks: Runs.Hooks {
         var hooks = Runs.Hooks()
         hooks.shouldStop = { Interrupt.requested }
+        hooks.progressStyle = ProgressStyle.automatic
+        hooks.quiet = quiet
         hooks.logEvery = logEvery
-        hooks.metricsLogPath = metricsLog
+        hooks.logPath = log ?? metricsLog
+        hooks.tensorBoardPath = tensorboard
+        hooks.earlyStoppingPatience = earlyStopping
+        hooks.monitor = monitor
+        hooks.minimumDelta = minDelta
+        hooks.keepBestPath = keepBest
+        hooks.saveEvery = saveEvery
         hooks.compressWeights = compress
         hooks.overwrite = overwrite
         return hooks
@@ -193,13 +289,22 @@ extension RunSetting {
         case .epochs: return "--epochs"
         case .batchSize: return "--batch-size"
         case .augmentation: return "--augment"
+        case .topK: return "--top-k"
+        case .logEvery: return "--log-every"
+        case .saveEvery: return "--save-every"
+        case .earlyStopping: return "--early-stopping"
+        case .minimumDelta: return "--min-delta"
+        case .monitor: return "--monitor"
+        case .log: return "--log"
+        case .keepBest: return "--keep-best"
         }
     }
 }
 
-/// Runs the library's checks of option values, turning a bad setting into a usage error that names its flag.
-func checkSettings(_ check: () throws -> Void) throws {
-    do { try check() } catch TrainingError.invalidSetting(let setting, let value, let hint) {
+/// Runs `body` (the library's checks of option values, or a run that makes them), turning a bad setting into a
+/// usage error that names its flag.
+func checkSettings<Result>(_ body: () throws -> Result) throws -> Result {
+    do { return try body() } catch TrainingError.invalidSetting(let setting, let value, let hint) {
         throw ValidationError("invalid \(setting.flag) \(value): \(hint)")
     }
 }

@@ -181,6 +181,14 @@ class CommandTestCase: XCTestCase {
     }
 
     /// Every file under `folder` (hidden ones included), by relative path, with its bytes.
+    /// The epochs a checkpoint has completed, as `lrt inspect` prints them (`training    epoch N done, …`).
+    func completedEpochs(_ checkpoint: String, file: StaticString = #filePath, line: UInt = #line) throws -> Int {
+        let inspect = try lrtSucceeds(["inspect", checkpoint], file: file, line: line)
+        let field = inspect.standardOutput.components(separatedBy: "\n").first { $0.hasPrefix("training ") }
+        return try XCTUnwrap(field?.components(separatedBy: "epoch ").dropFirst().first?.split(separator: " ").first
+            .flatMap { Int($0) }, "no completed epochs in \(inspect)", file: file, line: line)
+    }
+
     func snapshot(_ folder: URL) throws -> [String: Data] {
         var files: [String: Data] = [:]
         guard let enumerator = FileManager.default.enumerator(atPath: folder.path) else { return files }

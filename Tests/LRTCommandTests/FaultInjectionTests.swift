@@ -114,7 +114,8 @@ final class FaultInjectionTests: CommandTestCase {
         }
         XCTAssertEqual(kills, 8)
         XCTAssertTrue(FileManager.default.fileExists(atPath: target), "no save finished in 8 runs")
-        try lrtSucceeds(["resume", target, "--out", target])
+        // The plan is a million epochs: one more (or the end of the interrupted one) is enough here.
+        try lrtSucceeds(["resume", target, "--out", target, "--epochs", String(try completedEpochs(target) + 1)])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: outputs.path), ["killed.h5"],
                        "a temporary or lock file of a killed run remains")
     }
@@ -134,7 +135,7 @@ final class FaultInjectionTests: CommandTestCase {
         assertNoCrash(run)
         XCTAssertEqual(run.status, 143, "\(run.description.suffix(1500))")
         XCTAssertTrue(run.errorLines.last?.contains("interrupted: saved") == true, "\(run.description.suffix(1500))")
-        try lrtSucceeds(["resume", target.path])
+        try lrtSucceeds(["resume", target.path, "--epochs", String(try completedEpochs(target.path) + 1)])
         XCTAssertEqual(try snapshot(outputs).keys.sorted(), ["terminated.h5"], "temporary or lock files left")
     }
 
