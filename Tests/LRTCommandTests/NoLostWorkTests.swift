@@ -95,7 +95,7 @@ final class NoLostWorkTests: CommandTestCase {
         let dataset = try makeDataset()
         let checkpoint = try trainCheckpoint(dataset: dataset)
         try assertFailsCleanly(["train", "--model", try makeModel().path, "--data", dataset.path, "--epochs", "3",
-                                "--batch-size", "4", "--learning-rate", "1e30", "--out", checkpoint.path],
+                                "--batch-size", "4", "--learning-rate", "1e30", "--quiet", "--out", checkpoint.path],
                                mentioning: ["loss became", "layer 'dense", "lower --learning-rate, e.g. 1e+29"])
     }
 
