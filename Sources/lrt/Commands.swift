@@ -97,7 +97,8 @@ struct Finetune: ParsableCommand {
         let configuration = try options.configuration(modelConfig: "")
         try report(checkSettings {
             try Runs.finetune(modelPath: model, configuration: configuration, keepOptimizer: keepOptimizer,
-                              options: Runs.FinetuneOptions(newHead: newHead, freeze: freeze), hooks: options.monitoring.hooks)
+                              options: Runs.FinetuneOptions(newHead: newHead, freeze: freeze),
+                              hooks: options.monitoring.hooks)
         })
     }
 }

@@ -37,24 +37,25 @@ public final class CheckpointSaver: TrainingCallback {
     /// Writes the trainer's model, optimizer and state now.
     /// - Throws: ``TrainingError`` instead of saving weights that are not finite.
     public func save(_ trainer: Trainer) throws {
-        do {
-            try Self.save(trainer, to: path, compressWeights: compressWeights)
-        } catch let error as CheckpointError {
-            // Saves go through a temporary file and a rename: a failed one leaves the target as it was.
-            // After a save of this run, the caller adds which epoch the file still holds.
-            let previous = savedEpoch != nil ? "" : FileManager.default.fileExists(atPath: path)
-                ? "; the previous \(path) is unchanged" : "; no checkpoint was written"
-            throw TrainingError.cannotWrite(path: path, problem: error.description + previous)
-        }
+        try Self.save(trainer, to: path, compressWeights: compressWeights, savedBefore: savedEpoch != nil)
         savedEpoch = trainer.state.epoch
     }
 
     /// Writes the trainer's model, optimizer and state to `path` (atomically, see ``LRTFormat/Checkpoint``).
-    static func save(_ trainer: Trainer, to path: String, compressWeights: Bool) throws {
+    /// - Parameter savedBefore: this run saved `path` already (the caller then says which epoch it still holds).
+    static func save(_ trainer: Trainer, to path: String, compressWeights: Bool, savedBefore: Bool = false) throws {
         guard trainer.model.weights.allSatisfy(\.value.isFinite) else {
             throw TrainingError.diverged("the weights are no longer finite; not saving them over \(path): lower --learning-rate")
         }
-        try Checkpoint.save(model: trainer.model, optimizer: trainer.optimizer, training: trainer.checkpointState,
-                            to: path, compressWeights: compressWeights)
+        do {
+            try Checkpoint.save(model: trainer.model, optimizer: trainer.optimizer, training: trainer.checkpointState,
+                                to: path, compressWeights: compressWeights)
+        } catch let error as CheckpointError {
+            // Saves go through a temporary file and a rename: a failed one leaves the target as it was.
+            // After a save of this run, the caller adds which epoch the file still holds.
+            let previous = savedBefore ? "" : FileManager.default.fileExists(atPath: path)
+                ? "; the previous \(path) is unchanged" : "; no checkpoint was written"
+            throw TrainingError.cannotWrite(path: path, problem: error.description + previous)
+        }
     }
 }
