@@ -103,6 +103,10 @@ def layer_cases(keras):
                                             layers.Dense(10, activation="softmax"), name="batch_norm_model"),
         "Dropout": lambda: model(layers.Flatten(), layers.Dense(16, activation="relu"), layers.Dropout(0.3),
                                  layers.Dense(10, activation="softmax"), name="dropout_model"),
+        # Frozen layers ("trainable": false): lrt trains around them, and each side loads them frozen.
+        "Frozen Conv2D+BatchNormalization (trainable=False)": lambda: model(
+            layers.Conv2D(4, 3, trainable=False), layers.BatchNormalization(trainable=False), layers.ReLU(), layers.Flatten(),
+            layers.Dense(10, activation="softmax"), name="frozen_model"),
         # Functional models: the graph format both ways, and every layer that needs a graph or is new with it.
         "Functional chain": lambda: functional(lambda x: layers.Dense(10, activation="softmax")(
             layers.Dense(16, activation="relu")(layers.Flatten()(x))), name="chain_model"),
@@ -230,6 +234,10 @@ class Checker:
         if optimizer:
             self.record(label, "ok", f"Keras compiled it with {type(model.optimizer).__name__}")
             return
+        expected = [layer.trainable for layer in make().layers]
+        if not all(expected):
+            loaded = [layer.trainable for layer in model.layers]
+            self.record(f"{label}: trainable flags", "ok" if loaded == expected else "FAIL", f"Keras loaded {loaded}, expected {expected}")
         self.compare(label, model.predict(self.inputs, verbose=0), self.lrt_predict(checkpoint))
 
     # Keras → lrt
@@ -252,6 +260,11 @@ class Checker:
             return
         self.compare(label, model.predict(self.inputs, verbose=0), predictions)
         inspected = self.run_lrt(["inspect", "--json", str(path)])
+        frozen = sum(int(self.numpy.prod(weight.shape)) for weight in model.non_trainable_weights)
+        if not all(layer.trainable for layer in model.layers) and inspected.returncode == 0:
+            counted = json.loads(inspected.stdout)["model"]["non_trainable_parameters"]
+            self.record(f"{label}: frozen layers read as frozen", "ok" if counted == frozen else "FAIL",
+                        f"lrt counts {counted} non-trainable parameters, Keras {frozen}")
         problem = json.loads(inspected.stdout)["optimizer"]["problem"] if inspected.returncode == 0 else inspected.stderr.strip()
         self.record(f"Keras -> lrt  {name}: Keras SGD state importable", "ok" if problem is None else "FAIL", problem or "")
 

@@ -253,6 +253,13 @@ public enum Runs {
     private static func prepareForFinetuning(_ loaded: any Model, modelPath: String, configuration: TrainingConfiguration,
                                              options: FinetuneOptions, progress: (String) -> Void) throws -> any Model {
         var model = loaded
+        // The patterns first: a mistake in them is reported before anything else is done.
+        var frozen = Set<String>()
+        do {
+            frozen = try Finetuning.layers(of: loaded, matching: options.freeze) { PathPattern($0).matches($1) }
+        } catch let error as ModelConfigError {
+            throw TrainingError.mismatch(error.description)
+        }
         if options.newHead {
             let layout = try DatasetLayout.resolve(absolutePath(configuration.dataRoot))
             let classCount = try ImageListing.list(root: layout.train, skipBadImages: configuration.data.skipBadImages).classNames.count
@@ -263,14 +270,7 @@ public enum Runs {
             }
             progress("new head: \(old?.className ?? "layer") '\(old?.name ?? "")' with \(classCount) units (was \(old?.outputShape.last ?? 0)), initialized afresh")
         }
-        if !options.freeze.isEmpty {
-            do {
-                let chosen = try Finetuning.layers(of: model, matching: options.freeze) { PathPattern($0).matches($1) }
-                model.frozenLayers.formUnion(chosen)
-            } catch let error as ModelConfigError {
-                throw TrainingError.mismatch(error.description)
-            }
-        }
+        model.frozenLayers.formUnion(frozen)  // the same layer names after a new head
         if !model.frozenLayers.isEmpty {
             let frozen = model.layers.map(\.name).filter(model.frozenLayers.contains)
             guard !model.parameterGroups.isEmpty else {

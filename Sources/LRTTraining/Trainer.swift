@@ -192,21 +192,21 @@ public final class Trainer {
         epochSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     }
 
-    /// The run stops: the loss is `loss`; names the layer whose weights the last step moved most (relative to their size).
+    /// The run stops: the loss is `loss`; names the layer whose weights the last step moved most.
     private func nonFiniteLossError(_ loss: Double) -> TrainingError {
         let rate = optimizer.schedule.rate(step: optimizer.step, epoch: state.epoch)
-        let moved = optimizer.lastTelemetry.filter { $0.weightNorm > 0 && $0.updateNorm.isFinite }
-            .max { $0.updateNorm / $0.weightNorm < $1.updateNorm / $1.weightNorm }
+        // The update norms of a diverging step can overflow to inf themselves: the largest, inf included.
+        let moved = optimizer.lastTelemetry.filter { !$0.updateNorm.isNaN }.max { $0.updateNorm < $1.updateNorm }
         let culprit = moved.map {
             "; the last step moved layer '\($0.layerName)' most (update norm \(String(format: "%.3g", $0.updateNorm)) against weight norm \(String(format: "%.3g", $0.weightNorm)))"
         } ?? ""
-        return .diverged("the loss became \(loss) at epoch \(state.epoch + 1), step \(state.globalStep + 1) (learning rate \(rate))\(culprit); training stopped without saving this state: lower --learning-rate, e.g. \(rate / 10)")
+        return .diverged("the loss became \(loss) at epoch \(state.epoch + 1), step \(state.globalStep + 1) (learning rate \(rate))\(culprit); training stopped without saving this state: lower --learning-rate, e.g. \(String(format: "%g", rate / 10))")
     }
 
     /// The run stops: the gradient of `bad` is not finite, and the optimizer changed nothing.
     private func nonFiniteGradientError(_ bad: (layerName: String, path: String)) -> TrainingError {
         let rate = optimizer.schedule.rate(step: optimizer.step, epoch: state.epoch)
-        return .diverged("the gradient of layer '\(bad.layerName)' (\(bad.path)) became non-finite at epoch \(state.epoch + 1), step \(state.globalStep + 1), the first layer to in backpropagation (learning rate \(rate)); training stopped without saving this state: lower --learning-rate, e.g. \(rate / 10), or add --clip-norm 1")
+        return .diverged("the gradient of layer '\(bad.layerName)' (\(bad.path)) became non-finite at epoch \(state.epoch + 1), step \(state.globalStep + 1), the first layer in backpropagation order to do so (learning rate \(rate)); training stopped without saving this state: lower --learning-rate, e.g. \(String(format: "%g", rate / 10)), or add --clip-norm 1")
     }
 
     private func finishEpoch() throws {

@@ -12,7 +12,7 @@ struct Train: ParsableCommand {
         abstract: "Train a new model and write its checkpoint.",
         discussion: "With no arguments: the sample CNN (Samples/models/digits-cnn.json, built into lrt) on the bundled digits (Samples/digits, beside the lrt executable or in the working directory), paper SGD, into lrt-checkpoint.h5.")
 
-    @Option(help: "Keras model config (a JSON file, as model.to_json() writes), or a built-in architecture sized for the data (`lrt models` lists them); default: the sample CNN for 8x8 digits, Samples/models/digits-cnn.json, built into lrt.")
+    @Option(help: "Keras model config (a JSON file, as model.to_json() writes), or a built-in architecture sized for the data (`lrt models` lists them); default: the sample CNN digits-cnn sized for the data, which on the bundled 8x8 digits is Samples/models/digits-cnn.json.")
     var model: String?
 
     @OptionGroup var options: TrainingOptions

@@ -90,15 +90,16 @@ struct Models: ParsableCommand {
 /// Where `lrt train --model VALUE` gets its Keras model config.
 enum ModelArgument {
     /// The config text for `value`: a Keras JSON file when it ends in `.json`, otherwise the built-in
-    /// architecture of that name sized for the dataset at `dataRoot`; nil: the default sample model,
-    /// Samples/models/digits-cnn.json, built into lrt (the `digits-cnn` architecture at its default input,
-    /// which `ArchitectureTests` holds equal to that file), so it is found wherever lrt runs.
+    /// architecture of that name sized for the dataset at `dataRoot`; nil: the sample CNN, the built-in
+    /// `digits-cnn` sized for the data (on the bundled 8×8 digits it is Samples/models/digits-cnn.json, which
+    /// `ArchitectureTests` holds equal), so no file is needed wherever lrt runs.
     /// `imageSize` and `colorMode` (`--image-size`, `--color-mode`) override the input a built-in architecture is
     /// sized for; a JSON config fixes its own input, so `--image-size` is refused with one.
     static func config(_ value: String?, dataRoot: String, imageSize: ImageSize? = nil, colorMode: ColorMode? = nil) throws -> String {
         guard let value else {
-            let sample = Architectures.digitsCNN
-            return try sample.config(inputShape: sample.defaultInputShape, classCount: sample.defaultClassCount).serialized
+            // The sample CNN, sized for the data: on the bundled digits, Samples/models/digits-cnn.json itself.
+            return try Runs.builtInModelConfig(named: Architectures.digitsCNN.name, dataRoot: dataRoot, height: imageSize?.height,
+                                               width: imageSize?.width, channels: colorMode?.channels)
         }
         if let path = try file(value) {
             if let imageSize {

@@ -8,7 +8,7 @@ final class DivergenceTests: CommandTestCase {
     /// `lrt train` with a learning rate of 1e30 on 30 images: with batches of 4 the loss is NaN at step 2 of epoch 1.
     private func divergingTrain(out checkpoint: URL, batchSize: Int = 4) throws -> [String] {
         ["train", "--model", try makeModel().path, "--data", try makeDataset().path, "--epochs", "3",
-         "--batch-size", String(batchSize), "--learning-rate", "1e30", "--out", checkpoint.path]
+         "--batch-size", String(batchSize), "--learning-rate", "1e30", "--quiet", "--out", checkpoint.path]
     }
 
     /// `--quiet`: stderr then holds the error line alone (without it, a progress line comes first, after step 1).

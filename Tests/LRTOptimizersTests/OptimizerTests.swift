@@ -27,6 +27,32 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(group.1[1].value.storage[0], 0.5 - step * 4, accuracy: 1e-7)
     }
 
+    /// A non-finite gradient stops the step before any change, naming the first such parameter in
+    /// backpropagation order (the output's layer first); the next finite step proceeds.
+    func testNonFiniteGradientStopsTheStepAndNamesItsLayer() throws {
+        let first = layer(kernelGradient: [.nan, 1], biasGradient: [1])
+        let head = Parameter(layerName: "head", weightName: "kernel", value: Tensor(shape: [1], storage: [2]))
+        head.gradient = Tensor(shape: [1], storage: [.infinity])
+        let optimizer = Optimizer(rule: try StochasticGradientDescent(momentum: 0.9), layerRates: .paper,
+                                  schedule: try ConstantSchedule(learningRate: 0.1))
+        optimizer.apply(to: [first, ("head", [head])], epoch: 0)
+        XCTAssertEqual(optimizer.nonFiniteGradient?.layerName, "head")
+        XCTAssertEqual(optimizer.nonFiniteGradient?.path, "head.kernel")
+        XCTAssertEqual(optimizer.step, 0, "the step was counted")
+        XCTAssertTrue(optimizer.slots.isEmpty, "slots were made")
+        XCTAssertEqual(first.1[0].value.storage, [1, -1])
+        XCTAssertEqual(head.value.storage, [2])
+
+        optimizer.apply(to: [first], epoch: 0)
+        XCTAssertEqual(optimizer.nonFiniteGradient?.path, "dense.kernel")
+        first.1[0].gradient = Tensor(shape: [2], storage: [3, 0])
+        first.1[1].gradient = Tensor(shape: [1], storage: [4])
+        optimizer.apply(to: [first], epoch: 0)
+        XCTAssertNil(optimizer.nonFiniteGradient)
+        XCTAssertEqual(optimizer.step, 1)
+        XCTAssertNotEqual(first.1[0].value.storage, [1, -1])
+    }
+
     /// A stage of the caller's own joins the chain after the built-in ones: here it halves every step
     /// and records the order it saw the parameters in.
     func testAdditionalStageRunsAfterTheBuiltInOnes() throws {
