@@ -36,28 +36,8 @@ private struct TinyDataset: Dataset {
     }
 }
 
-final class CallbackTests: XCTestCase {
-    private var directory: URL!
-    private let sampleRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../Samples/digits").standardized.path
-    private let modelConfig = """
-        {"class_name": "Sequential", "config": {"name": "digits_mlp", "layers": [
-          {"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 8, 1]}},
-          {"class_name": "Flatten", "config": {}},
-          {"class_name": "Dense", "config": {"units": 16, "activation": "relu"}},
-          {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}}]}}
-        """
-
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("lrt-callbacks-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
-    }
-
-    private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+final class CallbackTests: TrainingTestCase {
+    private let modelConfig = TrainingTestCase.digitsMLP(hiddenUnits: 16)
 
     /// 1,437 training images in batches of 64: 23 steps per epoch; no validation split unless asked.
     private func configuration(epochs: Int, out: String, validationSplit: Double = 0) -> TrainingConfiguration {

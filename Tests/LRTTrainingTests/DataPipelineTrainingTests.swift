@@ -6,26 +6,8 @@ import LRTData
 @testable import LRTTraining
 
 /// Runs that stream from the image cache, normalize and weigh classes: each is saved, resumed and applied exactly.
-final class DataPipelineTrainingTests: XCTestCase {
-    private var directory: URL!
-    private let sampleRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../Samples/digits").standardized.path
-    private let modelConfig = """
-        {"class_name": "Sequential", "config": {"name": "digits_mlp", "layers": [
-          {"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 8, 1]}},
-          {"class_name": "Flatten", "config": {}},
-          {"class_name": "Dense", "config": {"units": 32, "activation": "relu"}},
-          {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}}]}}
-        """
-
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("lrt-pipeline-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
-
-    private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+final class DataPipelineTrainingTests: TrainingTestCase {
+    private let modelConfig = TrainingTestCase.digitsMLP(hiddenUnits: 32)
 
     private var quiet: Runs.Hooks {
         var hooks = Runs.Hooks()

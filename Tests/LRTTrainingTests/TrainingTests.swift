@@ -5,28 +5,8 @@ import LRTLayers
 import LRTData
 @testable import LRTTraining
 
-final class TrainingTests: XCTestCase {
-    private var directory: URL!
-    private let sampleRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../Samples/digits").standardized.path
-    private let modelConfig = """
-        {"class_name": "Sequential", "config": {"name": "digits_mlp", "layers": [
-          {"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 8, 1]}},
-          {"class_name": "Flatten", "config": {}},
-          {"class_name": "Dense", "config": {"units": 64, "activation": "relu"}},
-          {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}}]}}
-        """
-
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("lrt-training-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
-    }
-
-    private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+final class TrainingTests: TrainingTestCase {
+    private let modelConfig = TrainingTestCase.digitsMLP(hiddenUnits: 64)
 
     private func configuration(epochs: Int, out: String) -> TrainingConfiguration {
         var configuration = TrainingConfiguration(dataRoot: sampleRoot, modelConfig: modelConfig)
