@@ -29,8 +29,10 @@ final class InterruptTests: CommandTestCase {
         XCTAssertTrue(run.errorLines.last?.contains("lrt resume") == true, "\(run.description.suffix(2000))")
         XCTAssertEqual(try snapshot(outputs).keys.sorted(), ["interrupted.h5"], "no checkpoint, or temporary files left")
 
-        // A bare resume would finish the stored plan (a million epochs): finish the interrupted first one.
-        let resume = try lrtSucceeds(["resume", checkpoint.path, "--epochs", "1"])
+        // A bare resume would finish the stored plan (a million epochs): finish the interrupted epoch (the first, or a
+        // later one on a fast machine), and only it.
+        let interrupted = try completedEpochs(checkpoint.path) + 1
+        let resume = try lrtSucceeds(["resume", checkpoint.path, "--epochs", String(interrupted)])
         XCTAssertEqual(resume.errorLines.filter { $0.hasPrefix("epoch ") }.count, 1, "\(resume)")
         XCTAssertEqual(try snapshot(outputs).keys.sorted(), ["interrupted.h5"])
     }
