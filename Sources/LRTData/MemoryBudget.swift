@@ -1,3 +1,4 @@
+import LRTTensor
 import Foundation
 
 /// The most memory decoded images may take before a dataset is streamed from a cache file (`--memory-budget`).
@@ -50,7 +51,7 @@ public struct DecodeProgress {
     /// Reports `done` of `total` images decoded.
     public mutating func update(_ done: Int, of total: Int) {
         guard total >= Self.minimumImages else { return }
-        let line = "decoding \(Self.grouped(done))/\(Self.grouped(total)) images…"
+        let line = "decoding \(done.groupedDigits)/\(total.groupedDigits) images…"
         if redraw {
             FileHandle.standardError.write(Data(("\r" + line + (done == total ? "\n" : "")).utf8))
         } else {
@@ -60,14 +61,4 @@ public struct DecodeProgress {
         }
     }
 
-    /// `60000` → `60,000`.
-    static func grouped(_ value: Int) -> String {
-        let digits = String(value)
-        var result = ""
-        for (index, digit) in digits.enumerated() {
-            if index > 0, (digits.count - index) % 3 == 0 { result.append(",") }
-            result.append(digit)
-        }
-        return result
-    }
 }

@@ -1,3 +1,4 @@
+import LRTTensor
 import Foundation
 import LRTLayers
 import LRTOptimizers
@@ -210,7 +211,7 @@ public struct Inspection {
     private func summaryTable() -> [String] {
         let connected = contents.model.layerInputs != nil  // Keras shows "Connected to" for Functional models
         let rows = layers.map { layer in
-            ("\(layer.name) (\(layer.className))", Self.shapeText([-1] + layer.outputShape), Self.grouped(layer.parameterCount),
+            ("\(layer.name) (\(layer.className))", Self.shapeText([-1] + layer.outputShape), layer.parameterCount.groupedDigits,
              layer.inputs.joined(separator: ", "))
         }
         let nameWidth = max(13, rows.map(\.0.count).max() ?? 0)
@@ -227,9 +228,9 @@ public struct Inspection {
         var lines = [row("Layer (type)", "Output Shape", "Param #", "Connected to"), rule]
         lines += rows.map { row($0.0, $0.1, $0.2, $0.3) }
         lines.append(rule)
-        lines.append("Total params: \(Self.grouped(totalParameters)) (\(Self.bytesText(totalParameters * 4)))")
-        lines.append("Trainable params: \(Self.grouped(trainableParameters)) (\(Self.bytesText(trainableParameters * 4)))")
-        lines.append("Non-trainable params: \(Self.grouped(nonTrainableParameters)) (\(Self.bytesText(nonTrainableParameters * 4)))")
+        lines.append("Total params: \(totalParameters.groupedDigits) (\(Self.bytesText(totalParameters * 4)))")
+        lines.append("Trainable params: \(trainableParameters.groupedDigits) (\(Self.bytesText(trainableParameters * 4)))")
+        lines.append("Non-trainable params: \(nonTrainableParameters.groupedDigits) (\(Self.bytesText(nonTrainableParameters * 4)))")
         return lines
     }
 
@@ -387,16 +388,6 @@ public struct Inspection {
         return "(" + (["None"] + shape.dropFirst().map(String.init)).joined(separator: ", ") + ")"
     }
 
-    /// 1234567 → "1,234,567".
-    static func grouped(_ value: Int) -> String {
-        let digits = String(value)
-        var result = ""
-        for (index, character) in digits.enumerated() {
-            if index > 0, (digits.count - index) % 3 == 0 { result.append(",") }
-            result.append(character)
-        }
-        return result
-    }
 
     static func bytesText(_ bytes: Int) -> String {
         let units = ["B", "KB", "MB", "GB"]
