@@ -161,7 +161,7 @@ public final class DataParallel {
         let smallest = min(batchSize, trainCount, remainder == 0 ? batchSize : remainder)
         guard smallest < communicator.size else { return }
         throw .invalidSetting(.syncBatchNorm, value: "on \(communicator.size) ranks",
-                              hint: "a batch of \(smallest) examples (\(trainCount) training images in batches of \(batchSize)) leaves a rank without examples; run on at most \(max(smallest, 1)) ranks or choose another --batch-size")
+                              hint: "the smallest batch has \(smallest) examples (\(trainCount) training images in batches of \(batchSize)), which leaves a rank without any; run on at most \(max(smallest, 1)) ranks or choose another --batch-size")
     }
 }
 

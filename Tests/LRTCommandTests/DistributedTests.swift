@@ -54,6 +54,19 @@ final class DistributedTests: CommandTestCase {
         XCTAssertEqual(saved.training?.plan?.synchronizeBatchNormalization, true, "the plan keeps --sync-batch-norm for resume")
     }
 
+    /// Synchronized BatchNormalization needs an example on every rank in every step: 27 training images in batches
+    /// of 13 leave a last batch of 1, which 3 ranks refuse before training, naming the flag and the batch.
+    func testSyncBatchNormRefusesABatchSmallerThanTheRanks() throws {
+        let dataset = try makeDataset(imagesPerClass: 10)
+        let arguments = ["train", "--model", try makeBatchNormalizationDropoutModel().path, "--data", dataset.path,
+                         "--epochs", "1", "--batch-size", "13", "--sync-batch-norm", "--out", outputs.appendingPathComponent("small.h5").path]
+        let run = try finish(try startMPI(ranks: 3, arguments), arguments: ["mpirun -np 3"] + arguments)
+        assertNoCrash(run)
+        XCTAssertNotEqual(run.status, 0, "\(run)")
+        XCTAssertTrue(run.standardError.contains("Error: invalid --sync-batch-norm on 3 ranks: the smallest batch has 1 examples"), "\(run)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: outputs.appendingPathComponent("small.h5").path), "nothing was trained")
+    }
+
     /// 27 training images in batches of 7: shards of 4+3 and 3+2+2 examples, and a last batch of 6
     /// (2+2+2); the paper's rule (the default) takes its norms from the averaged gradient.
     private func assertRanksMatchOneProcess(optimizer: [String], model: URL? = nil, epochs: Int = 3, file: StaticString = #filePath,
