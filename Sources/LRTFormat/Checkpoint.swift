@@ -289,7 +289,7 @@ public enum Checkpoint {
     }
 
     /// `lrt/training/plan`: one attribute per setting (`epochs`, `log_every`, `log`, `tensorboard`, `monitor`,
-    /// `patience`, `min_delta`, `keep_best`, `save_every`).
+    /// `patience`, `min_delta`, `keep_best`, `save_every`, `sync_batch_norm`).
     private static func writePlan(_ plan: RunPlan, into group: HDF5Group) throws {
         try group.setAttribute("epochs", int64: Int64(plan.epochs))
         try group.setAttribute("log_every", int64: Int64(plan.logEvery))
@@ -300,5 +300,6 @@ public enum Checkpoint {
         try group.setAttribute("min_delta", double: plan.minimumDelta)
         try group.setAttribute("keep_best", string: plan.keepBestPath)
         try group.setAttribute("save_every", int64: Int64(plan.saveEvery))
+        try group.setAttribute("sync_batch_norm", int64: plan.synchronizeBatchNormalization ? 1 : 0)
     }
 }

@@ -489,6 +489,7 @@ struct CheckpointReader {
         if group.hasAttribute("log_every") { plan.logEvery = try integerAttribute(group, "log_every", in: 0...CheckpointLimits.steps) }
         if group.hasAttribute("patience") { plan.patience = try integerAttribute(group, "patience", in: 0...CheckpointLimits.epochs) }
         if group.hasAttribute("save_every") { plan.saveEvery = try integerAttribute(group, "save_every", in: 0...CheckpointLimits.steps) }
+        if group.hasAttribute("sync_batch_norm") { plan.synchronizeBatchNormalization = try integerAttribute(group, "sync_batch_norm", in: 0...1) == 1 }
         for (name, setting) in [("log", \RunPlan.logPath), ("tensorboard", \RunPlan.tensorBoardPath),
                                 ("monitor", \RunPlan.monitor), ("keep_best", \RunPlan.keepBestPath)] {
             if let value = try optionalString(group, name) {

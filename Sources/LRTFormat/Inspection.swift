@@ -200,6 +200,7 @@ public struct Inspection {
             parts.append("best by \(plan.monitor) kept in \(plan.keepBestPath)\(best)")
         }
         if plan.saveEvery > 0 { parts.append("saved every \(plan.saveEvery) steps") }
+        if plan.synchronizeBatchNormalization { parts.append("batch normalization synchronized over the ranks") }
         return parts.joined(separator: ", ")
     }
 

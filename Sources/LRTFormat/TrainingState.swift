@@ -1,3 +1,5 @@
+import LRTTensor
+
 /// Everything about a run's progress that a resumed run needs to continue exactly.
 public struct TrainingState: Equatable, Sendable {
     /// Completed epochs.
@@ -93,12 +95,7 @@ public struct TrainingState: Equatable, Sendable {
     /// The starting state of the stream named `stream` (e.g. `dropout_generator_state`) for a run seeded with `seed`:
     /// SplitMix64 of the seed mixed with the name, so that each purpose draws an independent sequence.
     public static func streamSeed(_ seed: UInt64, stream: String) -> UInt64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325  // FNV-1a of the name
-        for byte in stream.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        var mixed = seed ^ hash
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
+        SeededGenerator.derivedSeed(seed, stream: stream)
     }
 }
 
@@ -123,6 +120,9 @@ public struct RunPlan: Equatable, Sendable {
     public var keepBestPath = ""
     /// `--save-every`: save a mid-epoch checkpoint every this many steps (0: only at epoch ends).
     public var saveEvery = 0
+    /// `--sync-batch-norm`: under MPI, BatchNormalization normalizes by the global batch's statistics (false:
+    /// each rank's own); nothing changes on one process.
+    public var synchronizeBatchNormalization = false
 
     public init(epochs: Int) { self.epochs = epochs }
 }

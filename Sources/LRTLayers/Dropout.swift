@@ -4,8 +4,11 @@ import LRTTensor
 ///
 /// In training each value is zeroed with probability `rate` and the survivors
 /// are scaled by `1 / (1 − rate)`, so inference is the identity. The mask is
-/// drawn from the run's generator (``ForwardContext/generator``), one draw per
-/// value in row-major order, so a run is reproducible from its seed.
+/// drawn, one draw per value in row-major order, from each example's stream
+/// (``ForwardContext/exampleStreams``, as the trainer sets it: the same mask for
+/// an example whichever rank of a data-parallel run holds it), or else from the
+/// context's generator (``ForwardContext/generator``), so a run is reproducible
+/// from its seed.
 public final class Dropout: Layer {
     public let name: String
     public let className = "Dropout"
@@ -42,8 +45,18 @@ public final class Dropout: Layer {
         let mask = mask.pointer(count: input.count)
         maskCount = input.count
         let keptScale = 1 / (1 - rate)
-        for index in 0..<input.count {
-            mask[index] = context.generator.nextFloat(in: 0, 1) < rate ? 0 : keptScale
+        if let streams = context.exampleStreams {
+            let exampleSize = max(outputShape.reduce(1, *), 1)
+            for row in 0..<input.count / exampleSize {
+                var generator = streams.generator(layer: name, row: row)
+                for index in row * exampleSize..<(row + 1) * exampleSize {
+                    mask[index] = generator.nextFloat(in: 0, 1) < rate ? 0 : keptScale
+                }
+            }
+        } else {
+            for index in 0..<input.count {
+                mask[index] = context.generator.nextFloat(in: 0, 1) < rate ? 0 : keptScale
+            }
         }
         input.withUnsafeBufferPointer { inputs in
             output.withUnsafeMutableBufferPointer { outputs in

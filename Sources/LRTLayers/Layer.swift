@@ -75,6 +75,12 @@ public struct ForwardContext {
     /// the weights: a number unique in the process to that call, so that a layer may reuse
     /// weights it converted for the previous slice. Nil otherwise: the weights may have changed.
     public internal(set) var weightsVersion: Int?
+    /// Training: adds BatchNormalization's per-feature sums up over the shards of a global batch (the ranks of a
+    /// data-parallel run, `--sync-batch-norm`); nil (the default): each batch is normalized by its own statistics.
+    public var batchStatistics: (any BatchStatisticsReducer)?
+    /// Training: random streams keyed by example, from which Dropout draws each example's mask, so that an
+    /// example gets the same mask whichever rank holds it; nil (the default): layers draw from ``generator``.
+    public var exampleStreams: ExampleStreams?
 
     public init(training: Bool, generator: SeededGenerator = SeededGenerator(seed: 0)) {
         self.training = training
@@ -83,6 +89,26 @@ public struct ForwardContext {
 
     /// Inference: no randomness, moving statistics.
     public static var inference: ForwardContext { ForwardContext(training: false) }
+}
+
+/// Random streams keyed by example for one training step: the generator of a layer for an example depends only on
+/// the step's seed, the layer's name and the example's position in the global batch, so a data-parallel run on any
+/// number of ranks draws what one process draws (as JAX folds an index into a key).
+public struct ExampleStreams: Sendable, Equatable {
+    /// One draw of the run's dropout stream for this step, the same on every rank.
+    public var step: UInt64
+    /// The position in the global batch of the batch's first example (a rank's shard starts after the others').
+    public var firstExample: Int
+
+    public init(step: UInt64, firstExample: Int) {
+        self.step = step
+        self.firstExample = firstExample
+    }
+
+    /// The generator of layer `layer` for row `row` of the batch (the global batch's example `firstExample + row`).
+    public func generator(layer: String, row: Int) -> SeededGenerator {
+        SeededGenerator(seed: SeededGenerator.derivedSeed(step, stream: "\(layer) \(firstExample + row)"))
+    }
 }
 
 /// A layer with a hand-written forward and backward pass.

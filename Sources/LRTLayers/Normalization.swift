@@ -1,6 +1,18 @@
 import Foundation
 import LRTTensor
 
+/// Adds up per-feature sums over the shards of a global batch, so that a ``BatchNormalization`` in training
+/// normalizes every shard by the global batch's mean and variance (synchronized batch normalization, as PyTorch's
+/// `SyncBatchNorm`). Under MPI each rank holds one shard; the training target implements it with an allreduce.
+///
+/// Every shard's layer calls ``sum(_:)`` in the same order with buffers of the same length. The layer assumes
+/// the data-parallel convention of the training step: each shard backpropagates the mean loss over its own
+/// examples, and the shards' parameter gradients are then averaged weighted by their example counts.
+public protocol BatchStatisticsReducer: AnyObject {
+    /// Replaces every element by its sum over all shards.
+    func sum(_ values: UnsafeMutableBufferPointer<Double>)
+}
+
 /// Batch normalization over the last axis (Keras `BatchNormalization`, axis −1;
 /// Ioffe & Szegedy 2015).
 ///
@@ -9,6 +21,12 @@ import LRTTensor
 /// `gamma` and shifts by `beta`; it also moves the moving statistics,
 /// `moving = moving · momentum + batch · (1 − momentum)` (Keras 3's rule).
 /// Inference normalizes by the moving statistics instead.
+///
+/// Given a ``BatchStatisticsReducer`` (``ForwardContext/batchStatistics``), training normalizes by the statistics
+/// of the global batch all shards make up, computed in the same two passes (mean, then the centred squares) as
+/// one batch, and backward adds up across shards the two per-feature sums the input gradient needs (Σ dy and
+/// Σ dy · x̂); the gradients of `gamma` and `beta` stay the shard's own, for the data-parallel step to average.
+/// Over one shard it computes what the layer computes without a reducer.
 ///
 /// `gamma` and `beta` are trainable; `moving_mean` and `moving_variance` are
 /// weights that are saved but not trained.
@@ -43,8 +61,12 @@ public final class BatchNormalization: Layer, Freezable {
     private var normalizedRows = 0                   // the rows `normalized` holds, from the last training forward
     private var frozenRows = -1                      // the rows of the last frozen training forward (-1: none since)
     public var frozen = false
-    private let statistics = ScratchBuffer<Float>()  // [8, features], see ``FeatureValues``
+    private let statistics = ScratchBuffer<Float>()  // [10, features], see ``FeatureValues``
     private let partialSums = ScratchBuffer<Double>()  // [shards, 2, features]
+    private let totals = ScratchBuffer<Double>()     // [2 · features + 1], per-feature sums (added up by `reducer`)
+    /// The reducer of the last training forward, which its backward uses too; nil: this batch alone.
+    private var reducer: (any BatchStatisticsReducer)?
+    private var globalRows = 0                       // the rows of the global batch of the last training forward
 
     /// - Parameters:
     ///   - name: the Keras layer name.
@@ -109,6 +131,7 @@ public final class BatchNormalization: Layer, Freezable {
                      "BatchNormalization '\(name)' expects \(inputShape) inputs per example")
         if output.count != input.count { output = Tensor(shape: [input.count / inputShape.reduce(1, *)] + inputShape) }
         if context.training && !frozen {
+            reducer = context.batchStatistics
             trainingForward(input, rows: rows)
         } else {
             inferenceForward(input, rows: rows)
@@ -125,14 +148,16 @@ public final class BatchNormalization: Layer, Freezable {
         var gammaGradient, betaGradient: UnsafeMutablePointer<Float>
         /// γ / (N · √(variance + ε)).
         var coefficient: UnsafeMutablePointer<Float>
+        /// Σ dy and Σ dy · x̂ over the global batch, in this shard's gradient scale (this batch's with no reducer).
+        var gradientSum, productSum: UnsafeMutablePointer<Float>
     }
 
     private var featureValues: FeatureValues {
-        let base = statistics.pointer(count: 8 * features)
+        let base = statistics.pointer(count: 10 * features)
         return FeatureValues(mean: base, variance: base + features, inverseDeviation: base + 2 * features,
                              scale: base + 3 * features, shift: base + 4 * features,
                              gammaGradient: base + 5 * features, betaGradient: base + 6 * features,
-                             coefficient: base + 7 * features)
+                             coefficient: base + 7 * features, gradientSum: base + 8 * features, productSum: base + 9 * features)
     }
 
     /// `y = x · scale + shift`, the moving statistics folded into scale and shift.
@@ -160,7 +185,8 @@ public final class BatchNormalization: Layer, Freezable {
         }
     }
 
-    /// Normalizes by the batch statistics, keeps the normalized values for backward, and moves the moving statistics.
+    /// Normalizes by the batch statistics (the global batch's, with a ``reducer``), keeps the normalized values for
+    /// backward, and moves the moving statistics.
     private func trainingForward(_ input: Tensor, rows: Int) {
         let features = features
         let normalized = normalized.pointer(count: rows * features)
@@ -170,10 +196,16 @@ public final class BatchNormalization: Layer, Freezable {
         let scale = values.scale, shift = values.shift
         let shards = Parallel.shardCount(for: rows, minimumSize: minimumShardRows)
         let sums = partialSums.pointer(count: Parallel.shardCount * 2 * features)
-        /// The per-shard sums of `sums[shard, 0, feature]` over the shards.
-        func combined(_ feature: Int) -> Double {
-            (0..<shards).reduce(0.0) { $0 + sums[$1 * 2 * features + feature] }
+        let totals = totals.pointer(count: features + 1)  // [Σ per feature, rows]
+        let reducer = reducer
+        /// `totals[feature]`: the per-shard sums of `sums[shard, 0, feature]` over the shards, then over the reducer's
+        /// shards, with the rows in `totals[features]` when `withRows`.
+        func total(withRows: Bool) {
+            for feature in 0..<features { totals[feature] = (0..<shards).reduce(0.0) { $0 + sums[$1 * 2 * features + feature] } }
+            totals[features] = Double(rows)
+            reducer?.sum(UnsafeMutableBufferPointer(start: totals, count: withRows ? features + 1 : features))
         }
+        var count = Double(rows)  // the global batch's rows
         input.withUnsafeBufferPointer { inputs in
             output.withUnsafeMutableBufferPointer { outputs in
                 let inputs = inputs.baseAddress!, outputs = outputs.baseAddress!
@@ -186,7 +218,9 @@ public final class BatchNormalization: Layer, Freezable {
                         for feature in 0..<features { sum[feature] += Double(rowInputs[feature]) }
                     }
                 }
-                for feature in 0..<features { mean[feature] = Float(combined(feature) / Double(rows)) }
+                total(withRows: true)
+                count = totals[features]
+                for feature in 0..<features { mean[feature] = Float(totals[feature] / count) }
                 // Biased variance, from the centred values (two passes are stable where E[x²] − E[x]² is not).
                 Parallel.forEachShard(count: rows, minimumSize: minimumShardRows) { shard, items in
                     let sum = sums + shard * 2 * features
@@ -199,8 +233,9 @@ public final class BatchNormalization: Layer, Freezable {
                         }
                     }
                 }
+                total(withRows: false)
                 for feature in 0..<features {
-                    variance[feature] = Float(combined(feature) / Double(rows))
+                    variance[feature] = Float(totals[feature] / count)
                     inverseDeviation[feature] = 1 / (variance[feature] + epsilon).squareRoot()
                     scale[feature] = gamma?.value.storage[feature] ?? 1
                     shift[feature] = beta?.value.storage[feature] ?? 0
@@ -219,6 +254,7 @@ public final class BatchNormalization: Layer, Freezable {
                 }
             }
         }
+        globalRows = Int(count.rounded())
         for feature in 0..<features {
             movingMean.value.storage[feature] = movingMean.value.storage[feature] * momentum + mean[feature] * (1 - momentum)
             movingVariance.value.storage[feature] = movingVariance.value.storage[feature] * momentum + variance[feature] * (1 - momentum)
@@ -226,7 +262,12 @@ public final class BatchNormalization: Layer, Freezable {
     }
 
     /// With `g = dy`: dβ = Σ g, dγ = Σ g · x̂, and
-    /// dx = γ / (N · √(variance + ε)) · (N · g − dβ − x̂ · dγ), sums over the N rows.
+    /// dx = γ / (N · √(variance + ε)) · (N · g − Σ g − x̂ · Σ g · x̂), sums over the N rows.
+    ///
+    /// With a ``reducer``, N and the two sums in dx are the global batch's: each shard's gradient is that of
+    /// the mean loss over its own n rows, so its sums are weighted by n before they are added up and the total
+    /// is divided by this shard's n, which brings every shard's sums to this shard's gradient scale. dβ and
+    /// dγ stay this shard's sums: the data-parallel step averages them, weighted by n, into the global ones.
     public func backward(_ outputGradient: Tensor) -> Tensor {
         let features = features
         let rows = outputGradient.count / features
@@ -237,8 +278,10 @@ public final class BatchNormalization: Layer, Freezable {
         let normalized = normalized.pointer(count: rows * features)
         let values = featureValues
         let gammaGradient = values.gammaGradient, betaGradient = values.betaGradient, coefficient = values.coefficient
+        let gradientSum = values.gradientSum, productSum = values.productSum
         let shards = Parallel.shardCount(for: rows, minimumSize: minimumShardRows)
         let sums = partialSums.pointer(count: Parallel.shardCount * 2 * features)
+        let totals = totals.pointer(count: 2 * features + 1)  // [Σ g · n, Σ g · x̂ · n], added up by the reducer
         outputGradient.withUnsafeBufferPointer { outputGradients in
             let outputGradients = outputGradients.baseAddress!
             // Per shard: Σ g and Σ g · x̂.
@@ -264,12 +307,20 @@ public final class BatchNormalization: Layer, Freezable {
             }
             betaGradient[feature] = Float(sum)
             gammaGradient[feature] = Float(product)
-            coefficient[feature] = (gamma?.value.storage[feature] ?? 1) * values.inverseDeviation[feature] / Float(rows)
+            totals[feature] = sum * Double(rows)
+            totals[features + feature] = product * Double(rows)
+        }
+        reducer?.sum(UnsafeMutableBufferPointer(start: totals, count: 2 * features))
+        let globalRows = reducer == nil ? rows : globalRows
+        for feature in 0..<features {
+            gradientSum[feature] = reducer == nil ? betaGradient[feature] : Float(totals[feature] / Double(rows))
+            productSum[feature] = reducer == nil ? gammaGradient[feature] : Float(totals[features + feature] / Double(rows))
+            coefficient[feature] = (gamma?.value.storage[feature] ?? 1) * values.inverseDeviation[feature] / Float(globalRows)
         }
         outputGradient.withUnsafeBufferPointer { outputGradients in
             inputGradient.withUnsafeMutableBufferPointer { inputGradients in
                 let outputGradients = outputGradients.baseAddress!, inputGradients = inputGradients.baseAddress!
-                let count = Float(rows)
+                let count = Float(globalRows)
                 Parallel.forEachShard(count: rows, minimumSize: minimumShardRows) { _, items in
                     for row in items {
                         let offset = row * features
@@ -277,7 +328,7 @@ public final class BatchNormalization: Layer, Freezable {
                         let rowGradients = outputGradients + offset, rowNormalized = normalized + offset
                         for feature in 0..<features {
                             rowInputGradients[feature] = coefficient[feature]
-                                * (count * rowGradients[feature] - betaGradient[feature] - rowNormalized[feature] * gammaGradient[feature])
+                                * (count * rowGradients[feature] - gradientSum[feature] - rowNormalized[feature] * productSum[feature])
                         }
                     }
                 }

@@ -9,6 +9,17 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
     /// A generator started from `seed`.
     public init(seed: UInt64) { state = seed }
 
+    /// The starting state of the stream named `stream` derived from `seed`: SplitMix64 of the seed mixed with the
+    /// name's FNV-1a hash, so that each name draws an independent sequence.
+    public static func derivedSeed(_ seed: UInt64, stream: String) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325  // FNV-1a of the name
+        for byte in stream.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        var mixed = seed ^ hash
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        return mixed ^ (mixed >> 31)
+    }
+
     /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15

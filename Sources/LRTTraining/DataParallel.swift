@@ -11,9 +11,11 @@ import LRTTensor
 /// averages the gradients over ranks with one fused allreduce, so the paper's per-layer norms come
 /// from the global gradient and every rank applies the same update.
 ///
-/// BatchNormalization normalizes by each rank's own batch statistics (as PyTorch DDP without
+/// BatchNormalization normalizes by each rank's own batch statistics by default (as PyTorch DDP without
 /// SyncBatchNorm); the moving statistics (every non-trainable weight) are averaged over ranks in the
-/// same allreduce, weighted by shard size, so every rank keeps the same weights.
+/// same allreduce, weighted by shard size, so every rank keeps the same weights. With
+/// ``synchronizesBatchNormalization`` (`--sync-batch-norm`) it normalizes by the global batch's statistics,
+/// which ``batchStatistics`` adds up over the ranks (PyTorch's SyncBatchNorm), so the step is one process's.
 ///
 /// With one rank every method returns what it is given: training is exactly single-process.
 public final class DataParallel {
@@ -23,8 +25,28 @@ public final class DataParallel {
     /// Seconds spent in allreduce since the counter was last read (``takeCommunicationSeconds()``).
     private var communicationSeconds = 0.0
 
+    /// `--sync-batch-norm`: BatchNormalization in training normalizes by the statistics of the global batch, added up
+    /// over the ranks (two allreduces of per-feature sums in forward, one in backward). With one rank it changes nothing:
+    /// the batch is the global batch.
+    public var synchronizesBatchNormalization = false
+    private lazy var statisticsReducer = CommunicatorStatisticsReducer(communicator: communicator)
+
     public init(communicator: any Communicator = SingleProcessCommunicator()) {
         self.communicator = communicator
+    }
+
+    /// The reducer a training step's ``ForwardContext`` gets: the ranks' allreduce when BatchNormalization is
+    /// synchronized over several ranks; nil otherwise.
+    public var batchStatistics: (any BatchStatisticsReducer)? {
+        isParallel && synchronizesBatchNormalization ? statisticsReducer : nil
+    }
+
+    /// Throws the first failure of a ``batchStatistics`` allreduce since the last call (layers cannot throw, so the
+    /// reducer keeps it and skips the collectives after it).
+    public func checkBatchStatistics() throws(CommunicatorError) {
+        guard isParallel, let failure = statisticsReducer.failure else { return }
+        statisticsReducer.failure = nil
+        throw failure
     }
 
     /// Whether there is more than one rank.
@@ -33,7 +55,7 @@ public final class DataParallel {
     /// This rank's positions of the global batch at `positions`.
     public func shard(_ positions: Range<Int>) -> Range<Int> { communicator.shard(of: positions) }
 
-    /// This rank's generator for one step of a per-rank stream (dropout, augmentation): seeded from one
+    /// This rank's generator for one step of a per-rank stream (augmentation): seeded from one
     /// draw of the shared stream `shared` (which every rank advances alike, and checkpoints save) mixed
     /// with the rank, so ranks draw independent masks and a resume with the same rank count repeats them.
     public func rankGenerator(_ shared: inout SeededGenerator, stream: String) -> SeededGenerator {
@@ -100,22 +122,11 @@ public final class DataParallel {
         return communicationSeconds
     }
 
-    /// Loss, accuracy and count of `model` on all of `data`: with one rank ``EvaluationReport/evaluate(_:on:batchSize:)``;
-    /// with several, each rank evaluates a contiguous shard and the sums are added up, so every rank gets the whole result.
+    /// Loss, accuracy and count of `model` on all of `data`: ``EvaluationReport/evaluate(_:on:options:communicator:)``,
+    /// each rank evaluating a contiguous shard and the sums added up, so every rank gets the whole result.
     public func evaluate(_ model: any Model, on data: any Dataset) throws(CommunicatorError) -> (loss: Double, accuracy: Double, count: Int) {
-        guard isParallel else {
-            let report = EvaluationReport.evaluate(model, on: data)
-            return (report.loss, report.accuracy, report.count)
-        }
-        let shard = communicator.shard(of: 0..<data.count)
-        var sums = [0.0, 0.0]  // [loss · count, correct]
-        if !shard.isEmpty {
-            let report = EvaluationReport.evaluate(model, on: DatasetSubset(data, indices: Array(shard)))
-            sums = [report.loss * Double(report.count), (report.accuracy * Double(report.count)).rounded()]
-        }
-        try communicator.allreduceSum(&sums)
-        let count = max(data.count, 1)
-        return (sums[0] / Double(count), sums[1].rounded() / Double(count), data.count)
+        let report = try EvaluationReport.evaluate(model, on: data, options: EvaluationOptions(), communicator: communicator)
+        return (report.loss, report.accuracy, report.count)
     }
 
     /// Makes every rank start from rank 0's weights (as PyTorch DDP does at construction), and checks
@@ -133,9 +144,37 @@ public final class DataParallel {
             for (index, name) in names.enumerated() where highest[index] != -negatedLowest[index] {
                 throw TrainingError.mismatch("the \(communicator.size) ranks disagree on the \(name) (from \(Int(-negatedLowest[index])) to \(Int(highest[index])); rank \(communicator.rank) has \(Int(facts[index]))): give every rank the same dataset and checkpoint")
             }
+            try checkSynchronizedBatches(model: model, batchSize: state.batchSize, trainCount: trainCount)
             for weight in model.weights { try communicator.broadcast(&weight.value.storage, from: 0) }
         } catch let error as CommunicatorError {
             throw TrainingError.communication(error)
         }
+    }
+
+    /// Synchronized BatchNormalization needs every rank in every step's collectives, so every batch (the last of an
+    /// epoch too) must give each rank an example.
+    /// - Throws: ``TrainingError/invalidSetting(_:value:hint:)`` when a batch has fewer examples than there are ranks.
+    private func checkSynchronizedBatches(model: any Model, batchSize: Int, trainCount: Int) throws(TrainingError) {
+        guard batchStatistics != nil,
+              model.layers.contains(where: { ($0 as? BatchNormalization).map { !$0.frozen } ?? false }) else { return }
+        let remainder = trainCount % batchSize
+        let smallest = min(batchSize, trainCount, remainder == 0 ? batchSize : remainder)
+        guard smallest < communicator.size else { return }
+        throw .invalidSetting(.syncBatchNorm, value: "on \(communicator.size) ranks",
+                              hint: "the smallest batch has \(smallest) examples (\(trainCount) training images in batches of \(batchSize)), which leaves a rank without any; run on at most \(max(smallest, 1)) ranks or choose another --batch-size")
+    }
+}
+
+/// ``BatchStatisticsReducer`` over the ranks of a run: an allreduce. Layers cannot throw, so a failure is kept
+/// for ``DataParallel/checkBatchStatistics()`` and the sums after it are skipped (left this rank's).
+final class CommunicatorStatisticsReducer: BatchStatisticsReducer {
+    let communicator: any Communicator
+    var failure: CommunicatorError?
+
+    init(communicator: any Communicator) { self.communicator = communicator }
+
+    func sum(_ values: UnsafeMutableBufferPointer<Double>) {
+        guard failure == nil else { return }
+        do { try communicator.allreduceSum(values) } catch { failure = error }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LRTData
+import LRTDistributed
 import LRTLayers
 import LRTTensor
 
@@ -112,24 +113,84 @@ public struct EvaluationReport: Sendable {
     /// Evaluates `model` on all of `data` (inference mode): the model's outputs are taken as logits, as training and
     /// ``SoftmaxCrossEntropy`` take them, and the probabilities are their softmax.
     public static func evaluate(_ model: any Model, on data: any Dataset, options: EvaluationOptions) -> EvaluationReport {
-        precondition(options.batchSize > 0 && options.topK > 0)
-        let classCount = data.classNames.count
-        var totalLoss = 0.0
-        var totalCorrect = 0, topKCorrect = 0
+        report(measure(model, on: data, examples: 0..<data.count, options: options), data: data, options: options)
+    }
+
+    /// ``evaluate(_:on:options:)`` sharded over the ranks of an MPI run: each rank evaluates a contiguous shard of
+    /// `data`, and the loss sum, the correct and top-k counts and every example's outcome (from which the confusion
+    /// matrix and the per-class rows are counted) are added up over the ranks, so that every rank returns the report
+    /// one process makes (the loss up to the order of its float sums; ``seconds`` is the slowest rank's).
+    /// With one rank it is ``evaluate(_:on:options:)``.
+    /// - Throws: ``CommunicatorError`` when a collective fails or times out.
+    public static func evaluate(_ model: any Model, on data: any Dataset, options: EvaluationOptions,
+                                communicator: any Communicator) throws(CommunicatorError) -> EvaluationReport {
+        guard communicator.size > 1 else { return evaluate(model, on: data, options: options) }
+        var part = measure(model, on: data, examples: communicator.shard(of: 0..<data.count), options: options)
+        try part.addUp(over: communicator, count: data.count, classCount: data.classNames.count,
+                       keepProbabilities: options.keepProbabilities, files: data.filePaths)
+        return report(part, data: data, options: options)
+    }
+
+    /// What one shard of an evaluation measures: the sums over its examples and their outcomes.
+    struct Part {
+        var lossSum = 0.0
+        var correct = 0, topKCorrect = 0
+        /// In dataset order.
         var outcomes: [Outcome] = []
-        outcomes.reserveCapacity(data.count)
+        var seconds = 0.0
+
+        /// Replaces this shard's sums by those of all ranks and its outcomes by every example's, in dataset order:
+        /// each rank writes its outcomes into a zeroed table of all `count` examples and the tables are summed
+        /// (adding zeros is exact, so the outcomes are those the ranks computed, bit for bit).
+        mutating func addUp(over communicator: any Communicator, count: Int, classCount: Int, keepProbabilities: Bool,
+                            files: [String]?) throws(CommunicatorError) {
+            var totals = [lossSum, Double(correct), Double(topKCorrect)]
+            try communicator.allreduceSum(&totals)
+            (lossSum, correct, topKCorrect) = (totals[0], Int(totals[1].rounded()), Int(totals[2].rounded()))
+            var slowest = [seconds]
+            try communicator.allreduceMaximum(&slowest)
+            seconds = slowest[0]
+            let fields = 3  // [label, predicted, probability] per example
+            var table = [Double](repeating: 0, count: count * fields)
+            for outcome in outcomes {
+                table[outcome.index * fields] = Double(outcome.label)
+                table[outcome.index * fields + 1] = Double(outcome.predicted)
+                table[outcome.index * fields + 2] = outcome.probability
+            }
+            try communicator.allreduceSum(&table)
+            var probabilities: [Float] = []  // [count, classes]
+            if keepProbabilities {
+                probabilities = [Float](repeating: 0, count: count * classCount)
+                for outcome in outcomes {
+                    for (column, value) in (outcome.probabilities ?? []).enumerated() { probabilities[outcome.index * classCount + column] = value }
+                }
+                try communicator.allreduceSum(&probabilities)
+            }
+            outcomes = (0..<count).map { index in
+                Outcome(index: index, file: files?[index], label: Int(table[index * fields]),
+                        predicted: Int(table[index * fields + 1]), probability: table[index * fields + 2],
+                        probabilities: keepProbabilities ? Array(probabilities[index * classCount..<(index + 1) * classCount]) : nil)
+            }
+        }
+    }
+
+    /// Evaluates `model` on the examples `examples` of `data` in batches of ``EvaluationOptions/batchSize``.
+    static func measure(_ model: any Model, on data: any Dataset, examples: Range<Int>, options: EvaluationOptions) -> Part {
+        precondition(options.batchSize > 0 && options.topK > 0)
+        var part = Part()
+        part.outcomes.reserveCapacity(examples.count)
         let files = data.filePaths
         let started = DispatchTime.now().uptimeNanoseconds
         var batch = Tensor(shape: [0])
         var labels: [Int32] = []
-        let order = Array(0..<data.count)
-        for start in stride(from: 0, to: data.count, by: options.batchSize) {
-            let slice = order[start..<min(start + options.batchSize, data.count)]
+        let order = Array(examples)
+        for start in stride(from: 0, to: order.count, by: options.batchSize) {
+            let slice = order[start..<min(start + options.batchSize, order.count)]
             data.fill(slice, into: &batch, labels: &labels)
             let logits = model.infer(batch)  // [batch, classes]
             let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...], computeGradient: false)
-            totalLoss += result.loss * Double(slice.count)
-            totalCorrect += result.correct
+            part.lossSum += result.loss * Double(slice.count)
+            part.correct += result.correct
             let classes = logits.count / max(slice.count, 1)
             logits.withUnsafeBufferPointer { values in
                 for (row, label) in labels.enumerated() {
@@ -139,23 +200,28 @@ public struct EvaluationReport: Sendable {
                     let label = Int(label)
                     // The label's rank: classes scored above it, or equal and listed before it (as argmax breaks ties).
                     let rank = (0..<classes).count(where: { $0 != label && (scores[$0] > scores[label] || (scores[$0] == scores[label] && $0 < label)) })
-                    if rank < options.topK { topKCorrect += 1 }
-                    let index = start + row
-                    outcomes.append(Outcome(index: index, file: files?[index], label: label, predicted: predicted,
-                                            probability: probabilities[predicted],
-                                            probabilities: options.keepProbabilities ? probabilities.map(Float.init) : nil))
+                    if rank < options.topK { part.topKCorrect += 1 }
+                    let index = slice[slice.startIndex + row]
+                    part.outcomes.append(Outcome(index: index, file: files?[index], label: label, predicted: predicted,
+                                                 probability: probabilities[predicted],
+                                                 probabilities: options.keepProbabilities ? probabilities.map(Float.init) : nil))
                 }
             }
         }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        let metrics = classificationMetrics(labels: outcomes.map(\.label), predicted: outcomes.map(\.predicted),
+        part.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        return part
+    }
+
+    /// The report of `part`, the measurement of all of `data`.
+    static func report(_ part: Part, data: any Dataset, options: EvaluationOptions) -> EvaluationReport {
+        let metrics = classificationMetrics(labels: part.outcomes.map(\.label), predicted: part.outcomes.map(\.predicted),
                                             classNames: data.classNames)
         let count = max(data.count, 1)
-        return EvaluationReport(loss: totalLoss / Double(count), accuracy: Double(totalCorrect) / Double(count),
+        return EvaluationReport(loss: part.lossSum / Double(count), accuracy: Double(part.correct) / Double(count),
                                 count: data.count, classNames: data.classNames, topK: options.topK,
-                                topKAccuracy: options.topK < classCount ? Double(topKCorrect) / Double(count) : nil,
+                                topKAccuracy: options.topK < data.classNames.count ? Double(part.topKCorrect) / Double(count) : nil,
                                 confusion: metrics.confusion, perClass: metrics.perClass, macroAverage: metrics.macro,
-                                weightedAverage: metrics.weighted, outcomes: outcomes, seconds: seconds)
+                                weightedAverage: metrics.weighted, outcomes: part.outcomes, seconds: part.seconds)
     }
 
     /// The confusion matrix, per-class precision, recall, F1 and support, and their macro and weighted averages for

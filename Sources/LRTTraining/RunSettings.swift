@@ -12,6 +12,7 @@ public enum RunSetting: String, Sendable {
     case monitor = "monitored metric"
     case log = "log file"
     case keepBest = "keep-best file"
+    case syncBatchNorm = "synchronized batch normalization"
 
     /// The batch sizes every command accepts.
     public static let batchSizes = 1...(1 << 20)

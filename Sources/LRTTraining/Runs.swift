@@ -141,6 +141,9 @@ public enum Runs {
         public var keepBestPath: String?
         /// `--save-every`: also save the run mid-epoch every this many steps (0: off; nil: off, or the plan's).
         public var saveEvery: Int?
+        /// `--sync-batch-norm`: under MPI, BatchNormalization normalizes by the global batch's statistics (nil: off,
+        /// or the plan's); nothing changes on one process.
+        public var synchronizeBatchNormalization: Bool?
         /// Gzip the weight datasets of the checkpoints written (h5py and Keras read them).
         public var compressWeights = false
         /// Replace an existing output file that is not an lrt or Keras checkpoint (`--overwrite`).
@@ -170,6 +173,7 @@ public enum Runs {
             if let minimumDelta { plan.minimumDelta = minimumDelta }
             if let keepBestPath { plan.keepBestPath = keepBestPath.isEmpty ? "" : Runs.absolutePath(keepBestPath) }
             if let saveEvery { plan.saveEvery = saveEvery }
+            if let synchronizeBatchNormalization { plan.synchronizeBatchNormalization = synchronizeBatchNormalization }
             return plan
         }
 
@@ -490,8 +494,11 @@ public enum Runs {
     ///     files the run validated on (checked against the recorded digest); `.train`: the training files.
     ///   - batchSize: examples per forward pass (default 1000).
     ///   - options: top-k, kept probabilities (default ``EvaluationOptions``); its batch size is replaced by `batchSize`.
+    ///   - communicator: the ranks of an MPI run (default: this process alone), each of which evaluates a shard of the
+    ///     split; every rank returns the whole report, and only rank 0 prints the loading messages.
     public static func evaluate(modelPath: String, dataRoot: String?, split: DataSplit = .test,
-                                batchSize: Int = 1000, options: EvaluationOptions = EvaluationOptions()) throws -> EvaluationReport {
+                                batchSize: Int = 1000, options: EvaluationOptions = EvaluationOptions(),
+                                communicator: any Communicator = SingleProcessCommunicator()) throws -> EvaluationReport {
         let contents = try Checkpoint.load(from: modelPath)
         var state = contents.training ?? TrainingState()
         if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
@@ -499,8 +506,10 @@ public enum Runs {
             throw TrainingError.cannotContinue(path: modelPath, problem: "\(modelPath) records no dataset; pass --data DIR")
         }
         if contents.training == nil { state.validationSource = "" }
+        let rank = communicator.rank
+        let progress: (String) -> Void = { line in if rank == 0 { printError(line) } }
         let data = try RunData.load(model: contents.model, state: &state, classNames: contents.training?.classNames,
-                                    split: split, progress: printError)
+                                    split: split, progress: progress)
         guard let chosen = data.evaluated else {
             let hint = split == .test ? "add DIR/test/<class>/ folders, or pass --split validation"
                 : "this run kept no validation split; pass --split test or train"
@@ -508,7 +517,12 @@ public enum Runs {
         }
         var options = options
         options.batchSize = batchSize
-        return EvaluationReport.evaluate(contents.model, on: chosen, options: options)
+        communicator.activity = "evaluation of the \(split.rawValue) split"
+        let report: EvaluationReport
+        do { report = try EvaluationReport.evaluate(contents.model, on: chosen, options: options, communicator: communicator) } catch {
+            throw TrainingError.communication(error)
+        }
+        return report
     }
 
     /// The built-in callbacks of a run with `plan`, in order: stop polling, telemetry, progress, logs,

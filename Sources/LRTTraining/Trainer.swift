@@ -63,7 +63,8 @@ public final class Trainer {
     public private(set) var orderGenerator: SeededGenerator
     /// The augmentation stream, handed to ``Dataset/fill(_:into:labels:generator:)``.
     public private(set) var augmentationGenerator: SeededGenerator
-    /// The dropout stream: the generator the model's `ForwardContext` gets.
+    /// The dropout stream: one draw per step seeds the step's ``ExampleStreams``, from which Dropout draws each
+    /// example's mask (the same on any number of ranks).
     public private(set) var dropoutGenerator: SeededGenerator
     /// Called in order at each hook; the run's built-in callbacks (progress, telemetry, logs, checkpoints)
     /// are entries of this list like any other.
@@ -98,6 +99,7 @@ public final class Trainer {
                 state: TrainingState, communicator: any Communicator = SingleProcessCommunicator()) {
         self.model = model
         parallel = DataParallel(communicator: communicator)
+        parallel.synchronizesBatchNormalization = state.plan?.synchronizeBatchNormalization ?? false
         self.optimizer = optimizer
         self.trainData = trainData
         self.validationData = validationData
@@ -161,20 +163,29 @@ public final class Trainer {
         let shard = parallel.shard(state.position..<end)
         let next = parallel.shard(end..<min(end + state.batchSize, state.epochOrder.count))
         var augmentation = parallel.isParallel ? parallel.rankGenerator(&augmentationGenerator, stream: "augmentation") : augmentationGenerator
-        var context = ForwardContext(training: true, generator: parallel.isParallel ? parallel.rankGenerator(&dropoutGenerator, stream: "dropout") : dropoutGenerator)
+        // Dropout draws per example of the global batch, so every rank count draws the masks one process draws.
+        let streams = ExampleStreams(step: dropoutGenerator.next(), firstExample: shard.lowerBound - state.position)
+        var context = ForwardContext(training: true, generator: SeededGenerator(seed: streams.step))
+        context.exampleStreams = streams
+        context.batchStatistics = parallel.batchStatistics
+        if parallel.isParallel { parallel.communicator.activity = "step \(state.globalStep + 1) (epoch \(state.epoch + 1))" }
         model.zeroGradients()
         var totals: DataParallel.StepTotals = (0, 0, 0)
-        if !shard.isEmpty {  // a rank gets no examples when the batch has fewer than the ranks
-            loader.fill(state.epochOrder[shard], next: state.epochOrder[next], into: &batch, labels: &labels, generator: &augmentation)
-            let logits = model.forward(batch, context: &context)
-            let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...],
-                                                      sampleWeights: state.classWeights.isEmpty ? nil : labels.map { state.classWeights[Int($0)] })
-            totals = (result.loss * Double(labels.count), result.correct, labels.count)
-            if result.loss.isFinite { model.backward(result.gradient) }
-        }
-        if !parallel.isParallel { (augmentationGenerator, dropoutGenerator) = (augmentation, context.generator) }
-        if parallel.isParallel { parallel.communicator.activity = "step \(state.globalStep + 1) (epoch \(state.epoch + 1))" }
-        do { try parallel.reduce(model: model, totals: &totals, globalCount: end - state.position) } catch {
+        do {
+            if !shard.isEmpty {  // a rank gets no examples when the batch has fewer than the ranks
+                loader.fill(state.epochOrder[shard], next: state.epochOrder[next], into: &batch, labels: &labels, generator: &augmentation)
+                let logits = model.forward(batch, context: &context)
+                try parallel.checkBatchStatistics()
+                let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...],
+                                                          sampleWeights: state.classWeights.isEmpty ? nil : labels.map { state.classWeights[Int($0)] })
+                totals = (result.loss * Double(labels.count), result.correct, labels.count)
+                // Synchronized BatchNormalization's backward is a collective: every rank takes part.
+                if result.loss.isFinite || context.batchStatistics != nil { model.backward(result.gradient) }
+                try parallel.checkBatchStatistics()
+            }
+            if !parallel.isParallel { augmentationGenerator = augmentation }
+            try parallel.reduce(model: model, totals: &totals, globalCount: end - state.position)
+        } catch {
             throw TrainingError.communication(error)
         }
         let loss = totals.lossSum / Double(max(totals.count, 1))  // the global batch's mean loss

@@ -52,8 +52,9 @@ struct Eval: ParsableCommand {
         var options = EvaluationOptions()
         options.topK = topK
         options.keepProbabilities = predictions != nil
-        let report = try Runs.evaluate(modelPath: checkpoint, dataRoot: data, split: split, batchSize: batchSize, options: options)
-        // Under mpirun every rank evaluates every image (the report keeps each one's outcome); rank 0 alone writes and prints.
+        // Under mpirun each rank evaluates a shard of the split and every rank gets the whole report; rank 0 alone writes and prints.
+        let report = try Runs.evaluate(modelPath: checkpoint, dataRoot: data, split: split, batchSize: batchSize, options: options,
+                                       communicator: World.communicator)
         guard World.communicator.rank == 0 else { return }
         if let predictions { try report.writePredictions(to: predictions, overwrite: overwrite, inputs: [checkpoint]) }
         if report.topKAccuracy == nil {

@@ -156,8 +156,8 @@ struct DataFlags: ParsableArguments {
     }
 }
 
-/// Progress, telemetry, logging and callback options of every command that trains. Each one given is stored
-/// in the checkpoint's plan; `lrt resume` takes those not given from the plan.
+/// Progress, telemetry, logging, callback and MPI options of every command that trains. Each optional one given is
+/// stored in the checkpoint's plan; `lrt resume` takes those not given from the plan.
 struct MonitoringOptions: ParsableArguments {
     @Option(help: "Record each layer's gradient, weight and update norms and rate multiplier, the loss and the learning rate every N steps (0: off; default 50, or the resumed run's).")
     var logEvery: Int?
@@ -194,6 +194,9 @@ struct MonitoringOptions: ParsableArguments {
 
     @Flag(help: "Replace the --out file even when it is not an lrt or Keras checkpoint (it may never be an input).")
     var overwrite = false
+
+    @Flag(inversion: .prefixedNo, help: "Under mpirun: BatchNormalization normalizes by the statistics of the global batch, added up over the ranks, instead of each rank's own (default: off, or the resumed run's; nothing changes on one process).")
+    var syncBatchNorm: Bool?
 
     @Option(help: ArgumentHelp("Under mpirun: seconds a collective (the gradient allreduce) may wait for the other ranks before the job stops, naming the rank and the step (0: wait forever).", valueName: "seconds"))
     var collectiveTimeout = 600.0
@@ -235,6 +238,7 @@ struct MonitoringOptions: ParsableArguments {
         hooks.minimumDelta = minDelta
         hooks.keepBestPath = keepBest
         hooks.saveEvery = saveEvery
+        hooks.synchronizeBatchNormalization = syncBatchNorm
         hooks.compressWeights = compress
         hooks.overwrite = overwrite
         hooks.communicator = World.communicator
@@ -306,6 +310,7 @@ extension RunSetting {
         case .monitor: return "--monitor"
         case .log: return "--log"
         case .keepBest: return "--keep-best"
+        case .syncBatchNorm: return "--sync-batch-norm"
         }
     }
 }

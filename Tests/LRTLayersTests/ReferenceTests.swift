@@ -429,4 +429,24 @@ final class ReferenceTests: XCTestCase {
         XCTAssertEqual(layer.forward(input, context: &inference), input)
         XCTAssertEqual(inference.generator, ForwardContext.inference.generator, "inference draws nothing")
     }
+
+    /// With per-example streams (as the trainer sets them) an example's mask depends on its position in the global
+    /// batch, not on the batch it is in: two shards of 3 and 5 rows draw the rows one batch of 8 draws, and at the
+    /// rate; another step's seed or another layer's name draws other masks.
+    func testDropoutMasksPerExampleAreTheSameInAnyShard() {
+        func masks(_ layer: Dropout, rows: Int, streams: ExampleStreams) -> [Float] {
+            var context = ForwardContext(training: true)
+            context.exampleStreams = streams
+            return layer.forward(Tensor(shape: [rows, 40], repeating: 1), context: &context).storage
+        }
+        let layer = Dropout(name: "dropout", shape: [40], rate: 0.3)
+        let whole = masks(layer, rows: 8, streams: ExampleStreams(step: 7, firstExample: 0))
+        let shards = masks(layer, rows: 3, streams: ExampleStreams(step: 7, firstExample: 0))
+            + masks(layer, rows: 5, streams: ExampleStreams(step: 7, firstExample: 3))
+        XCTAssertEqual(shards, whole)
+        XCTAssertEqual(Double(whole.filter { $0 == 0 }.count) / Double(whole.count), 0.3, accuracy: 0.08)
+        XCTAssertNotEqual(masks(layer, rows: 8, streams: ExampleStreams(step: 8, firstExample: 0)), whole)
+        XCTAssertNotEqual(masks(Dropout(name: "dropout_1", shape: [40], rate: 0.3), rows: 8,
+                                streams: ExampleStreams(step: 7, firstExample: 0)), whole)
+    }
 }

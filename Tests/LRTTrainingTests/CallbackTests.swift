@@ -407,6 +407,25 @@ final class CallbackTests: TrainingTestCase {
         XCTAssertEqual(straight.training?.test, resumed.training?.test)
     }
 
+    /// `--sync-batch-norm` is kept in the plan: a bare resume keeps it, an explicit false turns it off; on one
+    /// process it changes nothing, so the weights equal those of a run without it.
+    func testSyncBatchNormIsKeptByThePlanAndChangesNothingOnOneProcess() throws {
+        _ = try Runs.train(configuration(epochs: 1, out: "plain.h5"), hooks: quiet)
+        var hooks = quiet
+        hooks.synchronizeBatchNormalization = true
+        _ = try Runs.train(configuration(epochs: 1, out: "synchronized.h5"), hooks: hooks)
+        let plain = try Checkpoint.load(from: path("plain.h5")), synchronized = try Checkpoint.load(from: path("synchronized.h5"))
+        XCTAssertEqual(plain.training?.plan?.synchronizeBatchNormalization, false)
+        XCTAssertEqual(synchronized.training?.plan?.synchronizeBatchNormalization, true)
+        XCTAssertEqual(plain.model.weights.map(\.value.storage), synchronized.model.weights.map(\.value.storage))
+        _ = try Runs.resume(checkpointPath: path("synchronized.h5"), epochs: 2, outputPath: nil, hooks: quiet)
+        XCTAssertEqual(try Checkpoint.load(from: path("synchronized.h5")).training?.plan?.synchronizeBatchNormalization, true)
+        var off = quiet
+        off.synchronizeBatchNormalization = false
+        _ = try Runs.resume(checkpointPath: path("synchronized.h5"), epochs: 3, outputPath: nil, hooks: off)
+        XCTAssertEqual(try Checkpoint.load(from: path("synchronized.h5")).training?.plan?.synchronizeBatchNormalization, false)
+    }
+
     /// A new learning rate on resume keeps the optimizer's slots and says what changed; `epochs` beyond the plan extends it.
     func testResumeWithANewLearningRateSaysWhatChanged() throws {
         _ = try Runs.train(configuration(epochs: 1, out: "rate.h5"), hooks: quiet)

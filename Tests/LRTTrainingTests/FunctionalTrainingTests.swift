@@ -74,7 +74,9 @@ final class FunctionalTrainingTests: XCTestCase {
 
     func testResidualNetworkLearnsAndResumesMidEpochBitIdentically() throws {
         let straight = try Runs.train(configuration(epochs: 2, out: path("straight.h5")), hooks: quiet)
-        XCTAssertGreaterThan(straight.testAccuracy ?? 0, 0.25, "the residual network learns the digits (chance is 0.1; 0.34 here after 2 epochs)")
+        // Two epochs are early for this network: over seeds 5–8 the test accuracy was 0.11–0.46 with Dropout drawing
+        // from one stream, and is 0.225–0.29 with its masks drawn per example (0.247 for seed 5).
+        XCTAssertGreaterThan(straight.testAccuracy ?? 0, 0.2, "the residual network learns the digits (chance is 0.1; 0.247 here after 2 epochs)")
 
         var hooks = quiet
         var batches = 0
