@@ -102,18 +102,24 @@ public final class DataParallel {
 
     /// Loss, accuracy and count of `model` on all of `data`: with one rank ``EvaluationReport/evaluate(_:on:batchSize:)``;
     /// with several, each rank evaluates a contiguous shard and the sums are added up, so every rank gets the whole result.
-    public func evaluate(_ model: any Model, on data: any Dataset) throws(CommunicatorError) -> (loss: Double, accuracy: Double, count: Int) {
+    /// - Throws: ``TrainingError/unreadableData(_:)`` when `data`'s examples cannot be read, ``TrainingError/communication(_:)``
+    ///   when the ranks cannot add up their sums.
+    public func evaluate(_ model: any Model, on data: any Dataset) throws(TrainingError) -> (loss: Double, accuracy: Double, count: Int) {
         guard isParallel else {
-            let report = EvaluationReport.evaluate(model, on: data)
+            let report: EvaluationReport
+            do { report = try EvaluationReport.evaluate(model, on: data) } catch { throw .unreadableData(error) }
             return (report.loss, report.accuracy, report.count)
         }
         let shard = communicator.shard(of: 0..<data.count)
         var sums = [0.0, 0.0]  // [loss · count, correct]
         if !shard.isEmpty {
-            let report = EvaluationReport.evaluate(model, on: DatasetSubset(data, indices: Array(shard)))
+            let report: EvaluationReport
+            do { report = try EvaluationReport.evaluate(model, on: DatasetSubset(data, indices: Array(shard))) } catch {
+                throw .unreadableData(error)
+            }
             sums = [report.loss * Double(report.count), (report.accuracy * Double(report.count)).rounded()]
         }
-        try communicator.allreduceSum(&sums)
+        do { try communicator.allreduceSum(&sums) } catch { throw .communication(error) }
         let count = max(data.count, 1)
         return (sums[0] / Double(count), sums[1].rounded() / Double(count), data.count)
     }

@@ -103,15 +103,17 @@ public struct EvaluationReport: Sendable {
     }
 
     /// Evaluates `model` on all of `data` in batches of `batchSize` (inference mode).
-    public static func evaluate(_ model: any Model, on data: any Dataset, batchSize: Int = 1000) -> EvaluationReport {
+    /// - Throws: `DataError` when `data`'s examples cannot be read.
+    public static func evaluate(_ model: any Model, on data: any Dataset, batchSize: Int = 1000) throws(DataError) -> EvaluationReport {
         var options = EvaluationOptions()
         options.batchSize = batchSize
-        return evaluate(model, on: data, options: options)
+        return try evaluate(model, on: data, options: options)
     }
 
     /// Evaluates `model` on all of `data` (inference mode): the model's outputs are taken as logits, as training and
     /// ``SoftmaxCrossEntropy`` take them, and the probabilities are their softmax.
-    public static func evaluate(_ model: any Model, on data: any Dataset, options: EvaluationOptions) -> EvaluationReport {
+    /// - Throws: `DataError` when `data`'s examples cannot be read.
+    public static func evaluate(_ model: any Model, on data: any Dataset, options: EvaluationOptions) throws(DataError) -> EvaluationReport {
         precondition(options.batchSize > 0 && options.topK > 0)
         let classCount = data.classNames.count
         var totalLoss = 0.0
@@ -125,7 +127,7 @@ public struct EvaluationReport: Sendable {
         let order = Array(0..<data.count)
         for start in stride(from: 0, to: data.count, by: options.batchSize) {
             let slice = order[start..<min(start + options.batchSize, data.count)]
-            data.fill(slice, into: &batch, labels: &labels)
+            try data.fill(slice, into: &batch, labels: &labels)
             let logits = model.infer(batch)  // [batch, classes]
             let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...], computeGradient: false)
             totalLoss += result.loss * Double(slice.count)
