@@ -265,7 +265,7 @@ public final class HDF5CacheDataset: Dataset, @unchecked Sendable {
 
     /// The error of a cache file that stopped being readable after it was opened.
     static func unreadable(_ path: String, reason: String) -> DataError {
-        DataError(.cacheFailed, path: path, description: "the image cache \(path) could not be read (\(reason)); the file changed or its disk failed during the run: delete it and run the command again (the cache is built anew), or run without --cache")
+        DataError(.cacheFailed, path: path, description: "the image cache \(path) could not be read (\(reason)); the file changed or its disk failed during the run: delete it, and the next run builds it anew")
     }
 
     public func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32],

@@ -48,7 +48,10 @@ public indirect enum TrainingError: Error, CustomStringConvertible {
         case .cannotContinue(_, let problem), .cannotWrite(_, let problem): return problem
         case .communication(let error): return error.description
         case .unreadableData(let error): return error.description
-        case .stopped(let error, let checkpoint, let epoch): return "\(error.description); \(checkpoint) still holds epoch \(epoch), intact"
+        case .stopped(let error, let checkpoint, let epoch):
+            let next: String
+            if case .unreadableData = error { next = ": continue it with `lrt resume \(checkpoint)`" } else { next = "" }
+            return "\(error.description); \(checkpoint) still holds epoch \(epoch), intact\(next)"
         }
     }
 }

@@ -100,12 +100,14 @@ final class DataOptionsCommandTests: CommandTestCase {
         XCTAssertEqual(run.status, 1, "\(run.description.suffix(1500))")
         let message = run.errorLines.last ?? ""
         XCTAssertTrue(message.hasPrefix("Error: the image cache \(cache) could not be read (truncated: it ends before byte "), message)
-        XCTAssertTrue(message.contains("delete it and run the command again (the cache is built anew), or run without --cache"), message)
+        XCTAssertTrue(message.contains("the file changed or its disk failed during the run: delete it, and the next run builds it anew"), message)
+        XCTAssertTrue(message.hasSuffix(", intact: continue it with `lrt resume \(checkpoint)`"), message)
         let held = try XCTUnwrap(message.components(separatedBy: "; \(checkpoint) still holds epoch ").last?
             .components(separatedBy: ", intact").first.flatMap { Int($0) }, message)
         XCTAssertGreaterThanOrEqual(held, 1)
         XCTAssertEqual(try completedEpochs(checkpoint), held, "the checkpoint holds the epoch the message names")
 
+        // As the message says: delete the cache and resume.
         try FileManager.default.removeItem(atPath: cache)
         try lrtSucceeds(["resume", checkpoint, "--epochs", String(held + 1), "--memory-budget", "1K"])
         XCTAssertEqual(try completedEpochs(checkpoint), held + 1)

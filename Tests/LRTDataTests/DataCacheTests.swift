@@ -150,7 +150,7 @@ final class DataCacheTests: FixtureTestCase {
             XCTAssertEqual(error?.path, path("cache.h5"))
             XCTAssertEqual(error?.description.hasPrefix("the image cache \(path("cache.h5")) could not be read (truncated: it ends before byte "), true,
                            error?.description ?? "not a DataError")
-            XCTAssertEqual(error?.description.hasSuffix("delete it and run the command again (the cache is built anew), or run without --cache"), true,
+            XCTAssertEqual(error?.description.hasSuffix("the file changed or its disk failed during the run: delete it, and the next run builds it anew"), true,
                            error?.description ?? "")
         }
         XCTAssertThrowsError(try cached.loadIntoMemory()) { XCTAssertEqual(($0 as? DataError)?.kind, .cacheFailed) }

@@ -119,8 +119,8 @@ final class DataPipelineTrainingTests: TrainingTestCase {
             XCTAssertEqual([checkpoint, String(epoch)], [path("run.h5"), "1"])
             let message = "\(error)"
             XCTAssertTrue(message.hasPrefix("the image cache \(path("cache.h5")) could not be read (truncated"), message)
-            XCTAssertTrue(message.contains("delete it and run the command again"), message)
-            XCTAssertTrue(message.hasSuffix("; \(path("run.h5")) still holds epoch 1, intact"), message)
+            XCTAssertTrue(message.contains("delete it, and the next run builds it anew"), message)
+            XCTAssertTrue(message.hasSuffix("; \(path("run.h5")) still holds epoch 1, intact: continue it with `lrt resume \(path("run.h5"))`"), message)
             XCTAssertFalse(message.contains("\n"), "one line: \(message)")
         }
         let saved = try XCTUnwrap(truncator.savedCheckpoint)
