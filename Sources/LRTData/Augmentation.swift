@@ -142,8 +142,9 @@ public struct AugmentedDataset: Dataset {
         self.augmentation = augmentation
     }
 
-    public func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32], generator: inout SeededGenerator) {
-        base.fill(indices, into: &batch, labels: &labels, generator: &generator)
+    public func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32],
+                     generator: inout SeededGenerator) throws(DataError) {
+        try base.fill(indices, into: &batch, labels: &labels, generator: &generator)
         let shape = exampleShape, exampleSize = shape.reduce(1, *)
         batch.withUnsafeMutableBufferPointer { values in
             for row in 0..<indices.count {

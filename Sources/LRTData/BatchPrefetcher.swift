@@ -9,6 +9,10 @@ import LRTTensor
 /// caller then asks for exactly those examples with exactly that generator state; otherwise it is discarded and the
 /// batch filled directly. The caller's generator always ends where a direct fill would leave it, so a checkpoint
 /// saved between batches resumes exactly.
+///
+/// A batch that cannot be filled (`DataError`, e.g. an image cache truncated during the run) is reported by the call
+/// that asks for it, as a direct fill would report it: an error met while preparing ahead is kept with that batch and
+/// thrown when the caller asks for exactly that batch, and dropped with it otherwise.
 public final class BatchPrefetcher: @unchecked Sendable {
     /// The dataset batches come from.
     public let dataset: any Dataset
@@ -28,6 +32,8 @@ public final class BatchPrefetcher: @unchecked Sendable {
         var batch: Tensor
         var labels: [Int32]
         var seconds = 0.0
+        /// Why the batch could not be filled, if it could not.
+        var error: DataError?
         let done = DispatchGroup()
         init(indices: [Int], generator: SeededGenerator, batch: Tensor, labels: [Int32]) {
             (self.indices, startGenerator, self.generator, self.batch, self.labels) = (indices, generator, generator, batch, labels)
@@ -50,8 +56,9 @@ public final class BatchPrefetcher: @unchecked Sendable {
     /// Fills `batch` and `labels` with the examples `indices` as ``Dataset/fill(_:into:labels:generator:)`` would,
     /// advancing `generator` the same way, then starts preparing `next` (the batch the caller will ask for next;
     /// nil or empty: none).
+    /// - Throws: the dataset's `DataError` when the examples `indices` cannot be read; nothing is prepared ahead then.
     public func fill(_ indices: ArraySlice<Int>, next: ArraySlice<Int>?, into batch: inout Tensor, labels: inout [Int32],
-                     generator: inout SeededGenerator) {
+                     generator: inout SeededGenerator) throws(DataError) {
         let started = DispatchTime.now().uptimeNanoseconds
         defer { waitSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
         var filled = false
@@ -60,6 +67,10 @@ public final class BatchPrefetcher: @unchecked Sendable {
             pending = nil
             fillSeconds += job.seconds
             if job.startGenerator == generator, job.indices.elementsEqual(indices) {
+                if let error = job.error {
+                    (spareBatch, spareLabels) = (job.batch, job.labels)
+                    throw error
+                }
                 swap(&batch, &job.batch)
                 swap(&labels, &job.labels)
                 generator = job.generator
@@ -68,7 +79,7 @@ public final class BatchPrefetcher: @unchecked Sendable {
             (spareBatch, spareLabels) = (job.batch, job.labels)
         }
         if !filled {
-            dataset.fill(indices, into: &batch, labels: &labels, generator: &generator)
+            try dataset.fill(indices, into: &batch, labels: &labels, generator: &generator)
             fillSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         }
         guard prefetches, let next, !next.isEmpty else { return }
@@ -77,7 +88,9 @@ public final class BatchPrefetcher: @unchecked Sendable {
         let dataset = self.dataset
         queue.async(group: job.done) {
             let started = DispatchTime.now().uptimeNanoseconds
-            dataset.fill(job.indices[...], into: &job.batch, labels: &job.labels, generator: &job.generator)
+            do throws(DataError) { try dataset.fill(job.indices[...], into: &job.batch, labels: &job.labels, generator: &job.generator) } catch {
+                job.error = error
+            }
             job.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         }
         pending = job

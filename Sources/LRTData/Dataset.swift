@@ -13,7 +13,9 @@ public protocol Dataset: Sendable {
     /// Writes the examples `indices` into `batch`, `[indices.count] + exampleShape`, reusing its storage when the
     /// size already fits, and their labels into `labels`.
     /// - Parameter generator: the augmentation stream (unused by datasets that do not augment).
-    func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32], generator: inout SeededGenerator)
+    /// - Throws: `DataError` when the examples cannot be read (an ``HDF5CacheDataset`` whose file was truncated or whose
+    ///   disk failed); datasets held in memory never throw. `batch`, `labels` and `generator` are then unspecified.
+    func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32], generator: inout SeededGenerator) throws(DataError)
     /// The file each example was read from, for reports that name them (`lrt eval --errors`); nil when the dataset does
     /// not know (the default). [count]
     var filePaths: [String]? { get }
@@ -31,9 +33,10 @@ extension Dataset {
     public var chunkSize: Int { 0 }
 
     /// ``fill(_:into:labels:generator:)`` without augmentation (evaluation).
-    public func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32]) {
+    /// - Throws: `DataError` when the examples cannot be read.
+    public func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32]) throws(DataError) {
         var unused = SeededGenerator(seed: 0)
-        fill(indices, into: &batch, labels: &labels, generator: &unused)
+        try fill(indices, into: &batch, labels: &labels, generator: &unused)
     }
 
     /// Makes `batch` `[count] + exampleShape`, keeping its storage when the size is unchanged.
@@ -67,8 +70,9 @@ public struct DatasetSubset: Dataset {
         labels = indices.map { baseLabels[$0] }
     }
 
-    public func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32], generator: inout SeededGenerator) {
-        base.fill(indices.map { self.indices[$0] }[...], into: &batch, labels: &labels, generator: &generator)
+    public func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32],
+                     generator: inout SeededGenerator) throws(DataError) {
+        try base.fill(indices.map { self.indices[$0] }[...], into: &batch, labels: &labels, generator: &generator)
     }
 
     /// A uniform permutation, or over a streamed base, this subset's examples chunk-shuffled by the base's chunks.

@@ -233,7 +233,9 @@ public final class HDF5CacheDataset: Dataset, @unchecked Sendable {
     deinit { Glibc.close(descriptor) }
 
     /// The bytes of chunk `index`, from the recent chunks or the file.
-    private func chunk(_ index: Int) -> [UInt8] {
+    /// - Throws: `DataError` `.cacheFailed` naming the file when it cannot be read: it was opened and checked when the
+    ///   run started, so the disk failed or the file was truncated while the run read it.
+    private func chunk(_ index: Int) throws(DataError) -> [UInt8] {
         if let position = recent.firstIndex(where: { $0.chunk == index }) {
             let entry = recent.remove(at: position)
             recent.append(entry)
@@ -242,31 +244,47 @@ public final class HDF5CacheDataset: Dataset, @unchecked Sendable {
         let location = chunks[index]
         var bytes = [UInt8](repeating: 0, count: location.size)
         var done = 0
+        var failure: String?
         bytes.withUnsafeMutableBytes { buffer in
             while done < location.size {
                 let read = pread(descriptor, buffer.baseAddress! + done, location.size - done, off_t(location.offset) + off_t(done))
                 if read < 0, errno == EINTR { continue }
-                // The file was checked when opened and stays open; failing now means the disk failed under the run.
-                guard read > 0 else { fatalError("the image cache \(path) could not be read (\(read < 0 ? String(cString: strerror(errno)) : "it was truncated")); the disk failed or the file was changed during training: build the cache again") }
+                guard read > 0 else {
+                    failure = read < 0 ? String(cString: strerror(errno))
+                        : "truncated: it ends before byte \(location.offset + UInt64(location.size)) of its images"
+                    return
+                }
                 done += read
             }
         }
+        if let failure { throw Self.unreadable(path, reason: failure) }
         recent.append((index, bytes))
         if recent.count > Self.recentChunks { recent.removeFirst() }
         return bytes
     }
 
-    public func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32], generator: inout SeededGenerator) {
+    /// The error of a cache file that stopped being readable after it was opened.
+    static func unreadable(_ path: String, reason: String) -> DataError {
+        DataError(.cacheFailed, path: path, description: "the image cache \(path) could not be read (\(reason)); the file changed or its disk failed during the run: delete it, and the next run builds it anew")
+    }
+
+    public func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32],
+                     generator: inout SeededGenerator) throws(DataError) {
         let exampleSize = exampleShape.reduce(1, *)
         prepare(&batch, count: indices.count)  // [count, height, width, channels]
         labels.removeAll(keepingCapacity: true)
         lock.lock()
         defer { lock.unlock() }
+        var failure: DataError?
         Preprocessing.unitScale.withUnsafeBufferPointer { scale in
             batch.withUnsafeMutableBufferPointer { destination in
                 for (position, example) in indices.enumerated() {
                     let row = rows[example]
-                    let bytes = chunk(row / chunkRows)
+                    let bytes: [UInt8]
+                    do throws(DataError) { bytes = try chunk(row / chunkRows) } catch {
+                        failure = error
+                        return
+                    }
                     let from = (row % chunkRows) * exampleSize, to = position * exampleSize
                     bytes.withUnsafeBufferPointer { source in
                         for offset in 0..<exampleSize { destination[to + offset] = scale[Int(source[from + offset])] }
@@ -275,6 +293,7 @@ public final class HDF5CacheDataset: Dataset, @unchecked Sendable {
                 }
             }
         }
+        if let failure { throw failure }
     }
 
     /// The chunks in random order, the images of every ``ChunkShuffle/windowChunks`` of them shuffled together.
@@ -286,14 +305,15 @@ public final class HDF5CacheDataset: Dataset, @unchecked Sendable {
 
     /// All images read into memory, as the ``ImageFolder`` that decoding the folder would give (for a dataset that
     /// fits the memory budget: the cache then only saves the decoding).
-    public func loadIntoMemory() -> ImageFolder {
+    /// - Throws: `DataError` `.cacheFailed` when the file cannot be read.
+    public func loadIntoMemory() throws(DataError) -> ImageFolder {
         let exampleSize = exampleShape.reduce(1, *)
         var pixels = [UInt8]()
         pixels.reserveCapacity(rows.count * exampleSize)
         lock.lock()
         defer { lock.unlock() }
         for row in rows {
-            let bytes = chunk(row / chunkRows)
+            let bytes = try chunk(row / chunkRows)
             let from = (row % chunkRows) * exampleSize
             pixels += bytes[from..<from + exampleSize]
         }

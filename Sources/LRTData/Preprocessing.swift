@@ -102,7 +102,7 @@ public struct Normalization: Equatable, Sendable, Codable {
 
     /// The per-channel mean and population standard deviation of `dataset`'s examples (`[height, width, channels]`,
     /// read without augmentation), summed in double precision, as `numpy.mean` and `numpy.std` over axes 0–2.
-    /// - Throws: `DataError` `.invalidArgument` for an empty dataset.
+    /// - Throws: `DataError` `.invalidArgument` for an empty dataset; the dataset's error when its examples cannot be read.
     public static func measure(_ dataset: any Dataset, batchSize: Int = 256) throws(DataError) -> Normalization {
         guard dataset.count > 0, let channels = dataset.exampleShape.last, channels > 0 else {
             throw DataError(.invalidArgument, path: nil, "--normalize mean-std needs training images",
@@ -112,7 +112,7 @@ public struct Normalization: Equatable, Sendable, Codable {
         var batch = Tensor(shape: [0]), labels: [Int32] = []
         let order = Array(0..<dataset.count)
         for start in stride(from: 0, to: order.count, by: batchSize) {
-            dataset.fill(order[start..<min(start + batchSize, order.count)], into: &batch, labels: &labels)
+            try dataset.fill(order[start..<min(start + batchSize, order.count)], into: &batch, labels: &labels)
             batch.withUnsafeBufferPointer { values in
                 var index = 0
                 while index < values.count {
@@ -150,8 +150,9 @@ public struct NormalizedDataset: Dataset {
         self.normalization = normalization
     }
 
-    public func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32], generator: inout SeededGenerator) {
-        base.fill(indices, into: &batch, labels: &labels, generator: &generator)
+    public func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32],
+                     generator: inout SeededGenerator) throws(DataError) {
+        try base.fill(indices, into: &batch, labels: &labels, generator: &generator)
         batch.withUnsafeMutableBufferPointer { normalization.apply(to: $0) }
     }
 

@@ -124,7 +124,9 @@ public final class DataParallel {
 
     /// Loss, accuracy and count of `model` on all of `data`: ``EvaluationReport/evaluate(_:on:options:communicator:)``,
     /// each rank evaluating a contiguous shard and the sums added up, so every rank gets the whole result.
-    public func evaluate(_ model: any Model, on data: any Dataset) throws(CommunicatorError) -> (loss: Double, accuracy: Double, count: Int) {
+    /// - Throws: ``TrainingError/unreadableData(_:)`` when `data`'s examples cannot be read, ``TrainingError/communication(_:)``
+    ///   when the ranks cannot add up their sums.
+    public func evaluate(_ model: any Model, on data: any Dataset) throws(TrainingError) -> (loss: Double, accuracy: Double, count: Int) {
         let report = try EvaluationReport.evaluate(model, on: data, options: EvaluationOptions(), communicator: communicator)
         return (report.loss, report.accuracy, report.count)
     }

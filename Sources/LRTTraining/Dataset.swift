@@ -182,6 +182,15 @@ private struct FolderReader {
         var preprocessing = try Runs.imagePreprocessing(model: model, state: state) { listing.imagePaths.first }
         preprocessing.normalization = nil  // applied after augmentation, by RunData.normalized
         try Runs.checkOutputs(of: model, classCount: listing.classNames.count)
+        // A resumed run keeps its epoch order: its training images streamed (chunk-shuffled) or held in memory, as it started.
+        let resumed = isTraining && !state.validationSource.isEmpty
+        if resumed, !state.streamed {
+            let needed = listing.imagePaths.count.multipliedReportingOverflow(by: preprocessing.height * preprocessing.width * preprocessing.colorMode.channels)
+            if needed.overflow || needed.partialValue > memoryBudget {
+                let size = needed.overflow ? "more than 8 EiB" : MemoryBudget.format(needed.partialValue)
+                throw TrainingError.insufficientMemory("the run held the \(listing.imagePaths.count) images of its training folder \(folder) in memory (\(size)), over the memory budget of \(MemoryBudget.format(memoryBudget)), and streaming them from a cache would change the order of its examples: resume with --memory-budget \(size) or more, or start a new run with --cache to stream them")
+            }
+        }
         let data: any ImageFileDataset
         if state.cachePath.isEmpty {
             var decodeProgress = DecodeProgress(write: progress)
@@ -190,9 +199,9 @@ private struct FolderReader {
         } else {
             let cache = try cachedFolder(folder, listing: listing, preprocessing: preprocessing, state: state)
             let bytes = cache.count.multipliedReportingOverflow(by: cache.exampleShape.reduce(1, *))
-            let streams = isTraining && !state.validationSource.isEmpty ? state.streamed : bytes.overflow || bytes.partialValue > memoryBudget
+            let streams = resumed ? state.streamed : bytes.overflow || bytes.partialValue > memoryBudget
             if isTraining { state.streamed = streams }
-            data = streams ? cache : cache.loadIntoMemory()
+            data = streams ? cache : try cache.loadIntoMemory()
         }
         if !data.rejected.isEmpty {
             let shown = data.rejected.prefix(3).map(\.description).joined(separator: "; ")

@@ -104,16 +104,18 @@ public struct EvaluationReport: Sendable {
     }
 
     /// Evaluates `model` on all of `data` in batches of `batchSize` (inference mode).
-    public static func evaluate(_ model: any Model, on data: any Dataset, batchSize: Int = 1000) -> EvaluationReport {
+    /// - Throws: `DataError` when `data`'s examples cannot be read.
+    public static func evaluate(_ model: any Model, on data: any Dataset, batchSize: Int = 1000) throws(DataError) -> EvaluationReport {
         var options = EvaluationOptions()
         options.batchSize = batchSize
-        return evaluate(model, on: data, options: options)
+        return try evaluate(model, on: data, options: options)
     }
 
     /// Evaluates `model` on all of `data` (inference mode): the model's outputs are taken as logits, as training and
     /// ``SoftmaxCrossEntropy`` take them, and the probabilities are their softmax.
-    public static func evaluate(_ model: any Model, on data: any Dataset, options: EvaluationOptions) -> EvaluationReport {
-        report(measure(model, on: data, examples: 0..<data.count, options: options), data: data, options: options)
+    /// - Throws: `DataError` when `data`'s examples cannot be read.
+    public static func evaluate(_ model: any Model, on data: any Dataset, options: EvaluationOptions) throws(DataError) -> EvaluationReport {
+        report(try measure(model, on: data, examples: 0..<data.count, options: options), data: data, options: options)
     }
 
     /// ``evaluate(_:on:options:)`` sharded over the ranks of an MPI run: each rank evaluates a contiguous shard of
@@ -121,13 +123,21 @@ public struct EvaluationReport: Sendable {
     /// matrix and the per-class rows are counted) are added up over the ranks, so that every rank returns the report
     /// one process makes (the loss up to the order of its float sums; ``seconds`` is the slowest rank's).
     /// With one rank it is ``evaluate(_:on:options:)``.
-    /// - Throws: ``CommunicatorError`` when a collective fails or times out.
+    /// - Throws: ``TrainingError/unreadableData(_:)`` when `data`'s examples cannot be read,
+    ///   ``TrainingError/communication(_:)`` when a collective fails or times out.
     public static func evaluate(_ model: any Model, on data: any Dataset, options: EvaluationOptions,
-                                communicator: any Communicator) throws(CommunicatorError) -> EvaluationReport {
-        guard communicator.size > 1 else { return evaluate(model, on: data, options: options) }
-        var part = measure(model, on: data, examples: communicator.shard(of: 0..<data.count), options: options)
-        try part.addUp(over: communicator, count: data.count, classCount: data.classNames.count,
-                       keepProbabilities: options.keepProbabilities, files: data.filePaths)
+                                communicator: any Communicator) throws(TrainingError) -> EvaluationReport {
+        var part: Part
+        do { part = try measure(model, on: data, examples: communicator.shard(of: 0..<data.count), options: options) } catch {
+            throw .unreadableData(error)
+        }
+        guard communicator.size > 1 else { return report(part, data: data, options: options) }
+        do {
+            try part.addUp(over: communicator, count: data.count, classCount: data.classNames.count,
+                           keepProbabilities: options.keepProbabilities, files: data.filePaths)
+        } catch {
+            throw .communication(error)
+        }
         return report(part, data: data, options: options)
     }
 
@@ -175,7 +185,8 @@ public struct EvaluationReport: Sendable {
     }
 
     /// Evaluates `model` on the examples `examples` of `data` in batches of ``EvaluationOptions/batchSize``.
-    static func measure(_ model: any Model, on data: any Dataset, examples: Range<Int>, options: EvaluationOptions) -> Part {
+    /// - Throws: `DataError` when `data`'s examples cannot be read.
+    static func measure(_ model: any Model, on data: any Dataset, examples: Range<Int>, options: EvaluationOptions) throws(DataError) -> Part {
         precondition(options.batchSize > 0 && options.topK > 0)
         var part = Part()
         part.outcomes.reserveCapacity(examples.count)
@@ -186,7 +197,7 @@ public struct EvaluationReport: Sendable {
         let order = Array(examples)
         for start in stride(from: 0, to: order.count, by: options.batchSize) {
             let slice = order[start..<min(start + options.batchSize, order.count)]
-            data.fill(slice, into: &batch, labels: &labels)
+            try data.fill(slice, into: &batch, labels: &labels)
             let logits = model.infer(batch)  // [batch, classes]
             let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...], computeGradient: false)
             part.lossSum += result.loss * Double(slice.count)

@@ -111,7 +111,7 @@ public enum ImagePredictions {
             guard images.count > 0 else { continue }
             // As training read them: normalized after decoding when the run measured a normalization.
             let inputs: any Dataset = preprocessing.normalization.map { NormalizedDataset(images, normalization: $0) } ?? images
-            inputs.fill(Array(0..<images.count)[...], into: &batch, labels: &labels)  // [images, height, width, channels]
+            try inputs.fill(Array(0..<images.count)[...], into: &batch, labels: &labels)  // [images, height, width, channels]
             let logits = model.infer(batch)  // [images, classes]
             logits.withUnsafeBufferPointer { values in
                 for (row, file) in images.imagePaths.enumerated() {

@@ -357,10 +357,16 @@ public enum Runs {
     ///     more than its schedule is refused unless `resetOptimizer`, since its state would not fit;
     ///   one with another schedule (another learning rate) keeps the slots and steps.
     ///   - resetOptimizer: start the optimizer afresh (step 0, empty slots), keeping weights and data order.
+    ///   - memoryBudget: the bytes decoded images may take in memory (`--memory-budget`; default: half of the machine's
+    ///     memory). The training images stay streamed or in memory as the run started (its order depends on it); the
+    ///     validation and test images are streamed from the cache when they need more.
+    ///   - cachePath: the image cache to read instead of the recorded one (`--cache`; nil: the recorded one, if any),
+    ///     built when missing; recorded in the checkpoint.
     public static func resume(checkpointPath: String, epochs: Int?, outputPath: String?, dataRoot: String? = nil,
                               optimizerConfig: JSONValue? = nil,
                               optimizer: ((OptimizerConfiguration) throws -> OptimizerConfiguration?)? = nil,
-                              resetOptimizer: Bool = false, hooks: Hooks = Hooks()) throws -> RunSummary {
+                              resetOptimizer: Bool = false, memoryBudget: Int = MemoryBudget.defaultBytes,
+                              cachePath: String? = nil, hooks: Hooks = Hooks()) throws -> RunSummary {
         let contents = try Checkpoint.load(from: checkpointPath)
         guard let savedOptimizer = contents.optimizer, let saved = contents.training else {
             // A Keras file has weights and, when compiled, optimizer slots but no data or epoch:
@@ -369,6 +375,8 @@ public enum Runs {
                 var configuration = TrainingConfiguration(dataRoot: dataRoot, modelConfig: "")
                 configuration.epochs = epochs ?? 1
                 configuration.outputPath = outputPath ?? checkpointPath
+                configuration.data.memoryBudget = memoryBudget
+                configuration.data.cachePath = cachePath
                 return try continueFromFile(modelPath: checkpointPath, configuration: configuration, keepOptimizer: true,
                                             hooks: hooks)
             }
@@ -405,6 +413,7 @@ public enum Runs {
             state.earlyStopping = stopped
         }
         if let dataRoot { state.dataRoot = absolutePath(dataRoot) }
+        if let cachePath { state.cachePath = absolutePath(cachePath) }
         let lock = hooks.communicator.rank == 0
             ? try Checkpoint.reserve(output, overwrite: hooks.overwrite, inputs: hooks.inputFiles,
                                      inputFolders: dataFolders(state.dataRoot)) : nil
@@ -413,7 +422,7 @@ public enum Runs {
         try ResourceEstimate(model: contents.model, batchSize: state.batchSize, optimizerSlots: resumed.rule.slotNames.count,
                              imageCount: state.cachePath.isEmpty ? ResourceEstimate.countImages(under: state.dataRoot) : 0)
             .check(against: .current(), batchSize: state.batchSize)
-        let data = try RunData.load(model: contents.model, state: &state, progress: hooks.progressSink)
+        let data = try RunData.load(model: contents.model, state: &state, memoryBudget: memoryBudget, progress: hooks.progressSink)
         guard state.epochOrder.isEmpty || state.epochOrder.count == data.train.count else {
             throw TrainingError.data(path: state.dataRoot, problem: "\(state.dataRoot) has \(data.train.count) training images but the checkpoint's epoch order covers \(state.epochOrder.count); resume with the same dataset")
         }
@@ -518,11 +527,7 @@ public enum Runs {
         var options = options
         options.batchSize = batchSize
         communicator.activity = "evaluation of the \(split.rawValue) split"
-        let report: EvaluationReport
-        do { report = try EvaluationReport.evaluate(contents.model, on: chosen, options: options, communicator: communicator) } catch {
-            throw TrainingError.communication(error)
-        }
-        return report
+        return try EvaluationReport.evaluate(contents.model, on: chosen, options: options, communicator: communicator)
     }
 
     /// The built-in callbacks of a run with `plan`, in order: stop polling, telemetry, progress, logs,
@@ -578,7 +583,8 @@ public enum Runs {
         if let test, !trainer.stopRequested, trainer.state.epoch >= epochs || trainer.stopTraining {
             let report: (loss: Double, accuracy: Double, count: Int)
             do { report = try trainer.parallel.evaluate(trainer.model, on: test) } catch {
-                throw TrainingError.communication(error)
+                guard let epoch = saver.savedEpoch else { throw error }
+                throw TrainingError.stopped(error, checkpoint: outputPath, epoch: epoch)
             }
             trainer.recordTest(TrainingState.TestMetrics(loss: report.loss, accuracy: report.accuracy, count: report.count))
             hooks.progressSink(String(format: "test  test_loss %.4f  test_accuracy %.4f  (%d images)",

@@ -32,6 +32,9 @@ public indirect enum TrainingError: Error, CustomStringConvertible {
     case insufficientMemory(String)
     /// A collective between the ranks of an MPI run failed or timed out.
     case communication(CommunicatorError)
+    /// The examples of a batch could not be read while the run went on (an image cache truncated, or its disk
+    /// failing, after it was opened).
+    case unreadableData(DataError)
     /// A run that stopped on `error` after saving `checkpoint` at `epoch`.
     case stopped(TrainingError, checkpoint: String, epoch: Int)
 
@@ -44,7 +47,11 @@ public indirect enum TrainingError: Error, CustomStringConvertible {
         case .data(_, let problem), .mismatch(let problem), .diverged(let problem), .insufficientMemory(let problem): return problem
         case .cannotContinue(_, let problem), .cannotWrite(_, let problem): return problem
         case .communication(let error): return error.description
-        case .stopped(let error, let checkpoint, let epoch): return "\(error.description); \(checkpoint) still holds epoch \(epoch), intact"
+        case .unreadableData(let error): return error.description
+        case .stopped(let error, let checkpoint, let epoch):
+            let next: String
+            if case .unreadableData = error { next = ": continue it with `lrt resume \(checkpoint)`" } else { next = "" }
+            return "\(error.description); \(checkpoint) still holds epoch \(epoch), intact\(next)"
         }
     }
 }
@@ -171,9 +178,16 @@ public final class Trainer {
         if parallel.isParallel { parallel.communicator.activity = "step \(state.globalStep + 1) (epoch \(state.epoch + 1))" }
         model.zeroGradients()
         var totals: DataParallel.StepTotals = (0, 0, 0)
+        if !shard.isEmpty {  // a rank gets no examples when the batch has fewer than the ranks
+            do {
+                try loader.fill(state.epochOrder[shard], next: state.epochOrder[next], into: &batch, labels: &labels,
+                                generator: &augmentation)
+            } catch {
+                throw TrainingError.unreadableData(error)
+            }
+        }
         do {
-            if !shard.isEmpty {  // a rank gets no examples when the batch has fewer than the ranks
-                loader.fill(state.epochOrder[shard], next: state.epochOrder[next], into: &batch, labels: &labels, generator: &augmentation)
+            if !shard.isEmpty {
                 let logits = model.forward(batch, context: &context)
                 try parallel.checkBatchStatistics()
                 let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels[...],
@@ -223,11 +237,7 @@ public final class Trainer {
     private func finishEpoch() throws {
         parallel.communicator.activity = "validation after epoch \(state.epoch + 1)"
         var validation: (loss: Double, accuracy: Double, count: Int)?
-        if let validationData {
-            do { validation = try parallel.evaluate(model, on: validationData) } catch {
-                throw TrainingError.communication(error)
-            }
-        }
+        if let validationData { validation = try parallel.evaluate(model, on: validationData) }
         guard validation?.loss.isFinite ?? true, model.weights.allSatisfy(\.value.isFinite) else {
             throw TrainingError.diverged("the weights diverged in epoch \(state.epoch + 1) (validation loss \(validation?.loss ?? .nan)); training stopped without saving this epoch: lower --learning-rate")
         }

@@ -48,6 +48,10 @@ struct Resume: ParsableCommand {
     @Flag(help: "Start the optimizer afresh (step 0, no momentum or moments), keeping weights, epoch and data order.")
     var resetOptimizer = false
 
+    /// The training images stay streamed or in memory as the run started; the budget bounds the rest, and a cache
+    /// given replaces the recorded one.
+    @OptionGroup(title: "Image storage (default: half of RAM, the run's cache)") var storage: StorageFlags
+
     /// Each flag given overrides the saved optimizer's value; a new learning rate or schedule keeps
     /// its state, any other change needs --reset-optimizer.
     @OptionGroup(title: "Optimizer overrides (default: the saved optimizer)") var optimizer: OptimizerOptions
@@ -65,7 +69,8 @@ struct Resume: ParsableCommand {
         Interrupt.install()
         try report(checkSettings {
             try Runs.resume(checkpointPath: checkpoint, epochs: epochs, outputPath: out, dataRoot: data,
-                            optimizer: optimizer.configuration(over:), resetOptimizer: resetOptimizer, hooks: monitoring.hooks)
+                            optimizer: optimizer.configuration(over:), resetOptimizer: resetOptimizer,
+                            memoryBudget: storage.memoryBudgetBytes(), cachePath: storage.cache, hooks: monitoring.hooks)
         })
     }
 }

@@ -100,16 +100,10 @@ struct DataFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Weigh each class in the training loss as Keras's class_weight: balanced (n_samples / (n_classes · count), from the training split) or a JSON file {\"cat\": 2.0, …} by class name (others weigh 1). Default: none.", valueName: "balanced|file"))
     var classWeight: String?
 
-    @Option(help: ArgumentHelp("Memory the decoded images may take, e.g. 2G or 512M (default: half of RAM). A larger dataset needs --cache and is streamed from it.", valueName: "size"))
-    var memoryBudget: String?
-
-    @Option(help: ArgumentHelp("An HDF5 file caching the decoded images (created, reused while the images are unchanged, rebuilt when they change; never replacing a file that is not an lrt cache). Images over --memory-budget are streamed from it in chunk-shuffled order.", valueName: "file.h5"))
-    var cache: String?
+    @OptionGroup var storage: StorageFlags
 
     func validate() throws {
         if let augment { do { _ = try Augmentation(parsing: augment) } catch { throw ValidationError("\(error)") } }
-        if let memoryBudget { do { _ = try MemoryBudget.parse(memoryBudget) } catch { throw ValidationError("\(error)") } }
-        if let cache, cache.isEmpty { throw ValidationError("--cache needs a file name, e.g. --cache images.h5") }
         guard validationSplit >= 0, validationSplit < 1 else {
             throw ValidationError("--validation-split must be in [0, 1), e.g. 0.1 (or 0 for none), got \(validationSplit)")
         }
@@ -119,10 +113,8 @@ struct DataFlags: ParsableArguments {
     func options() throws -> DataOptions {
         var options = DataOptions()
         options.normalize = normalize == .meanStd
-        options.memoryBudget = try memoryBudget.map { text in
-            do { return try MemoryBudget.parse(text) } catch { throw ValidationError("\(error)") }
-        } ?? MemoryBudget.defaultBytes
-        options.cachePath = cache
+        options.memoryBudget = try storage.memoryBudgetBytes()
+        options.cachePath = storage.cache
         if let classWeight { options.classWeighting = try Self.classWeighting(classWeight) }
         options.validationSplit = validationSplit
         options.colorMode = colorMode
@@ -153,6 +145,27 @@ struct DataFlags: ParsableArguments {
             }
         }
         return .named(table, source: argument)
+    }
+}
+
+/// Where a run keeps its decoded images (`--memory-budget`, `--cache`): options of `train` and `finetune` (through
+/// ``DataFlags``) and of `resume`.
+struct StorageFlags: ParsableArguments {
+    @Option(help: ArgumentHelp("Memory the decoded images may take, e.g. 2G or 512M (default: half of RAM). A larger dataset needs --cache and is streamed from it.", valueName: "size"))
+    var memoryBudget: String?
+
+    @Option(help: ArgumentHelp("An HDF5 file caching the decoded images (created, reused while the images are unchanged, rebuilt when they change; never replacing a file that is not an lrt cache). Images over --memory-budget are streamed from it in chunk-shuffled order.", valueName: "file.h5"))
+    var cache: String?
+
+    func validate() throws {
+        _ = try memoryBudgetBytes()
+        if let cache, cache.isEmpty { throw ValidationError("--cache needs a file name, e.g. --cache images.h5") }
+    }
+
+    /// `--memory-budget` in bytes (default: half of the machine's memory).
+    func memoryBudgetBytes() throws -> Int {
+        guard let memoryBudget else { return MemoryBudget.defaultBytes }
+        do { return try MemoryBudget.parse(memoryBudget) } catch { throw ValidationError("\(error)") }
     }
 }
 

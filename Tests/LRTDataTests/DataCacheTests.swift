@@ -21,11 +21,11 @@ final class DataCacheTests: FixtureTestCase {
     private let preprocessing = Preprocessing(height: 6, width: 5, colorMode: .rgb)
 
     /// Every batch of `dataset` for `order` in batches of `batchSize`, with the augmentation stream from `seed`.
-    private func batches(_ dataset: any Dataset, order: [Int], batchSize: Int = 4) -> [[Float]] {
+    private func batches(_ dataset: any Dataset, order: [Int], batchSize: Int = 4) throws -> [[Float]] {
         var batch = Tensor(shape: [0]), labels: [Int32] = []
         var generator = SeededGenerator(seed: 9)
-        return stride(from: 0, to: order.count, by: batchSize).map { start in
-            dataset.fill(order[start..<min(start + batchSize, order.count)], into: &batch, labels: &labels, generator: &generator)
+        return try stride(from: 0, to: order.count, by: batchSize).map { start in
+            try dataset.fill(order[start..<min(start + batchSize, order.count)], into: &batch, labels: &labels, generator: &generator)
             return batch.storage + labels.map(Float.init)
         }
     }
@@ -42,8 +42,8 @@ final class DataCacheTests: FixtureTestCase {
         XCTAssertEqual(cached.imagePaths, memory.imagePaths)
         var generator = SeededGenerator(seed: 1)
         let order = generator.permutation(of: 21)
-        XCTAssertEqual(batches(cached, order: order), batches(memory, order: order))
-        XCTAssertEqual(cached.loadIntoMemory().pixels, memory.pixels)
+        XCTAssertEqual(try batches(cached, order: order), try batches(memory, order: order))
+        XCTAssertEqual(try cached.loadIntoMemory().pixels, memory.pixels)
         XCTAssertTrue(ImageCache.isCache(path("cache.h5")))
     }
 
@@ -64,7 +64,7 @@ final class DataCacheTests: FixtureTestCase {
         let rebuilt = try prepare()
         XCTAssertNotEqual(try inode(), first, "a changed image rebuilds the cache")
         let index = try XCTUnwrap(rebuilt.imagePaths.firstIndex(of: path("root/b/3.png")))
-        XCTAssertEqual(rebuilt.loadIntoMemory().pixels[index * 90..<(index + 1) * 90], ArraySlice(repeating: 200, count: 90))
+        XCTAssertEqual(try rebuilt.loadIntoMemory().pixels[index * 90..<(index + 1) * 90], ArraySlice(repeating: 200, count: 90))
         try FileManager.default.removeItem(atPath: path("root/c/0.png"))  // a file removed changes the digest too
         listing = try ImageListing.list(root: path("root"))
         XCTAssertEqual(try prepare().count, 20)
@@ -99,7 +99,7 @@ final class DataCacheTests: FixtureTestCase {
                                                           preprocessing: preprocessing, skipBadImages: true)["train"])
             XCTAssertEqual(cached.imagePaths, memory.imagePaths)
             XCTAssertEqual(cached.rejected, memory.rejected)
-            XCTAssertEqual(batches(cached, order: Array(0..<5)), batches(memory, order: Array(0..<5)))
+            XCTAssertEqual(try batches(cached, order: Array(0..<5)), try batches(memory, order: Array(0..<5)))
         }
     }
 
@@ -122,12 +122,38 @@ final class DataCacheTests: FixtureTestCase {
         }
         // Streaming in that order reads what the in-memory dataset holds.
         let memory = try ImageFolder.load(listing, preprocessing: preprocessing)
-        XCTAssertEqual(batches(cached, order: order, batchSize: 32), batches(memory, order: order, batchSize: 32))
+        XCTAssertEqual(try batches(cached, order: order, batchSize: 32), try batches(memory, order: order, batchSize: 32))
         // A subset of a streamed dataset groups its examples by the base's chunks.
         var generator = SeededGenerator(seed: 2)
         let subsetOrder = DatasetSubset(cached, indices: Array(5..<65)).epochOrder(using: &generator)
         XCTAssertEqual(subsetOrder.sorted(), Array(0..<60))
         XCTAssertEqual(Set(subsetOrder[0..<5].map { ($0 + 5) / 10 }).count <= ChunkShuffle.windowChunks, true)
+    }
+
+    /// A cache truncated after it was opened (the disk failed, or the file was cut while a run read it): chunks already
+    /// read are still served, a chunk read from the file is a `.cacheFailed` error naming the file and the fix, and
+    /// reading everything into memory fails the same way; never a trap.
+    func testACacheTruncatedWhileOpenIsAnErrorNamingTheFile() throws {
+        let listing = try randomFolder()
+        let cached = try XCTUnwrap(ImageCache.prepare(path: path("cache.h5"), folders: [.init(name: "train", listing: listing)],
+                                                      preprocessing: preprocessing, skipBadImages: false, chunkBytes: 90)["train"])
+        XCTAssertEqual(cached.chunkSize, 1, "one 90-byte image per chunk")
+        let memory = try ImageFolder.load(listing, preprocessing: preprocessing)
+        let before = try batches(cached, order: [3])
+        XCTAssertEqual(truncate(path("cache.h5"), 0), 0)
+        XCTAssertEqual(try batches(cached, order: [3]), before, "a chunk in memory needs no read")
+        XCTAssertEqual(before, try batches(memory, order: [3]))
+        var batch = Tensor(shape: [0]), labels: [Int32] = []
+        XCTAssertThrowsError(try cached.fill([3, 4], into: &batch, labels: &labels)) { error in
+            let error = error as? DataError
+            XCTAssertEqual(error?.kind, .cacheFailed)
+            XCTAssertEqual(error?.path, path("cache.h5"))
+            XCTAssertEqual(error?.description.hasPrefix("the image cache \(path("cache.h5")) could not be read (truncated: it ends before byte "), true,
+                           error?.description ?? "not a DataError")
+            XCTAssertEqual(error?.description.hasSuffix("the file changed or its disk failed during the run: delete it, and the next run builds it anew"), true,
+                           error?.description ?? "")
+        }
+        XCTAssertThrowsError(try cached.loadIntoMemory()) { XCTAssertEqual(($0 as? DataError)?.kind, .cacheFailed) }
     }
 
     // MARK: Prefetch
@@ -138,34 +164,73 @@ final class DataCacheTests: FixtureTestCase {
                                     augmentation: try Augmentation(parsing: "flip,crop,brightness,cutout"))
         var orderGenerator = SeededGenerator(seed: 3)
         let order = orderGenerator.permutation(of: 21)
-        let direct = batches(data, order: order)
+        let direct = try batches(data, order: order)
         let prefetcher = BatchPrefetcher(data)
         var batch = Tensor(shape: [0]), labels: [Int32] = []
         var generator = SeededGenerator(seed: 9)
         var prefetched: [[Float]] = []
         for start in stride(from: 0, to: 21, by: 4) {
             let end = min(start + 4, 21)
-            prefetcher.fill(order[start..<end], next: order[end..<min(end + 4, 21)], into: &batch, labels: &labels, generator: &generator)
+            try prefetcher.fill(order[start..<end], next: order[end..<min(end + 4, 21)], into: &batch, labels: &labels, generator: &generator)
             prefetched.append(batch.storage + labels.map(Float.init))
         }
         XCTAssertEqual(prefetched, direct)
         var directGenerator = SeededGenerator(seed: 9)
-        _ = batches(data, order: order)  // the same fills leave the generator where the prefetcher left it
+        _ = try batches(data, order: order)  // the same fills leave the generator where the prefetcher left it
         var scratch = Tensor(shape: [0])
         for start in stride(from: 0, to: 21, by: 4) {
-            data.fill(order[start..<min(start + 4, 21)], into: &scratch, labels: &labels, generator: &directGenerator)
+            try data.fill(order[start..<min(start + 4, 21)], into: &scratch, labels: &labels, generator: &directGenerator)
         }
         XCTAssertEqual(generator, directGenerator)
         // A batch prepared for other examples (or another generator state) is not used.
         var stale = SeededGenerator(seed: 9)
-        prefetcher.fill(order[0..<4], next: order[4..<8], into: &batch, labels: &labels, generator: &stale)
+        try prefetcher.fill(order[0..<4], next: order[4..<8], into: &batch, labels: &labels, generator: &stale)
         var jumped = SeededGenerator(seed: 77)
-        prefetcher.fill(order[4..<8], next: nil, into: &batch, labels: &labels, generator: &jumped)
+        try prefetcher.fill(order[4..<8], next: nil, into: &batch, labels: &labels, generator: &jumped)
         var expectedGenerator = SeededGenerator(seed: 77)
         var expected = Tensor(shape: [0])
-        data.fill(order[4..<8], into: &expected, labels: &labels, generator: &expectedGenerator)
+        try data.fill(order[4..<8], into: &expected, labels: &labels, generator: &expectedGenerator)
         XCTAssertEqual(batch, expected)
         XCTAssertEqual(jumped, expectedGenerator)
+    }
+
+    /// A dataset whose examples in `failing` cannot be read, as a damaged cache's: a stand-in for a disk failing.
+    private struct FailingDataset: Dataset {
+        let base: ImageFolder
+        let failing: Set<Int>
+        var count: Int { base.count }
+        var labels: [Int32] { base.labels }
+        var classNames: [String] { base.classNames }
+        var exampleShape: [Int] { base.exampleShape }
+        func fill(_ indices: ArraySlice<Int>, into batch: inout Tensor, labels: inout [Int32],
+                  generator: inout SeededGenerator) throws(DataError) {
+            if let bad = indices.first(where: failing.contains) {
+                throw DataError(.cacheFailed, path: "example \(bad)", description: "example \(bad) could not be read")
+            }
+            base.fill(indices, into: &batch, labels: &labels, generator: &generator)
+        }
+    }
+
+    /// A batch that fails while prepared in the background is reported by the call that asks for it, with the
+    /// dataset's error, and only then: one prepared for examples the caller does not ask for is dropped unseen, and
+    /// the prefetcher goes on filling (and preparing) the batches that can be read.
+    func testAPrefetchedBatchThatCannotBeReadFailsWhenAskedFor() throws {
+        let memory = try ImageFolder.load(try randomFolder(), preprocessing: preprocessing)
+        let data = FailingDataset(base: memory, failing: [5])
+        let prefetcher = BatchPrefetcher(data)
+        var batch = Tensor(shape: [0]), labels: [Int32] = []
+        var generator = SeededGenerator(seed: 9)
+        try prefetcher.fill([0, 1], next: [4, 5], into: &batch, labels: &labels, generator: &generator)
+        XCTAssertEqual(batch.storage + labels.map(Float.init), try batches(memory, order: [0, 1])[0])
+        XCTAssertThrowsError(try prefetcher.fill([4, 5], next: [6, 7], into: &batch, labels: &labels, generator: &generator)) {
+            XCTAssertEqual("\($0)", "example 5 could not be read")
+        }
+        // The failed call prepared nothing ahead; a failing batch prepared but not asked for is never reported.
+        try prefetcher.fill([0, 1], next: [5, 6], into: &batch, labels: &labels, generator: &generator)
+        try prefetcher.fill([6, 7], next: [8, 9], into: &batch, labels: &labels, generator: &generator)
+        XCTAssertEqual(batch.storage + labels.map(Float.init), try batches(memory, order: [6, 7])[0])
+        try prefetcher.fill([8, 9], next: nil, into: &batch, labels: &labels, generator: &generator)
+        XCTAssertEqual(batch.storage + labels.map(Float.init), try batches(memory, order: [8, 9])[0])
     }
 
     // MARK: Normalization
@@ -196,7 +261,7 @@ final class DataCacheTests: FixtureTestCase {
         let data = NormalizedDataset(try ImageFolder.load(listing, preprocessing: preprocessing),
                                      normalization: withNormalization.normalization!)
         var batch = Tensor(shape: [0]), labels: [Int32] = []
-        data.fill(Array(0..<6)[...], into: &batch, labels: &labels)
+        try data.fill(Array(0..<6)[...], into: &batch, labels: &labels)
         let expected = try listing.imagePaths.flatMap { withNormalization.inputs(from: try withNormalization.read(fileAt: $0)) }
         XCTAssertEqual(batch.storage, expected)
         let first = try withNormalization.read(fileAt: listing.imagePaths[0]).pixels[0]

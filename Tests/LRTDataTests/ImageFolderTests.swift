@@ -36,7 +36,7 @@ final class ImageFolderTests: FixtureTestCase {
         let rgb = try ImageFolder.load(root: path("root"), height: 1, width: 2, channels: 3)
         XCTAssertEqual(rgb.pixels, bytes)
         var batch = Tensor(shape: [0]), labels: [Int32] = []
-        rgb.fill([0], into: &batch, labels: &labels)
+        try rgb.fill([0], into: &batch, labels: &labels)
         XCTAssertEqual(batch.shape, [1, 1, 2, 3])
         XCTAssertEqual(batch.withUnsafeBufferPointer(Array.init), bytes.map { Float($0) / 255 })
         let gray = try ImageFolder.load(root: path("root"), height: 1, width: 2, channels: 1)
@@ -61,7 +61,7 @@ final class ImageFolderTests: FixtureTestCase {
         XCTAssertEqual(subset.labels, [1, 0])
         XCTAssertEqual(subset.classNames, ["a", "b"])
         var batch = Tensor(shape: [0]), labels: [Int32] = []
-        subset.fill([1, 0], into: &batch, labels: &labels)
+        try subset.fill([1, 0], into: &batch, labels: &labels)
         XCTAssertEqual(labels, [0, 1])
         XCTAssertEqual(batch.shape, [2, 2, 3, 1])
         let values = batch.withUnsafeBufferPointer(Array.init)

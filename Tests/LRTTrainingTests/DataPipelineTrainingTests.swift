@@ -46,17 +46,109 @@ final class DataPipelineTrainingTests: TrainingTestCase {
         XCTAssertTrue(saved.streamed)
         XCTAssertEqual(saved.cachePath, path("cache.h5"))
         XCTAssertEqual(saved.epochOrder.sorted(), Array(0..<1294))
-        _ = try Runs.resume(checkpointPath: path("stopped.h5"), epochs: 2, outputPath: nil, hooks: quiet)
-        let straight = try Checkpoint.load(from: path("straight.h5")), resumed = try Checkpoint.load(from: path("stopped.h5"))
+        _ = try Runs.resume(checkpointPath: path("stopped.h5"), epochs: 2, outputPath: nil, memoryBudget: 50_000, hooks: quiet)
+        try assertSameRun(path("straight.h5"), path("stopped.h5"))
+    }
+
+    /// The weights, the counters, the generators, the loss history and the test metrics of two checkpoints are equal.
+    private func assertSameRun(_ expected: String, _ actual: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let straight = try Checkpoint.load(from: expected), resumed = try Checkpoint.load(from: actual)
+        XCTAssertFalse(straight.model.parameters.isEmpty, file: file, line: line)
         for (left, right) in zip(straight.model.parameters, resumed.model.parameters) {
-            XCTAssertEqual(left.value.storage, right.value.storage, "\(left.path) differs")
+            XCTAssertEqual(left.value.storage, right.value.storage, "\(left.path) differs", file: file, line: line)
         }
         let a = try XCTUnwrap(straight.training), b = try XCTUnwrap(resumed.training)
-        XCTAssertEqual([a.epoch, a.globalStep], [b.epoch, b.globalStep])
-        XCTAssertEqual(a.generatorState, b.generatorState)
-        XCTAssertEqual(a.augmentationGeneratorState, b.augmentationGeneratorState)
-        XCTAssertEqual(a.history.columns["loss"], b.history.columns["loss"])
-        XCTAssertEqual(a.test, b.test)
+        XCTAssertEqual([a.epoch, a.globalStep], [b.epoch, b.globalStep], file: file, line: line)
+        XCTAssertEqual(a.generatorState, b.generatorState, file: file, line: line)
+        XCTAssertEqual(a.augmentationGeneratorState, b.augmentationGeneratorState, file: file, line: line)
+        XCTAssertEqual(a.history.columns["loss"], b.history.columns["loss"], file: file, line: line)
+        XCTAssertEqual(a.test, b.test, file: file, line: line)
+    }
+
+    /// The digits' image cache as a run builds it (groups `test` and `train`), but in chunks of `chunkBytes`.
+    private func buildCache(_ cache: String, chunkBytes: Int) throws {
+        let folders = try ["test", "train"].map {
+            ImageCache.Folder(name: $0, listing: try ImageListing.list(root: sampleRoot + "/" + $0))
+        }
+        _ = try ImageCache.prepare(path: cache, folders: folders, preprocessing: Preprocessing(height: 8, width: 8, colorMode: .grayscale),
+                                   skipBadImages: false, chunkBytes: chunkBytes)
+    }
+
+    private func inode(_ path: String) throws -> Int {
+        try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int)
+    }
+
+    /// Truncates the image cache when the second epoch begins, after the first epoch's checkpoint is written, and keeps
+    /// that checkpoint's bytes.
+    private final class CacheTruncator: TrainingCallback {
+        let cache: String, checkpoint: String
+        var savedCheckpoint: Data?
+        init(cache: String, checkpoint: String) { (self.cache, self.checkpoint) = (cache, checkpoint) }
+        func onEpochBegin(_ trainer: Trainer) throws {
+            guard trainer.state.epoch == 1 else { return }
+            savedCheckpoint = try Data(contentsOf: URL(fileURLWithPath: checkpoint))
+            XCTAssertEqual(truncate(cache, 0), 0)
+        }
+    }
+
+    /// An image cache truncated while a run streams from it: the run stops with the cache's error and the checkpoint
+    /// of the last epoch named, that checkpoint is unchanged byte for byte, and resuming it from a cache built anew
+    /// (given as `cachePath`, and recorded) ends exactly as the uninterrupted run.
+    func testACacheTruncatedDuringTheRunStopsItAndTheLastCheckpointResumesExactly() throws {
+        func streamed(_ out: String) -> TrainingConfiguration {
+            var configuration = configuration(out: out)
+            configuration.data.cachePath = path("cache.h5")
+            configuration.data.memoryBudget = 50_000  // the 1,437 training images take 91,968 bytes
+            return configuration
+        }
+        // 16 images a chunk: 90 chunks, more than a streamed dataset keeps in memory, so every epoch reads the file.
+        try buildCache(path("cache.h5"), chunkBytes: 16 * 64)
+        let built = try inode(path("cache.h5"))
+        _ = try Runs.train(streamed("straight.h5"), hooks: quiet)
+        XCTAssertEqual(try inode(path("cache.h5")), built, "the run streams from the cache built here")
+
+        let truncator = CacheTruncator(cache: path("cache.h5"), checkpoint: path("run.h5"))
+        var hooks = quiet
+        hooks.callbacks = [truncator]
+        XCTAssertThrowsError(try Runs.train(streamed("run.h5"), hooks: hooks)) { error in
+            guard case TrainingError.stopped(.unreadableData(let cause), let checkpoint, let epoch) = error else {
+                return XCTFail("not a stop on unreadable data: \(error)")
+            }
+            XCTAssertEqual(cause.kind, .cacheFailed)
+            XCTAssertEqual(cause.path, path("cache.h5"))
+            XCTAssertEqual([checkpoint, String(epoch)], [path("run.h5"), "1"])
+            let message = "\(error)"
+            XCTAssertTrue(message.hasPrefix("the image cache \(path("cache.h5")) could not be read (truncated"), message)
+            XCTAssertTrue(message.contains("delete it, and the next run builds it anew"), message)
+            XCTAssertTrue(message.hasSuffix("; \(path("run.h5")) still holds epoch 1, intact: continue it with `lrt resume \(path("run.h5"))`"), message)
+            XCTAssertFalse(message.contains("\n"), "one line: \(message)")
+        }
+        let saved = try XCTUnwrap(truncator.savedCheckpoint)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("run.h5"))), saved, "the last checkpoint changed")
+
+        try buildCache(path("rebuilt.h5"), chunkBytes: 16 * 64)
+        _ = try Runs.resume(checkpointPath: path("run.h5"), epochs: 2, outputPath: nil, memoryBudget: 50_000,
+                            cachePath: path("rebuilt.h5"), hooks: quiet)
+        try assertSameRun(path("straight.h5"), path("run.h5"))
+        XCTAssertEqual(try Checkpoint.load(from: path("run.h5")).training?.cachePath, path("rebuilt.h5"))
+    }
+
+    /// A run that held its training images in memory keeps its order on resume: a smaller memory budget is refused,
+    /// naming the size the images need, instead of streaming them in another order.
+    func testResumingAnInMemoryRunUnderASmallerBudgetIsRefusedNamingTheSize() throws {
+        var cached = configuration(out: "run.h5", epochs: 1)
+        cached.data.cachePath = path("cache.h5")
+        _ = try Runs.train(cached, hooks: quiet)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path("run.h5")))
+        XCTAssertThrowsError(try Runs.resume(checkpointPath: path("run.h5"), epochs: 2, outputPath: nil, memoryBudget: 50_000,
+                                             hooks: quiet)) { error in
+            guard case TrainingError.insufficientMemory(let message) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("held the 1437 images of its training folder \(self.sampleRoot)/train in memory (89.8 KiB), over the memory budget of 48.8 KiB"), message)
+            XCTAssertTrue(message.contains("resume with --memory-budget 89.8 KiB or more"), message)
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("run.h5"))), before)
+        _ = try Runs.resume(checkpointPath: path("run.h5"), epochs: 2, outputPath: nil, memoryBudget: 100_000, hooks: quiet)
+        XCTAssertEqual(try Checkpoint.load(from: path("run.h5")).training?.epoch, 2)
     }
 
     /// Under the budget, the cache only saves decoding: the run is the one decoding into memory gives.
