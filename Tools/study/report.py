@@ -134,8 +134,8 @@ def rate_sweep(loaded, rule, rates, within=None):
         runs = s.tune.get((rule, rates), [])
         accuracies = [run["history"][-1].get("val_accuracy", 0.0) if run["status"] == "ok" and run["history"] else 0.0
                       for run in runs]
-        if not accuracies or max(accuracies) - min(accuracies) < 0.005:
-            continue  # no rate trains (a network stuck at chance): it says nothing about which rate is better
+        if not accuracies or max(accuracies) - min(accuracies) < 0.005 or not s.tuned(rule, rates)[2]:
+            continue  # still tuning, or no rate trains (a network at chance): it says nothing about which rate is better
         for run, accuracy in zip(runs, accuracies):
             sweep.setdefault(run["learning_rate"], {})[s.study["name"]] = accuracy
             best[s.study["name"]] = max(best.get(s.study["name"], 0.0), accuracy)
@@ -649,7 +649,7 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
                   "by learning rate, per study, and how far each rate falls below that study's best rate (pp): the mean "
                   "and the worst shortfall over the studies that ran it. A study where every rate gave the same accuracy (within "
                   "0.5 pp: a network at chance) is left out, since it cannot tell rates apart, and so is a study that has not "
-                  "tuned both `off` and `paper`, so that the two tables cover the same networks.")
+                  "finished tuning both `off` and `paper`, so that the two tables cover the same networks.")
                 w("")
             w(f"{rule} + {rates}:")
             w("")
