@@ -122,6 +122,39 @@ class Study:
         return sorted((r for r in self.final.get((rule, rates), []) if complete(r)), key=lambda r: r["seed"])
 
 
+
+def rate_sweep(loaded, rule, rates, within=None):
+    """{learning rate: {study: validation accuracy of its tuning run}} and {study: best tuning accuracy}, over the
+    studies that tuned this pair (only those named in within, when given); a diverged or failed tuning run counts
+    as 0, as in the selection."""
+    sweep, best = {}, {}
+    for s in loaded:
+        if within is not None and s.study["name"] not in within:
+            continue
+        runs = s.tune.get((rule, rates), [])
+        accuracies = [run["history"][-1].get("val_accuracy", 0.0) if run["status"] == "ok" and run["history"] else 0.0
+                      for run in runs]
+        if not accuracies or max(accuracies) - min(accuracies) < 0.005 or not s.tuned(rule, rates)[2]:
+            continue  # still tuning, or no rate trains (a network at chance): it says nothing about which rate is better
+        for run, accuracy in zip(runs, accuracies):
+            sweep.setdefault(run["learning_rate"], {})[s.study["name"]] = accuracy
+            best[s.study["name"]] = max(best.get(s.study["name"], 0.0), accuracy)
+    return dict(sorted(sweep.items())), best
+
+
+def common_sweeps(loaded, rule):
+    """The off and paper sweeps of one rule over the same studies (those where both trained), so they compare."""
+    both = set(rate_sweep(loaded, rule, "off")[1]) & set(rate_sweep(loaded, rule, "paper")[1])
+    return {rates: rate_sweep(loaded, rule, rates, both) for rates in ("off", "paper")}
+
+
+def shortfalls(sweep, best, learning_rate):
+    """Per study, how far (accuracy, 0..1) the tuning run at this rate fell below that study's best rate."""
+    for key, row in sweep.items():
+        if math.isclose(key, learning_rate, rel_tol=0.01):
+            return {study: best[study] - accuracy for study, accuracy in row.items()}
+    return {}
+
 def figure_setup(root):
     import matplotlib
     matplotlib.use("Agg")
@@ -330,9 +363,13 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
     w("- **Seeded runs**: the tuned rate of each pair with seeds " +
       ", ".join(sorted({str(sd) for s in studies for sd in s['seeds']})) +
       " (seed 0 was the tuning seed); the seed sets the weights and the data order. Paper and off share the seeds, so "
-      "comparisons are paired. Each run trains one epoch per lrt process (`lrt train --epochs 1`, then "
-      "`lrt resume --epochs k`), so the test split, which lrt evaluates once at the end of a run, is measured after every "
-      "epoch; these per-epoch test numbers are reported, never used to choose anything.")
+      "comparisons are paired. " +
+      ("Each run trains one epoch per lrt process (`lrt train --epochs 1`, then `lrt resume --epochs k`), so the test "
+       "split, which lrt evaluates once at the end of a run, is measured after every epoch; these per-epoch test numbers "
+       "are reported, never used to choose anything." if setup.get("test_curves") else
+       "Each run is one `lrt train` process; lrt evaluates the test split once, after the last epoch (the reported test "
+       "accuracy), and the validation split after every epoch (the curves and epochs to target); the test numbers are "
+       "reported, never used to choose anything."))
     w("")
     w("| study | network | data | pairs | grid points | tuning epochs | epochs per seeded run | seeds |")
     w("|---|---|---|---|---|---|---|---|")
@@ -596,6 +633,34 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
           f"layer gradient norm {smallest_norm:.3g}; records at the cap (‖g‖ < 1e-12, m = 1 + log(1 + 1e12) ≈ 28.6): {capped}; "
           f"records with ‖g‖ = 0 (the guard's m = 1): {zero}.")
         w("")
+    # ---------------------------------------------------------------- one base rate for every network
+    for rule in ("momentum",):
+        sweeps = common_sweeps(loaded, rule)
+        for rates in ("off", "paper"):
+            sweep, best = sweeps[rates]
+            studies_here = [st.study["name"] for st in loaded if st.study["name"] in best]
+            if len(studies_here) < 2:
+                continue
+            if rates == "off":
+                w("## One base rate for every network: the default optimizer's tuning runs side by side")
+                w("")
+                w(f"A default rate must serve every network, not only the one it was tuned on. For lrt's default optimizer "
+                  f"({rule} 0.9) the tables give each tuning run's validation accuracy (%, seed 0, the study's tuning epochs) "
+                  "by learning rate, per study, and how far each rate falls below that study's best rate (pp): the mean "
+                  "and the worst shortfall over the studies that ran it. A study where every rate gave the same accuracy (within "
+                  "0.5 pp: a network at chance) is left out, since it cannot tell rates apart, and so is a study that has not "
+                  "finished tuning both `off` and `paper`, so that the two tables cover the same networks.")
+                w("")
+            w(f"{rule} + {rates}:")
+            w("")
+            w("| lr | " + " | ".join(studies_here) + " | mean shortfall (pp) | worst shortfall (pp) | studies |")
+            w("|---|" + "---|" * (len(studies_here) + 3))
+            for learning_rate, row in sweep.items():
+                gaps = shortfalls(sweep, best, learning_rate)
+                cells = [f"{100 * row[n]:.1f}" if n in row else "" for n in studies_here]
+                w(f"| {learning_rate:.3g} | " + " | ".join(cells) + f" | {100 * statistics.mean(gaps.values()):.1f} | "
+                  f"{100 * max(gaps.values()):.1f} | {len(gaps)} of {len(studies_here)} |")
+            w("")
     # ---------------------------------------------------------------- best configurations
     w("## Best configurations per study (mean final test accuracy over seeds, complete pairs only)")
     w("")
@@ -621,18 +686,29 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
     if os.path.exists(discussion):
         with open(discussion) as handle:
             text = handle.read()
-        w(render_discussion(text, loaded))
+        w(render_discussion(text, loaded, targets))
     with open(os.path.join(docs, report_name), "w") as handle:
         handle.write("\n".join(lines).rstrip() + "\n")
     print(f"wrote {os.path.join(docs, report_name)} and {figures}/")
 
 
-def render_discussion(text, loaded):
+def render_discussion(text, loaded, targets):
     """The discussion's prose with {{study:rule:rates:field}} placeholders filled from the results."""
     import re
     by_name = {s.study["name"]: s for s in loaded}
 
     def value(match):
+        if match.group(1) == "summary:range":
+            # the smallest and largest mean paper − off difference over the comparisons with all seeds finished
+            means = []
+            for st in loaded:
+                for rule in dict.fromkeys(r for r, rates in st.study["pairs"] if rates == "paper"):
+                    off = {r["seed"]: r for r in st.finals(rule, "off")}
+                    paper = {r["seed"]: r for r in st.finals(rule, "paper")}
+                    seeds = sorted(set(off) & set(paper))
+                    if len(seeds) == len(st.study["seeds"]):
+                        means.append(statistics.mean(final_accuracy(paper[sd]) - final_accuracy(off[sd]) for sd in seeds))
+            return f"{100 * min(means):+.2f} to {100 * max(means):+.2f} pp" if means else "(not finished)"
         if match.group(1) == "summary:verdicts":
             counts = {}
             for st in loaded:
@@ -654,6 +730,18 @@ def render_discussion(text, loaded):
             total = sum(counts.values())
             return f"{total} comparisons with all seeds finished: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
         parts = match.group(1).split(":")
+        if parts[0] == "rates":
+            # {{rates:rule:rates:lr:mean|worst|studies}}: shortfall of one rate below each study's best, over studies
+            # (allmean, allworst, allstudies: over every network that tuned this pair, not only the common ones)
+            _, rule, rates, learning_rate, measure = parts
+            sweep, best = rate_sweep(loaded, rule, rates) if measure.startswith("all") else common_sweeps(loaded, rule)[rates]
+            measure = measure[3:] if measure.startswith("all") else measure
+            gaps = shortfalls(sweep, best, float(learning_rate))
+            if not gaps:
+                return "(not run)"
+            if measure == "studies":
+                return f"{len(gaps)} of {len(best)}"
+            return f"{100 * (statistics.mean(gaps.values()) if measure == 'mean' else max(gaps.values())):.1f} pp"
         study, rule, rates, field = parts[:4]
         s = by_name.get(study)
         if s is not None and field in ("decay", "mmed"):
@@ -680,6 +768,31 @@ def render_discussion(text, loaded):
         finals = s.finals(rule, rates)
         if field == "acc":
             return fmt_pm([final_accuracy(r) for r in finals]) + f" % (n={len(finals)})" if finals else "(not finished)"
+        if field == "depochs":
+            # mean paired difference paper − off in epochs to the study's first target (never reached = epochs + 1)
+            off = {r["seed"]: r for r in s.finals(rule, "off")}
+            paper = {r["seed"]: r for r in s.finals(rule, "paper")}
+            seeds = sorted(set(off) & set(paper))
+            if not seeds:
+                return "(not finished)"
+            target, horizon = targets.get(s.study["data"], [0.9])[0], s.study["epochs"] + 1
+            reached = lambda run: (to_target(run, target, s.source) or (horizon,))[0]
+            return f"{statistics.mean(reached(paper[sd]) - reached(off[sd]) for sd in seeds):+.2f} epochs to {100 * target:g}%"
+        if field == "ratio":
+            # effective rate of paper over off: tuned rate × median multiplier (seed runs of paper) / tuned rate of off
+            off, paper = s.finals(rule, "off"), s.finals(rule, "paper")
+            if not off or not paper:
+                return "(not finished)"
+            values = [v for r in paper for entry in (r.get("telemetry") or {}).values() for v in entry["multiplier"] if v is not None]
+            return f"{paper[0]['learning_rate'] * statistics.median(values) / off[0]['learning_rate']:.2f}"
+        if field == "tune":
+            # {{study:rule:rates:tune:lr}}: validation accuracy of the tuning run at that rate
+            for run in s.tune.get((rule, rates), []):
+                if math.isclose(run["learning_rate"], float(parts[4]), rel_tol=0.01):
+                    if run["status"] != "ok" or not run["history"]:
+                        return run["status"]
+                    return f"{100 * run['history'][-1]['val_accuracy']:.1f} %"
+            return "(not run)"
         if field == "lr":
             best, _, finished, _ = s.tuned(rule, rates)
             return f"{best['learning_rate']:.3g}" if best else "(not run)"
