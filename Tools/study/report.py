@@ -121,6 +121,12 @@ class Study:
     def finals(self, rule, rates):
         return sorted((r for r in self.final.get((rule, rates), []) if complete(r)), key=lambda r: r["seed"])
 
+    def paired_finals(self, rule):
+        """The finished seeded runs of `rule` with `off` and with `paper`, by seed, and the seeds both have."""
+        off = {r["seed"]: r for r in self.finals(rule, "off")}
+        paper = {r["seed"]: r for r in self.finals(rule, "paper")}
+        return off, paper, sorted(set(off) & set(paper))
+
 
 
 def rate_sweep(loaded, rule, rates, within=None):
@@ -496,9 +502,7 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
         # paired comparisons
         rows = []
         for rule in dict.fromkeys(rule for rule, rates in st["pairs"] if rates == "paper"):
-            off = {r["seed"]: r for r in s.finals(rule, "off")}
-            paper = {r["seed"]: r for r in s.finals(rule, "paper")}
-            seeds = sorted(set(off) & set(paper))
+            off, paper, seeds = s.paired_finals(rule)
             if not seeds:
                 continue
             diffs = [final_accuracy(paper[sd]) - final_accuracy(off[sd]) for sd in seeds]
@@ -770,9 +774,7 @@ def render_discussion(text, loaded, targets):
             return fmt_pm([final_accuracy(r) for r in finals]) + f" % (n={len(finals)})" if finals else "(not finished)"
         if field == "depochs":
             # mean paired difference paper − off in epochs to the study's first target (never reached = epochs + 1)
-            off = {r["seed"]: r for r in s.finals(rule, "off")}
-            paper = {r["seed"]: r for r in s.finals(rule, "paper")}
-            seeds = sorted(set(off) & set(paper))
+            off, paper, seeds = s.paired_finals(rule)
             if not seeds:
                 return "(not finished)"
             target, horizon = targets.get(s.study["data"], [0.9])[0], s.study["epochs"] + 1
@@ -797,9 +799,7 @@ def render_discussion(text, loaded, targets):
             best, _, finished, _ = s.tuned(rule, rates)
             return f"{best['learning_rate']:.3g}" if best else "(not run)"
         if field == "diff":
-            off = {r["seed"]: r for r in s.finals(rule, "off")}
-            paper = {r["seed"]: r for r in s.finals(rule, "paper")}
-            seeds = sorted(set(off) & set(paper))
+            off, paper, seeds = s.paired_finals(rule)
             if not seeds:
                 return "(not finished)"
             p = paired([final_accuracy(paper[sd]) - final_accuracy(off[sd]) for sd in seeds])
