@@ -13,6 +13,10 @@ import LRTTensor
 /// split across cores (``Parallel``); each shard works through its images a chunk
 /// at a time so that its columns stay in cache. The backward pass recomputes the
 /// columns instead of storing them for the whole batch.
+///
+/// In inference, a 3×3 window with stride 1 and at least ``winogradMinimumChannels`` channels in and out is
+/// computed by Winograd's F(4×4, 3×3) (``WinogradConvolution``) whichever backend is chosen: a quarter of the
+/// multiplications, the same outputs within rounding (`LRT_WINOGRAD=off` turns it off).
 public final class Conv2D: KernelLayer, InputGradientSkipping {
     public let name: String
     public let className = "Conv2D"
@@ -44,6 +48,15 @@ public final class Conv2D: KernelLayer, InputGradientSkipping {
     private let kernelGradientPartials = ScratchBuffer<Float>() // [shards, patchSize, filters]
     private let biasGradientPartials = ScratchBuffer<Float>()   // [shards, filters]
     private let oneDNN: OneDNNLayer
+    /// Winograd's F(4×4, 3×3) for inference, when the window is 3×3 with stride 1 and there are enough channels.
+    private let winograd: WinogradConvolution?
+    private let transformedKernel = ScratchBuffer<Float>()  // [36, channels, filters]
+    private var transformedKernelVersion: Int?  // the ForwardContext.weightsVersion it was made for
+    /// Whether inference computes this layer with Winograd's algorithm where it applies
+    /// (``WinogradConvolution/isEnabled`` by default); training always convolves directly.
+    public var usesWinograd = WinogradConvolution.isEnabled
+    /// Whether inference takes Winograd's algorithm: enabled, and the layer has a 3×3 window, stride 1 and enough channels.
+    public var infersWithWinograd: Bool { usesWinograd && winograd != nil }
     /// Why oneDNN could not build this layer's primitives, if it could not; lrt's own kernels run instead.
     public var oneDNNFailure: String? { oneDNN.failure }
 
@@ -82,7 +95,16 @@ public final class Conv2D: KernelLayer, InputGradientSkipping {
         self.kernel = Parameter(layerName: name, weightName: "kernel", value: kernel)
         self.bias = bias.map { Parameter(layerName: name, weightName: "bias", value: $0) }
         oneDNN = OneDNNLayer(name: name, .convolution(geometry, filters: filters), width: filters)
+        winograd = inputShape[2] >= Conv2D.winogradMinimumChannels && filters >= Conv2D.winogradMinimumChannels
+            ? WinogradConvolution(geometry: geometry, filters: filters) : nil
     }
+
+    /// Below this many input or output channels, the matrix products of Winograd's algorithm are too thin to gain:
+    /// measured on ResNet-20's 16-channel layers, direct convolution is faster.
+    public static let winogradMinimumChannels = 32
+    /// The most transformed-tile and product elements a shard works on at once (1 MiB of floats: the fastest of
+    /// 2¹⁶–2²⁰ on cnn-mnist here).
+    static let winogradChunkElements = 1 << 18
 
     public var outputShape: [Int] { [geometry.outputHeight, geometry.outputWidth, filters] }
     /// Output elements of one image.
@@ -145,7 +167,9 @@ public final class Conv2D: KernelLayer, InputGradientSkipping {
         let batch = input.count / geometry.inputSize
         precondition(input.count == batch * geometry.inputSize, "Conv2D '\(name)' expects \(inputShape) inputs per example")
         if output.count != batch * outputSize { output = Tensor(shape: [batch] + outputShape) }
-        if !oneDNN.forward(backend: backend, batch: batch, input: input, kernel: kernel, bias: bias, activation: appliedActivation,
+        if !context.training, infersWithWinograd, let winograd {
+            forwardWithWinograd(input, winograd, weightsVersion: context.weightsVersion)
+        } else if !oneDNN.forward(backend: backend, batch: batch, input: input, kernel: kernel, bias: bias, activation: appliedActivation,
                            context: context, into: &output) {
             forwardWithOwnKernels(input)
         }
@@ -175,6 +199,37 @@ public final class Conv2D: KernelLayer, InputGradientSkipping {
                                                     rows: rows, columns: filters, inner: geometry.patchSize)
                                 addBiasAndActivate(result, rows: rows, width: filters, bias: biases, activation: activation)
                             }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Inference by Winograd's F(4×4, 3×3): the same outputs as direct convolution within rounding.
+    private func forwardWithWinograd(_ input: Tensor, _ winograd: WinogradConvolution, weightsVersion: Int?) {
+        let geometry = geometry, filters = filters, activation = appliedActivation, outputSize = outputSize
+        let batch = input.count / geometry.inputSize
+        let imagesPerChunk = winograd.imagesPerChunk(within: Conv2D.winogradChunkElements)
+        let scratchCount = winograd.scratchCount(images: imagesPerChunk)
+        let scratch = columns.pointer(count: Parallel.shardCount * scratchCount)
+        let transformed = transformedKernel.pointer(count: winograd.transformedKernelCount)
+        if weightsVersion == nil || weightsVersion != transformedKernelVersion {
+            kernel.value.withUnsafeBufferPointer { winograd.transformKernel($0.baseAddress!, into: transformed) }
+            transformedKernelVersion = weightsVersion
+        }
+        input.withUnsafeBufferPointer { inputs in
+            output.withUnsafeMutableBufferPointer { outputs in
+                withOptionalPointer(to: bias?.value) { biases in
+                    let inputs = inputs.baseAddress!, outputs = outputs.baseAddress!
+                    Parallel.forEachShard(count: batch, minimumSize: minimumShardImages) { shard, items in
+                        for first in stride(from: items.lowerBound, to: items.upperBound, by: imagesPerChunk) {
+                            let images = min(imagesPerChunk, items.upperBound - first)
+                            let result = outputs + first * outputSize
+                            winograd.convolve(inputs + first * geometry.inputSize, images: images, transformedKernel: transformed,
+                                              into: result, scratch: scratch + shard * scratchCount)
+                            addBiasAndActivate(result, rows: images * geometry.outputPositions, width: filters,
+                                               bias: biases, activation: activation)
                         }
                     }
                 }

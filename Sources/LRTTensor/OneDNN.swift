@@ -44,6 +44,17 @@ public enum OneDNN {
         return "\(version.major).\(version.minor).\(version.patch)"
     }
 
+    /// `c = a · b` for row-major matrices by oneDNN's `dnnl_sgemm`: `[rows, inner] · [inner, columns]`.
+    /// - Returns: false, having done nothing, when oneDNN is unavailable or refuses the call.
+    /// Inside a parallel loop it runs on the calling thread.
+    public static func gemm(_ a: UnsafePointer<Float>, leadingA: Int, _ b: UnsafePointer<Float>, leadingB: Int,
+                            into c: UnsafeMutablePointer<Float>, leadingC: Int, rows: Int, columns: Int, inner: Int) -> Bool {
+        guard runtime != nil else { return false }
+        let noTranspose = CChar(UInt8(ascii: "N"))
+        return dnnl_sgemm(noTranspose, noTranspose, dnnl_dim_t(rows), dnnl_dim_t(columns), dnnl_dim_t(inner), 1,
+                          a, dnnl_dim_t(leadingA), b, dnnl_dim_t(leadingB), 0, c, dnnl_dim_t(leadingC)) == dnnl_success
+    }
+
     final class Engine: @unchecked Sendable {  // oneDNN engines are thread-safe
         let handle: dnnl_engine_t
 

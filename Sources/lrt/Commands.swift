@@ -144,6 +144,9 @@ struct Doctor: ParsableCommand {
             ("onednn", OneDNN.version ?? "unavailable"),
             ("kernels", KernelBackend.preferred.rawValue),
             ("kernels_source", backendSource),
+            ("winograd", WinogradConvolution.isEnabled
+                ? "on: inference of 3×3 stride-1 convolutions with at least \(Conv2D.winogradMinimumChannels) channels in and out (\(WinogradConvolution.environmentVariable)=off turns it off)"
+                : "off (\(WinogradConvolution.environmentVariable)=off)"),
             ("onednn_max_relative_error", oneDNNError.map { String(format: "%.2e", $0) } ?? "-"),
             ("onednn_check", oneDNNProblem.map { "FAILED: \($0)" }
                 ?? (oneDNNError == nil ? "skipped (oneDNN unavailable)" : oneDNNPassed ? "passed" : "FAILED")),

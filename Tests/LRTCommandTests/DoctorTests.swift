@@ -16,7 +16,7 @@ final class DoctorTests: CommandTestCase {
     /// The environment of this test process without the variables lrt's BLAS fix and kernel choice read.
     private var cleanEnvironment: [String: String] {
         var environment = ProcessInfo.processInfo.environment
-        for name in ["OPENBLAS_CORETYPE", "LRT_SIMULATE_BLAS_CORE", "LRT_BLAS_REEXECUTED", "LRT_KERNELS"] { environment[name] = nil }
+        for name in ["OPENBLAS_CORETYPE", "LRT_SIMULATE_BLAS_CORE", "LRT_BLAS_REEXECUTED", "LRT_KERNELS", "LRT_WINOGRAD"] { environment[name] = nil }
         return environment
     }
 
@@ -49,6 +49,14 @@ final class DoctorTests: CommandTestCase {
         let report = try doctor(environment: environment)
         XCTAssertEqual(report["kernels"], "onednn", "\(report)")
         XCTAssertTrue(report["kernels_source"]?.contains("LRT_KERNELS=cuda names no backend") == true, "\(report)")
+    }
+
+    /// Winograd's algorithm is on for inference unless `LRT_WINOGRAD=off`.
+    func testWinogradSetting() throws {
+        var environment = cleanEnvironment
+        XCTAssertEqual(try doctor(environment: environment)["winograd"]?.hasPrefix("on"), true)
+        environment["LRT_WINOGRAD"] = "off"
+        XCTAssertEqual(try doctor(environment: environment)["winograd"], "off (LRT_WINOGRAD=off)")
     }
 
     func testGenericKernelFallbackIsReplacedByFastKernels() throws {

@@ -117,6 +117,11 @@ final class ReferenceTests: XCTestCase {
             ([7, 6, 5], 4, (3, 3), (2, 2), .same),
             ([6, 9, 4], 3, (2, 3), (1, 2), .valid),
             ([13, 13, 32], 16, (3, 3), (1, 1), .valid),
+            // Winograd's F(4×4, 3×3) in inference: cnn-mnist's second convolution (a 9×9 output, partial tiles);
+            // filters not a multiple of 8 (padded products) with "same" borders; channels not a multiple of 8.
+            ([11, 11, 32], 64, (3, 3), (1, 1), .valid),
+            ([10, 9, 40], 36, (3, 3), (1, 1), .same),
+            ([6, 7, 33], 32, (3, 3), (1, 1), .same),
         ]
         for (index, (shape, filters, kernelSize, strides, padding)) in cases.enumerated() {
             let kernel = random([kernelSize.0, kernelSize.1, shape[2], filters], seed: UInt64(index) + 100)
@@ -129,10 +134,11 @@ final class ReferenceTests: XCTestCase {
                 layer.backend = backend
                 for training in [false, true] {
                     var context = ForwardContext(training: training)
-                    assertClose(layer.forward(input, context: &context), expected,
+                    assertClose(layer.forward(input, context: &context), expected, accuracy: 2e-4,
                                 "case \(index): \(shape) kernel \(kernelSize) strides \(strides) \(padding), \(backend), training \(training)")
                 }
                 XCTAssertNil(layer.oneDNNFailure)
+                XCTAssertEqual(layer.infersWithWinograd, index >= 10, "case \(index)")
             }
         }
     }
