@@ -46,9 +46,9 @@ public final class Dropout: Layer {
         maskCount = input.count
         let keptScale = 1 / (1 - rate)
         if let streams = context.exampleStreams {
-            let exampleSize = max(outputShape.reduce(1, *), 1)
+            let exampleSize = max(outputShape.reduce(1, *), 1), layerSeed = streams.layerSeed(name)
             for row in 0..<input.count / exampleSize {
-                var generator = streams.generator(layer: name, row: row)
+                var generator = streams.generator(layerSeed: layerSeed, row: row)
                 for index in row * exampleSize..<(row + 1) * exampleSize {
                     mask[index] = generator.nextFloat(in: 0, 1) < rate ? 0 : keptScale
                 }

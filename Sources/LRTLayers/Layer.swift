@@ -105,9 +105,15 @@ public struct ExampleStreams: Sendable, Equatable {
         self.firstExample = firstExample
     }
 
-    /// The generator of layer `layer` for row `row` of the batch (the global batch's example `firstExample + row`).
-    public func generator(layer: String, row: Int) -> SeededGenerator {
-        SeededGenerator(seed: SeededGenerator.derivedSeed(step, stream: "\(layer) \(firstExample + row)"))
+    /// The seed of layer `layer`'s streams in this step; a layer computes it once per step.
+    public func layerSeed(_ layer: String) -> UInt64 {
+        SeededGenerator.derivedSeed(step, stream: layer)
+    }
+
+    /// The generator for row `row` of the batch (the global batch's example `firstExample + row`) of the layer
+    /// whose ``layerSeed(_:)`` is `layerSeed`.
+    public func generator(layerSeed: UInt64, row: Int) -> SeededGenerator {
+        SeededGenerator(seed: SeededGenerator.derivedSeed(layerSeed, index: firstExample + row))
     }
 }
 

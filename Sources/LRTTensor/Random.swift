@@ -14,7 +14,18 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
     public static func derivedSeed(_ seed: UInt64, stream: String) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325  // FNV-1a of the name
         for byte in stream.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        var mixed = seed ^ hash
+        return finalized(seed ^ hash)
+    }
+
+    /// A seed for stream number `index` of `seed`'s family: SplitMix64 of the pair, with no text to hash.
+    public static func derivedSeed(_ seed: UInt64, index: Int) -> UInt64 {
+        finalized(seed ^ (UInt64(bitPattern: Int64(index)) &* 0x9E37_79B9_7F4A_7C15))
+    }
+
+    /// SplitMix64's output function.
+    @inline(__always)
+    private static func finalized(_ value: UInt64) -> UInt64 {
+        var mixed = value
         mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
         mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
         return mixed ^ (mixed >> 31)
@@ -23,10 +34,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
     /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        return Self.finalized(state)
     }
 
     /// A uniform float in `[low, high)` from the top 24 bits of one draw.
