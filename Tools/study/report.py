@@ -97,8 +97,12 @@ class Study:
         self.runs = load_runs(out, study)
         self.tune = {}
         self.final = {}
+        self.defaults = {}  # (rule, layer rates, learning rate) -> the default candidate's seeded runs
         for run in self.runs:
             key = (run["rule"], run["layer_rates"])
+            if run["phase"] == "default":
+                self.defaults.setdefault(key + (run["learning_rate"],), []).append(run)
+                continue
             (self.tune if run["phase"] == "tune" else self.final).setdefault(key, []).append(run)
         self.grid, self.rate, self.tuning_of, self.extensions = grid, rate, tuning_of, extensions
         finals = [r for runs in self.final.values() for r in runs if complete(r)]
@@ -665,6 +669,32 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
                 w(f"| {learning_rate:.3g} | " + " | ".join(cells) + f" | {100 * statistics.mean(gaps.values()):.1f} | "
                   f"{100 * max(gaps.values()):.1f} | {len(gaps)} of {len(studies_here)} |")
             w("")
+    # ---------------------------------------------------------------- the defaults' candidates, seeded
+    candidates = sorted({key for s in loaded for key in s.defaults})
+    if candidates:
+        w("## The defaults' candidates with seeds")
+        w("")
+        w("The untuned settings the defaults argument weighs, each run like a tuned configuration (the study's seeds and "
+          "epochs, test accuracy after the last epoch, %, mean ± standard deviation over the seeds that finished), and "
+          "the paired difference over the seeds both finished (pp).")
+        w("")
+        labels = [f"{pair_label(rule, rates)}, lr {lr:.3g}" for rule, rates, lr in candidates]
+        w("| study | " + " | ".join(labels) + " | difference (first − second), seeds |")
+        w("|---|" + "---|" * (len(candidates) + 1))
+        for s in loaded:
+            runs = [{r["seed"]: r for r in s.defaults.get(key, []) if complete(r)} for key in candidates]
+            if not any(runs):
+                continue
+            cells = [f"{fmt_pm([final_accuracy(r) for r in byseed.values()])} ({len(byseed)})" if byseed else "–"
+                     for byseed in runs]
+            difference = "–"
+            if len(runs) == 2:
+                seeds = sorted(set(runs[0]) & set(runs[1]))
+                if seeds:
+                    differences = [final_accuracy(runs[0][k]) - final_accuracy(runs[1][k]) for k in seeds]
+                    difference = f"{100 * statistics.mean(differences):+.2f} ({len(seeds)})"
+            w(f"| {s.study['name']} | " + " | ".join(cells) + f" | {difference} |")
+        w("")
     # ---------------------------------------------------------------- best configurations
     w("## Best configurations per study (mean final test accuracy over seeds, complete pairs only)")
     w("")
