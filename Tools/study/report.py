@@ -679,21 +679,23 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
           "the paired difference over the seeds both finished (pp).")
         w("")
         labels = [f"{pair_label(rule, rates)}, lr {lr:.3g}" for rule, rates, lr in candidates]
-        w("| study | " + " | ".join(labels) + " | difference (first − second), seeds |")
-        w("|---|" + "---|" * (len(candidates) + 1))
+        rules = sorted({rule for rule, rates, _ in candidates if rates == "off"}
+                       & {rule for rule, rates, _ in candidates if rates == "paper"})
+        w("| study | " + " | ".join(labels) + " | " + " | ".join(f"{rule}: off − paper, seeds" for rule in rules) + " |")
+        w("|---|" + "---|" * (len(candidates) + len(rules)))
         for s in loaded:
-            runs = [{r["seed"]: r for r in s.defaults.get(key, []) if complete(r)} for key in candidates]
-            if not any(runs):
+            runs = {key: {r["seed"]: r for r in s.defaults.get(key, []) if complete(r)} for key in candidates}
+            if not any(runs.values()):
                 continue
-            cells = [f"{fmt_pm([final_accuracy(r) for r in byseed.values()])} ({len(byseed)})" if byseed else "–"
-                     for byseed in runs]
-            difference = "–"
-            if len(runs) == 2:
-                seeds = sorted(set(runs[0]) & set(runs[1]))
-                if seeds:
-                    differences = [final_accuracy(runs[0][k]) - final_accuracy(runs[1][k]) for k in seeds]
-                    difference = f"{100 * statistics.mean(differences):+.2f} ({len(seeds)})"
-            w(f"| {s.study['name']} | " + " | ".join(cells) + f" | {difference} |")
+            cells = [f"{fmt_pm([final_accuracy(r) for r in runs[key].values()])} ({len(runs[key])})" if runs[key] else "–"
+                     for key in candidates]
+            for rule in rules:
+                off = next(runs[key] for key in candidates if key[:2] == (rule, "off"))
+                paper = next(runs[key] for key in candidates if key[:2] == (rule, "paper"))
+                seeds = sorted(set(off) & set(paper))
+                differences = [final_accuracy(off[k]) - final_accuracy(paper[k]) for k in seeds]
+                cells.append(f"{100 * statistics.mean(differences):+.2f} ({len(seeds)})" if seeds else "–")
+            w(f"| {s.study['name']} | " + " | ".join(cells) + " |")
         w("")
     # ---------------------------------------------------------------- best configurations
     w("## Best configurations per study (mean final test accuracy over seeds, complete pairs only)")
