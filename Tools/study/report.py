@@ -435,10 +435,14 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
     if loads:
         w("### Load and time")
         w("")
-        w(f"The host was shared with other builds while the study ran: the 1-minute load average when a run started was "
-          f"median {statistics.median(loads):.1f} (min {min(loads):.1f}, max {max(loads):.1f}) on "
-          f"{setup.get('cores', '?')} cores. Wall-clock and training seconds are therefore inflated and noisy, and differ "
-          "between runs for reasons unrelated to the optimizer; they are recorded (seconds to target, mean wall time per run), "
+        jobs = max((i.get("jobs") or 1 for i in setup.get("invocations", [])), default=setup.get("jobs", 1))
+        shared = statistics.median(loads) > jobs + 0.5
+        w(f"The 1-minute load average when a run started was median {statistics.median(loads):.1f} "
+          f"(min {min(loads):.1f}, max {max(loads):.1f}) on {setup.get('cores', '?')} cores, the study's own {jobs} "
+          f"run{'s' if jobs > 1 else ''} at a time included. " +
+          ("The host was shared with other work, so wall-clock and training seconds are inflated and noisy" if shared else
+           "Other work on the host (builds) still made wall-clock and training seconds noisy") +
+          ": they differ between runs for reasons unrelated to the optimizer. They are recorded (seconds to target, mean wall time per run), "
           "but **epochs to a target accuracy is the primary time measure**: the rule costs one extra norm per layer per step, so "
           "an epoch costs the same with and without it up to that (negligible) overhead, and epochs are immune to the load.")
         w("")
