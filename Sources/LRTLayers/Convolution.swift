@@ -1,4 +1,5 @@
 import LRTTensor
+import LRTTensorAVX2
 
 /// A 2-D convolution over NHWC images, `activation(convolve(input, kernel) + bias)` (Keras `Conv2D`).
 ///
@@ -17,7 +18,7 @@ import LRTTensor
 /// In inference, a 3×3 window with stride 1 and at least ``winogradMinimumChannels`` channels in and out is
 /// computed by Winograd's F(4×4, 3×3) (``WinogradConvolution``) whichever backend is chosen: a quarter of the
 /// multiplications, the same outputs within rounding (`LRT_WINOGRAD=off` turns it off).
-public final class Conv2D: KernelLayer, InputGradientSkipping {
+public final class Conv2D: KernelLayer, InputGradientSkipping, InferenceFusing {
     public let name: String
     public let className = "Conv2D"
     /// One input image, `[height, width, channels]`.
@@ -49,12 +50,20 @@ public final class Conv2D: KernelLayer, InputGradientSkipping {
     private let biasGradientPartials = ScratchBuffer<Float>()   // [shards, filters]
     private let oneDNN: OneDNNLayer
     /// Winograd's F(4×4, 3×3) for inference, when the window is 3×3 with stride 1 and there are enough channels.
-    private let winograd: WinogradConvolution?
+    private let winograd: LRTTensor.WinogradConvolution?
+    /// The same, compiled for AVX2, on a CPU that has it (``CPUFeatures/usesAVX2``): the same results.
+    private let wideWinograd: LRTTensorAVX2.WinogradConvolution?
     private let transformedKernel = ScratchBuffer<Float>()  // [36, channels, filters]
     private var transformedKernelVersion: Int?  // the ForwardContext.weightsVersion it was made for
+    private let packedKernel = ScratchBuffer<Float>()  // PooledConvolution's kernel and bias
+    private var packedKernelVersion: Int?
+    private var pooledOutput = Tensor(shape: [0])  // [batch, outputHeight / 2, outputWidth / 2, filters], fused inference
+    /// Whether inference computes a `MaxPooling2D()` that follows this layer in the same pass where it can
+    /// (``InferenceFusion/isEnabled`` by default).
+    public var fusesInference = InferenceFusion.isEnabled
     /// Whether inference computes this layer with Winograd's algorithm where it applies
     /// (``WinogradConvolution/isEnabled`` by default); training always convolves directly.
-    public var usesWinograd = WinogradConvolution.isEnabled
+    public var usesWinograd = LRTTensor.WinogradConvolution.isEnabled
     /// Whether inference takes Winograd's algorithm: enabled, and the layer has a 3×3 window, stride 1 and enough channels.
     public var infersWithWinograd: Bool { usesWinograd && winograd != nil }
     /// Why oneDNN could not build this layer's primitives, if it could not; lrt's own kernels run instead.
@@ -95,8 +104,9 @@ public final class Conv2D: KernelLayer, InputGradientSkipping {
         self.kernel = Parameter(layerName: name, weightName: "kernel", value: kernel)
         self.bias = bias.map { Parameter(layerName: name, weightName: "bias", value: $0) }
         oneDNN = OneDNNLayer(name: name, .convolution(geometry, filters: filters), width: filters)
-        winograd = inputShape[2] >= Conv2D.winogradMinimumChannels && filters >= Conv2D.winogradMinimumChannels
-            ? WinogradConvolution(geometry: geometry, filters: filters) : nil
+        let enoughChannels = inputShape[2] >= Conv2D.winogradMinimumChannels && filters >= Conv2D.winogradMinimumChannels
+        winograd = enoughChannels ? LRTTensor.WinogradConvolution(geometry: geometry, filters: filters) : nil
+        wideWinograd = enoughChannels && CPUFeatures.usesAVX2 ? LRTTensorAVX2.WinogradConvolution(geometry: geometry, filters: filters) : nil
     }
 
     /// Below this many input or output channels, the matrix products of Winograd's algorithm are too thin to gain:
@@ -206,9 +216,67 @@ public final class Conv2D: KernelLayer, InputGradientSkipping {
         }
     }
 
-    /// Inference by Winograd's F(4×4, 3×3): the same outputs as direct convolution within rounding.
-    private func forwardWithWinograd(_ input: Tensor, _ winograd: WinogradConvolution, weightsVersion: Int?) {
-        let geometry = geometry, filters = filters, activation = appliedActivation, outputSize = outputSize
+    /// Inference of this layer and a following `MaxPooling2D` of a 2×2 window and stride 2 (`valid`) in one pass,
+    /// when the activation is ReLU or linear and the convolution runs by Winograd's algorithm (the bias, the ReLU and
+    /// the maximum applied to each output tile: the same values as the separate layers) or has fewer than four input
+    /// channels (``PooledConvolution``: the same to rounding); nil otherwise.
+    public func forward(_ input: Tensor, fusing next: Layer, context: inout ForwardContext) -> Tensor? {
+        guard !context.training, fusesInference, let pooling = next as? MaxPooling2D, pooling.halvesEachSide,
+              pooling.inputShape == outputShape, appliedActivation == .relu || appliedActivation == .linear,
+              geometry.outputHeight >= 2, geometry.outputWidth >= 2 else { return nil }
+        let batch = input.count / geometry.inputSize
+        precondition(input.count == batch * geometry.inputSize, "Conv2D '\(name)' expects \(inputShape) inputs per example")
+        let pooledShape = [geometry.outputHeight / 2, geometry.outputWidth / 2, filters]
+        if infersWithWinograd, let winograd {
+            if pooledOutput.count != batch * pooledShape.reduce(1, *) { pooledOutput = Tensor(shape: [batch] + pooledShape) }
+            forwardWithWinograd(input, winograd, weightsVersion: context.weightsVersion, pooled: true)
+        } else if geometry.channels < Conv2D.transposedLayoutChannels {
+            if pooledOutput.count != batch * pooledShape.reduce(1, *) { pooledOutput = Tensor(shape: [batch] + pooledShape) }
+            forwardPooledDirectly(input, weightsVersion: context.weightsVersion)
+        } else {
+            return nil
+        }
+        return pooledOutput
+    }
+
+    /// ``PooledConvolution`` into ``pooledOutput``.
+    private func forwardPooledDirectly(_ input: Tensor, weightsVersion: Int?) {
+        let convolution = LRTTensor.PooledConvolution(geometry: geometry, filters: filters), geometry = geometry
+        // The same source compiled for AVX2, where the CPU has it: the same results, twice the vector width.
+        let wide = CPUFeatures.usesAVX2 ? LRTTensorAVX2.PooledConvolution(geometry: geometry, filters: filters) : nil
+        let batch = input.count / geometry.inputSize, pooledSize = convolution.pooledHeight * convolution.pooledWidth * filters
+        let rectifies = appliedActivation == .relu
+        let packed = packedKernel.pointer(count: convolution.packedCount)
+        if weightsVersion == nil || weightsVersion != packedKernelVersion {
+            kernel.value.withUnsafeBufferPointer { kernelValues in
+                withOptionalPointer(to: bias?.value) { convolution.pack(kernel: kernelValues.baseAddress!, bias: $0, into: packed) }
+            }
+            packedKernelVersion = weightsVersion
+        }
+        let scratch = columns.pointer(count: Parallel.shardCount * LRTTensor.PooledConvolution.scratchCount)
+        input.withUnsafeBufferPointer { inputs in
+            pooledOutput.withUnsafeMutableBufferPointer { outputs in
+                let inputs = inputs.baseAddress!, outputs = outputs.baseAddress!
+                Parallel.forEachShard(count: batch, minimumSize: minimumShardImages) { shard, items in
+                    let (source, target) = (inputs + items.lowerBound * geometry.inputSize, outputs + items.lowerBound * pooledSize)
+                    let shardScratch = scratch + shard * LRTTensor.PooledConvolution.scratchCount
+                    if let wide {
+                        wide.convolve(source, images: items.count, packed: packed, rectifies: rectifies, into: target, scratch: shardScratch)
+                    } else {
+                        convolution.convolve(source, images: items.count, packed: packed, rectifies: rectifies, into: target,
+                                             scratch: shardScratch)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Inference by Winograd's F(4×4, 3×3): the same outputs as direct convolution within rounding; into ``output``,
+    /// or with the bias, the activation (ReLU or linear) and a 2×2 max pooling into ``pooledOutput`` when `pooled`.
+    private func forwardWithWinograd(_ input: Tensor, _ winograd: LRTTensor.WinogradConvolution, weightsVersion: Int?,
+                                     pooled: Bool = false) {
+        let geometry = geometry, filters = filters, activation = appliedActivation
+        let outputSize = pooled ? (geometry.outputHeight / 2) * (geometry.outputWidth / 2) * filters : self.outputSize
         let batch = input.count / geometry.inputSize
         let imagesPerChunk = winograd.imagesPerChunk(within: Conv2D.winogradChunkElements)
         let scratchCount = winograd.scratchCount(images: imagesPerChunk)
@@ -218,22 +286,36 @@ public final class Conv2D: KernelLayer, InputGradientSkipping {
             kernel.value.withUnsafeBufferPointer { winograd.transformKernel($0.baseAddress!, into: transformed) }
             transformedKernelVersion = weightsVersion
         }
-        input.withUnsafeBufferPointer { inputs in
-            output.withUnsafeMutableBufferPointer { outputs in
+        func run(into outputs: UnsafeMutablePointer<Float>) {
+            input.withUnsafeBufferPointer { inputs in
                 withOptionalPointer(to: bias?.value) { biases in
-                    let inputs = inputs.baseAddress!, outputs = outputs.baseAddress!
+                    let inputs = inputs.baseAddress!, rectifies = activation == .relu, wide = wideWinograd
                     Parallel.forEachShard(count: batch, minimumSize: minimumShardImages) { shard, items in
                         for first in stride(from: items.lowerBound, to: items.upperBound, by: imagesPerChunk) {
                             let images = min(imagesPerChunk, items.upperBound - first)
-                            let result = outputs + first * outputSize
-                            winograd.convolve(inputs + first * geometry.inputSize, images: images, transformedKernel: transformed,
-                                              into: result, scratch: scratch + shard * scratchCount)
-                            addBiasAndActivate(result, rows: images * geometry.outputPositions, width: filters,
-                                               bias: biases, activation: activation)
+                            let (source, result) = (inputs + first * geometry.inputSize, outputs + first * outputSize)
+                            if let wide {
+                                wide.convolve(source, images: images, transformedKernel: transformed, into: result,
+                                              scratch: scratch + shard * scratchCount,
+                                              pooling: pooled ? .init(bias: biases, rectifies: rectifies) : nil)
+                            } else {
+                                winograd.convolve(source, images: images, transformedKernel: transformed, into: result,
+                                                  scratch: scratch + shard * scratchCount,
+                                                  pooling: pooled ? .init(bias: biases, rectifies: rectifies) : nil)
+                            }
+                            if !pooled {
+                                addBiasAndActivate(result, rows: images * geometry.outputPositions, width: filters,
+                                                   bias: biases, activation: activation)
+                            }
                         }
                     }
                 }
             }
+        }
+        if pooled {
+            pooledOutput.withUnsafeMutableBufferPointer { run(into: $0.baseAddress!) }
+        } else {
+            output.withUnsafeMutableBufferPointer { run(into: $0.baseAddress!) }
         }
     }
 

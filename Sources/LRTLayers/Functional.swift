@@ -137,19 +137,30 @@ public final class Functional: Model {
         var tensors = [Tensor?](repeating: nil, count: nodes.count + 1)
         var remaining = consumerCounts
         tensors[0] = input
-        for (index, node) in nodes.enumerated() {
-            let output: Tensor
-            if let merge = mergeLayers[index] {
-                output = merge.forward(node.inputs.map { tensors[$0]! }, context: &context)
-            } else {
-                output = node.layer.forward(tensors[node.inputs[0]]!, context: &context)
-            }
-            // Release inputs nobody else takes, so that their layers can reuse the buffers next step.
-            for tensor in node.inputs {
+        // Release inputs nobody else takes, so that their layers can reuse the buffers next step.
+        func release(_ inputs: [Int]) {
+            for tensor in inputs {
                 remaining[tensor] -= 1
                 if remaining[tensor] == 0 { tensors[tensor] = nil }
             }
+        }
+        var index = 0
+        while index < nodes.count {
+            let node = nodes[index]
+            // Node index's output (tensor index + 1) going to node index + 1 alone: the two may run as one.
+            if mergeLayers[index] == nil, index + 1 < nodes.count, mergeLayers[index + 1] == nil,
+               consumerCounts[index + 1] == 1, nodes[index + 1].inputs == [index + 1],
+               let fused = InferenceFusion.forward(node.layer, then: nodes[index + 1].layer, tensors[node.inputs[0]]!, context: &context) {
+                release(node.inputs)
+                tensors[index + 2] = fused
+                index += 2
+                continue
+            }
+            let output = mergeLayers[index].map { $0.forward(node.inputs.map { tensors[$0]! }, context: &context) }
+                ?? node.layer.forward(tensors[node.inputs[0]]!, context: &context)
+            release(node.inputs)
             tensors[index + 1] = output
+            index += 1
         }
         return tensors[nodes.count]!
     }

@@ -146,6 +146,12 @@ public class Pooling2D {
 
     public var parameters: [Parameter] { [] }
     public var outputShape: [Int] { [geometry.outputHeight, geometry.outputWidth, geometry.channels] }
+    /// Whether the window is 2×2 with stride 2 and `valid` padding (Keras's default `MaxPooling2D()`): each output
+    /// is the maximum of its own 2×2 block, an odd last row or column dropped.
+    public var halvesEachSide: Bool {
+        geometry.windowHeight == 2 && geometry.windowWidth == 2 && geometry.strideHeight == 2 && geometry.strideWidth == 2
+            && padding == .valid
+    }
     fileprivate var outputSize: Int { geometry.outputPositions * geometry.channels }
 
     public var config: JSONValue {

@@ -57,7 +57,17 @@ public final class Sequential: Model {
 
     public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
         var activations = input
-        for layer in layers { activations = layer.forward(activations, context: &context) }
+        var index = layers.startIndex
+        while index < layers.endIndex {
+            if index + 1 < layers.endIndex,
+               let fused = InferenceFusion.forward(layers[index], then: layers[index + 1], activations, context: &context) {
+                activations = fused
+                index += 2
+            } else {
+                activations = layers[index].forward(activations, context: &context)
+                index += 1
+            }
+        }
         return activations
     }
 

@@ -1,4 +1,7 @@
 import Foundation
+#if LRT_AVX2_COPY
+import LRTTensor  // this file is also LRTTensorAVX2's, compiled for AVX2
+#endif
 
 /// Winograd's minimal filtering F(4×4, 3×3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
 /// Networks", 2016) for 3×3 convolutions with stride 1 over NHWC images.
@@ -51,8 +54,28 @@ public struct WinogradConvolution: Sendable {
     public func scratchCount(images: Int) -> Int {
         let tiles = images * tilesPerImage
         return Self.points * tiles * (paddedChannels + paddedFilters)
-            + 2 * Self.points * paddedChannels + (24 + 16) * paddedFilters
+            + 2 * Self.points * paddedChannels + (24 + 16 + 2) * paddedFilters
     }
+
+    /// A 2×2 max pooling of stride 2 (Keras's `MaxPooling2D()` after the layer) taken into the output transform, with
+    /// the bias and activation before it: each 4×4 output tile gets the bias and the ReLU and is stored as its 2×2
+    /// maxima, saving the passes over the full output. The values are those of the separate passes: the same sums,
+    /// then the same maximum of the same four values. An odd last output row or column is dropped (`valid`).
+    public struct Pooling {
+        /// `[filters]`, added to every output; nil for none.
+        public var bias: UnsafePointer<Float>?
+        /// Whether negative outputs become 0 (ReLU) before the maximum; otherwise the activation is linear.
+        public var rectifies: Bool
+
+        /// - Parameters: see the properties.
+        public init(bias: UnsafePointer<Float>?, rectifies: Bool) {
+            self.bias = bias
+            self.rectifies = rectifies
+        }
+    }
+
+    /// The pooled output of one image: half the convolution's height and width (rounded down).
+    public var pooledShape: [Int] { [geometry.outputHeight / 2, geometry.outputWidth / 2, filters] }
 
     /// Images per chunk so that a chunk's transformed tiles and products stay within `elements` floats (at least one).
     public func imagesPerChunk(within elements: Int) -> Int {
@@ -91,16 +114,19 @@ public struct WinogradConvolution: Sendable {
         }
     }
 
-    /// Convolves `images` images, without bias or activation.
+    /// Convolves `images` images (no bias, no activation), or with `pooling` the pooled maxima of the biased, activated
+    /// outputs.
     ///
     /// - Parameters:
     ///   - input: `[images, inputHeight, inputWidth, channels]`.
     ///   - transformedKernel: ``transformKernel(_:into:)``'s result, `[36, channels, filters]`.
-    ///   - output: `[images, outputHeight, outputWidth, filters]`.
+    ///   - output: `[images, outputHeight, outputWidth, filters]`, or `[images] + pooledShape` with `pooling`.
     ///   - scratch: ``scratchCount(images:)`` floats, this worker's alone.
+    ///   - pooling: the pooling, bias and activation taken in, or nil (the default) for the convolution alone.
     /// Runs on the calling thread; BLAS threads as the caller has set them.
     public func convolve(_ input: UnsafePointer<Float>, images: Int, transformedKernel: UnsafePointer<Float>,
-                         into output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+                         into output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                         pooling: Pooling? = nil) {
         let channels = geometry.channels, paddedChannels = paddedChannels, paddedFilters = paddedFilters
         let tiles = images * tilesPerImage, points = Self.points
         let transformedTiles = scratch                                     // [36, tiles, paddedChannels]
@@ -109,6 +135,8 @@ public struct WinogradConvolution: Sendable {
         let halfway = gathered + points * paddedChannels                   // [6, 6, paddedChannels]: Bᵀ d
         let outputHalfway = halfway + points * paddedChannels              // [4, 6, paddedFilters]: Aᵀ m
         let outputTile = outputHalfway + 24 * paddedFilters                // [4, 4, paddedFilters]
+        let paddedBias = outputTile + 16 * paddedFilters                   // [paddedFilters]
+        let pooledTile = paddedBias + paddedFilters                        // [paddedFilters]
         if paddedFilters != filters {
             // The padding columns of the products are read by the output transform: keep them finite.
             products.update(repeating: 0, count: points * tiles * paddedFilters)
@@ -170,9 +198,14 @@ public struct WinogradConvolution: Sendable {
             }
         }
         // Aᵀ m A for every tile, into the output positions that exist.
+        if let pooling {
+            paddedBias.update(repeating: 0, count: paddedFilters)
+            if let bias = pooling.bias { paddedBias.update(from: bias, count: filters) }
+        }
         let outputRowStride = geometry.outputWidth * filters
+        let imageOutputs = (pooling == nil ? [geometry.outputHeight, geometry.outputWidth, filters] : pooledShape).reduce(1, *)
         for image in 0..<images {
-            let target = output + image * geometry.outputPositions * filters
+            let target = output + image * imageOutputs
             for tileRow in 0..<tileRows {
                 for tileColumn in 0..<tileColumns {
                     let tile = (image * tileRows + tileRow) * tileColumns + tileColumn
@@ -181,6 +214,15 @@ public struct WinogradConvolution: Sendable {
                                              into: outputHalfway + j * paddedFilters, stride: 6 * paddedFilters, count: paddedFilters)
                     }
                     let firstRow = tileRow * 4, firstColumn = tileColumn * 4
+                    if let pooling {
+                        for i in 0..<4 {
+                            Self.outputTransform(outputHalfway + i * 6 * paddedFilters, stride: paddedFilters,
+                                                 into: outputTile + i * 4 * paddedFilters, stride: paddedFilters, count: paddedFilters)
+                        }
+                        pool(tile: outputTile, row: firstRow, column: firstColumn, pooling, bias: paddedBias,
+                             into: target, scratch: pooledTile)
+                        continue
+                    }
                     if filters == paddedFilters, firstRow + 4 <= geometry.outputHeight, firstColumn + 4 <= geometry.outputWidth {
                         for i in 0..<4 {  // Y[i][j] = Σ_k outputHalfway[i][k] Aᵀ[j][k], straight into the output
                             Self.outputTransform(outputHalfway + i * 6 * paddedFilters, stride: paddedFilters,
@@ -199,6 +241,46 @@ public struct WinogradConvolution: Sendable {
                                 .update(from: outputTile + (i * 4 + j) * paddedFilters, count: filters)
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// Adds the bias to the 4×4 output tile whose first output is at (`row`, `column`), applies the activation, and
+    /// stores the maxima of its 2×2 blocks that lie inside the output into the image's pooled output `target`
+    /// (`[outputHeight / 2, outputWidth / 2, filters]`).
+    /// - Parameters:
+    ///   - tile: `[4, 4, paddedFilters]`, overwritten.
+    ///   - bias: `[paddedFilters]`, zeros where there is no bias.
+    ///   - scratch: `[paddedFilters]`.
+    private func pool(tile: UnsafeMutablePointer<Float>, row: Int, column: Int, _ pooling: Pooling,
+                      bias: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let paddedFilters = paddedFilters, filters = filters
+        let rows = min(4, geometry.outputHeight - row), columns = min(4, geometry.outputWidth - column)
+        // The bias and ReLU, in the order of the separate pass: (y + b), then max(·, 0) as `value > 0 ? value : 0`.
+        for position in 0..<16 where position / 4 < rows && position % 4 < columns {
+            let values = tile + position * paddedFilters
+            for offset in Swift.stride(from: 0, to: paddedFilters, by: Self.lane) {
+                var value = Self.load(values + offset)
+                if pooling.bias != nil { value += Self.load(bias + offset) }
+                if pooling.rectifies { value = value.rectified() }
+                Self.store(value, values + offset)
+            }
+        }
+        // Pooled output (row / 2 + a, column / 2 + b) exists for the blocks entirely inside the output.
+        let pooledWidth = geometry.outputWidth / 2, rowStride = pooledWidth * filters
+        for a in 0..<2 where 2 * a + 1 < rows {
+            for b in 0..<2 where 2 * b + 1 < columns {
+                let first = tile + (2 * a * 4 + 2 * b) * paddedFilters, below = first + 4 * paddedFilters
+                let destination = filters == paddedFilters
+                    ? target + (row / 2 + a) * rowStride + (column / 2 + b) * filters : scratch
+                for offset in Swift.stride(from: 0, to: paddedFilters, by: Self.lane) {
+                    let top = Self.load(first + offset).lanewiseMaximum(Self.load(first + paddedFilters + offset))
+                    let bottom = Self.load(below + offset).lanewiseMaximum(Self.load(below + paddedFilters + offset))
+                    Self.store(top.lanewiseMaximum(bottom), destination + offset)
+                }
+                if filters != paddedFilters {
+                    (target + (row / 2 + a) * rowStride + (column / 2 + b) * filters).update(from: scratch, count: filters)
                 }
             }
         }

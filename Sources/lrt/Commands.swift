@@ -147,6 +147,11 @@ struct Doctor: ParsableCommand {
             ("winograd", WinogradConvolution.isEnabled
                 ? "on: inference of 3×3 stride-1 convolutions with at least \(Conv2D.winogradMinimumChannels) channels in and out (\(WinogradConvolution.environmentVariable)=off turns it off)"
                 : "off (\(WinogradConvolution.environmentVariable)=off)"),
+            ("vector_kernels", CPUFeatures.usesAVX2 ? "avx2: Winograd's inference and the fused first-layer convolution run their AVX2 builds"
+                : CPUFeatures.hasAVX2 ? "baseline x86-64 (\(CPUFeatures.environmentVariable)=off)" : "baseline (this CPU has no AVX2)"),
+            ("fusion", InferenceFusion.isEnabled
+                ? "on: inference computes a Conv2D and the 2×2 MaxPooling2D after it in one pass where it can (\(InferenceFusion.environmentVariable)=off turns it off)"
+                : "off (\(InferenceFusion.environmentVariable)=off)"),
             ("onednn_max_relative_error", oneDNNError.map { String(format: "%.2e", $0) } ?? "-"),
             ("onednn_check", oneDNNProblem.map { "FAILED: \($0)" }
                 ?? (oneDNNError == nil ? "skipped (oneDNN unavailable)" : oneDNNPassed ? "passed" : "FAILED")),

@@ -59,6 +59,23 @@ final class DoctorTests: CommandTestCase {
         XCTAssertEqual(try doctor(environment: environment)["winograd"], "off (LRT_WINOGRAD=off)")
     }
 
+    /// Convolution-pooling fusion is on for inference unless `LRT_FUSION=off`.
+    func testFusionSetting() throws {
+        var environment = cleanEnvironment
+        XCTAssertEqual(try doctor(environment: environment)["fusion"]?.hasPrefix("on"), true)
+        environment["LRT_FUSION"] = "off"
+        XCTAssertEqual(try doctor(environment: environment)["fusion"], "off (LRT_FUSION=off)")
+    }
+
+    /// The AVX2 build of the vector kernels runs on a CPU with AVX2 unless `LRT_AVX2=off`.
+    func testVectorKernelSetting() throws {
+        var environment = cleanEnvironment
+        let hasAVX2 = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx2 ") == true
+        XCTAssertEqual(try doctor(environment: environment)["vector_kernels"]?.hasPrefix(hasAVX2 ? "avx2" : "baseline"), true)
+        environment["LRT_AVX2"] = "off"
+        XCTAssertEqual(try doctor(environment: environment)["vector_kernels"]?.hasPrefix("baseline"), true)
+    }
+
     func testGenericKernelFallbackIsReplacedByFastKernels() throws {
         let flags = cpuFlags
         let expected: String

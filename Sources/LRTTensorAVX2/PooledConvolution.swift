@@ -1,0 +1,1 @@
+../LRTTensor/PooledConvolution.swift

@@ -1,0 +1,1 @@
+../LRTTensor/WinogradConvolution.swift
