@@ -34,8 +34,8 @@ let package = Package(
 
         // tensors → layers → optimizers → data / file format → training → CLI
         .target(name: "LRTTensor", dependencies: ["CBLAS", "CDNNL"]),
-        // The SIMD kernels of LRTTensor that gain most from 256-bit vectors, compiled a second time for AVX2 (the same
-        // source files, linked): lrt is built for baseline x86-64 and calls these only on a CPU that has AVX2
+        // The SIMD kernels of LRTTensor that gain most from 256-bit vectors, compiled a second time for AVX2 (its files
+        // are symbolic links to LRTTensor's): lrt is built for baseline x86-64 and calls these only on a CPU that has AVX2
         // (`CPUFeatures`). No FMA: the products and sums round as in the baseline build, so the results are the same.
         .target(name: "LRTTensorAVX2", dependencies: ["LRTTensor"],
                 swiftSettings: avx2Settings),
