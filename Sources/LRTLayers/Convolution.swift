@@ -226,15 +226,13 @@ public final class Conv2D: KernelLayer, InputGradientSkipping, InferenceFusing {
               geometry.outputHeight >= 2, geometry.outputWidth >= 2 else { return nil }
         let batch = input.count / geometry.inputSize
         precondition(input.count == batch * geometry.inputSize, "Conv2D '\(name)' expects \(inputShape) inputs per example")
+        guard infersWithWinograd || geometry.channels < Conv2D.transposedLayoutChannels else { return nil }
         let pooledShape = [geometry.outputHeight / 2, geometry.outputWidth / 2, filters]
+        if pooledOutput.count != batch * pooledShape.reduce(1, *) { pooledOutput = Tensor(shape: [batch] + pooledShape) }
         if infersWithWinograd, let winograd {
-            if pooledOutput.count != batch * pooledShape.reduce(1, *) { pooledOutput = Tensor(shape: [batch] + pooledShape) }
             forwardWithWinograd(input, winograd, weightsVersion: context.weightsVersion, pooled: true)
-        } else if geometry.channels < Conv2D.transposedLayoutChannels {
-            if pooledOutput.count != batch * pooledShape.reduce(1, *) { pooledOutput = Tensor(shape: [batch] + pooledShape) }
-            forwardPooledDirectly(input, weightsVersion: context.weightsVersion)
         } else {
-            return nil
+            forwardPooledDirectly(input, weightsVersion: context.weightsVersion)
         }
         return pooledOutput
     }
