@@ -87,6 +87,45 @@ final class InferenceFusionTests: XCTestCase {
         }
     }
 
+    /// ``PooledConvolution``'s two paths, windows inside the image and windows clipped at its border, give the same
+    /// values: `same` padding over an image (border windows clipped) equals `valid` over the image with its zero border
+    /// written out (every window inside), to the bit, since the clipped taps would only have added zeros.
+    func testWindowsInsideAndClippedAtTheBorderAgree() throws {
+        // 5×4 pooled outputs; those of the first row and column (and of the last row) have windows on the padding.
+        let (height, width, channels, filters) = (10, 9, 2, 21)  // two vectors, then one with a tail
+        let same = try XCTUnwrap(WindowGeometry(inputHeight: height, inputWidth: width, channels: channels, windowHeight: 3,
+                                                windowWidth: 3, strideHeight: 1, strideWidth: 1, padding: .same))
+        let valid = try XCTUnwrap(WindowGeometry(inputHeight: height + 2, inputWidth: width + 2, channels: channels, windowHeight: 3,
+                                                 windowWidth: 3, strideHeight: 1, strideWidth: 1, padding: .valid))
+        let clipped = LRTTensor.PooledConvolution(geometry: same, filters: filters)
+        let inside = LRTTensor.PooledConvolution(geometry: valid, filters: filters)
+        let images = 2, input = random([images, height, width, channels], seed: 90).storage
+        var padded = [Float](repeating: 0, count: images * valid.inputSize)
+        for image in 0..<images {
+            for row in 0..<height {
+                for column in 0..<width {
+                    for channel in 0..<channels {
+                        padded[((image * (height + 2) + row + 1) * (width + 2) + column + 1) * channels + channel]
+                            = input[((image * height + row) * width + column) * channels + channel]
+                    }
+                }
+            }
+        }
+        let kernel = random([3, 3, channels, filters], seed: 91).storage, bias = random([filters], seed: 92).storage
+        var packed = [Float](repeating: 0, count: clipped.packedCount)
+        clipped.pack(kernel: kernel, bias: bias, into: &packed)
+        XCTAssertEqual([clipped.pooledHeight, clipped.pooledWidth], [inside.pooledHeight, inside.pooledWidth])
+        var scratch = [Float](repeating: 0, count: LRTTensor.PooledConvolution.scratchCount)
+        let count = images * clipped.pooledHeight * clipped.pooledWidth * filters
+        var expected = [Float](repeating: .nan, count: count), actual = expected
+        for rectifies in [true, false] {
+            clipped.convolve(input, images: images, packed: packed, rectifies: rectifies, into: &expected, scratch: &scratch)
+            inside.convolve(padded, images: images, packed: packed, rectifies: rectifies, into: &actual, scratch: &scratch)
+            XCTAssertEqual(actual, expected, "rectifies: \(rectifies)")
+            XCTAssertFalse(expected.contains(where: \.isNaN))
+        }
+    }
+
     /// The AVX2 build of ``PooledConvolution`` gives exactly the baseline build's values (no fused multiply-adds).
     func testTheAVX2BuildGivesTheBaselineValues() throws {
         try XCTSkipUnless(CPUFeatures.hasAVX2, "this CPU has no AVX2, so only the baseline build can run")
