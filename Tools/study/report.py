@@ -451,10 +451,27 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
         if starts and ends:
             span = (max(ends) - min(starts)).total_seconds()
             total = sum(r["wall_seconds"] for r in all_runs if not r.get("reused_from"))
+            # The time during which at least one run was going: the span less the gaps between invocations.
+            intervals = sorted((datetime.datetime.fromisoformat(r["started"]), datetime.datetime.fromisoformat(r["finished"]))
+                               for r in all_runs if r.get("started") and r.get("finished") and not r.get("reused_from"))
+            busy, current_start, current_end = 0.0, None, None
+            for start, end in intervals:
+                if current_end is None or start > current_end:
+                    if current_end is not None:
+                        busy += (current_end - current_start).total_seconds()
+                    current_start, current_end = start, end
+                else:
+                    current_end = max(current_end, end)
+            busy += (current_end - current_start).total_seconds() if current_end is not None else 0
+            invocations = len(setup.get("invocations", [])) or 1
             w(f"The {len(starts)} runs made here started at {min(starts).strftime('%H:%M')} UTC and the last finished at "
-              f"{max(ends).strftime('%H:%M')} UTC ({span / 60:.0f} minutes); their wall times add up to {total / 60:.0f} minutes "
+              f"{max(ends).strftime('%H:%M')} UTC ({span / 60:.0f} minutes"
+              + (f"; runs were going during {busy / 60:.0f} of them, the rest being the pauses between the {invocations} "
+                 f"invocations" if span - busy > 60 else "") +
+              f"); their wall times add up to {total / 60:.0f} minutes "
               f"(several ran at a time). Under the same load one MLP epoch on the 10,000-image subset took "
-              + fmt_seconds(all_runs, "mnist-mlp") + ".")
+              + fmt_seconds(all_runs, "mnist-mlp") + ". The grid (the MNIST subset, the epochs, ResNet-20's reduced "
+              "grid) was sized for about two hours on 2 cores with nothing else running; on a shared host it takes longer.")
             w("")
     # ---------------------------------------------------------------- results per study
     verdicts = []
