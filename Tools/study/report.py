@@ -304,6 +304,46 @@ def plot_gradient_pairs(plt, s, path):
     return rules
 
 
+def plot_with_lrt(lrt, s, rule, path):
+    """The `rule` pair's first seeded runs drawn by `lrt plot` (accuracy, each layer's multiplier and gradient norm),
+    from JSON-lines logs written out of their run files; False when there is no such pair or no working lrt binary."""
+    import subprocess
+    import tempfile
+    if not (s.finals(rule, "off") and s.finals(rule, "paper")) or not os.path.exists(lrt):
+        return False
+    with tempfile.TemporaryDirectory() as folder:
+        logs, labels = [], []
+        for rates in ("off", "paper"):
+            run = s.finals(rule, rates)[0]
+            records = []
+            for entry in run.get("history", []):
+                metrics = {k: v for k, v in entry.items() if k in ("loss", "accuracy", "val_loss", "val_accuracy")
+                           and isinstance(v, (int, float))}
+                records.append(dict(type="epoch", epoch=entry["epoch"], **metrics))
+            steps = {}
+            for name, entry in (run.get("telemetry") or {}).items():
+                for index, step in enumerate(entry["step"]):
+                    layer = {"name": name}
+                    for key in ("gradient_norm", "multiplier", "weight_norm", "update_norm"):
+                        value = entry.get(key, [None] * (index + 1))[index]
+                        if isinstance(value, (int, float)) and math.isfinite(value):
+                            layer[key] = value
+                    steps.setdefault(step, []).append(layer)
+            records += [dict(type="telemetry", step=step, layers=layers) for step, layers in sorted(steps.items())]
+            log = os.path.join(folder, f"{rule}-{rates}.jsonl")
+            with open(log, "w") as handle:
+                handle.writelines(json.dumps(record) + "\n" for record in records)
+            logs.append(log)
+            labels += ["--label", f"{rule} + {rates}, lr {run['learning_rate']:.3g}, seed {run['seed']}"]
+        command = [lrt, "plot", *logs, *labels, "--panels", "accuracy,multipliers,gradient-norms", "--title",
+                   f"{s.study['label']}: {rule} without and with the rule (lrt plot)", "--out", path, "--overwrite"]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            print(f"warning: lrt plot failed for {s.study['name']}: {result.stderr.strip()}")
+            return False
+    return True
+
+
 def layer_summary(run):
     """Per layer: median gradient norm and median multiplier over the run's telemetry, first and last quarter."""
     rows = []
@@ -328,6 +368,7 @@ def fmt_seconds(runs, study):
 
 def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, extensions):
     docs = os.path.abspath(args.report_out)
+    lrt = args.lrt if os.path.isabs(args.lrt) else os.path.join(root, args.lrt)
     figure_folder = "figures/quick" if args.quick else "figures"
     report_name = "REPRODUCTION-quick.md" if args.quick else "REPRODUCTION.md"
     figures = os.path.join(docs, figure_folder)
@@ -585,6 +626,9 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
             rules_drawn = plot_gradient_pairs(plt, s, os.path.join(figures, f"{name}-gradient-norms.png"))
             if rules_drawn:
                 made.append((f"{name}-gradient-norms.png", "each layer's gradient norm without and with the rule (" + ", ".join(rules_drawn) + ")"))
+            if plot_with_lrt(lrt, s, "sgd", os.path.join(figures, f"{name}-lrt-plot.png")):
+                made.append((f"{name}-lrt-plot.png", "the same SGD runs drawn by `lrt plot` from their logs: training and validation "
+                             "accuracy, each layer's multiplier and gradient norm"))
         for file, caption in made:
             w(f"![{caption}]({figure_folder}/{file})")
             w("")
