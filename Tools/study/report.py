@@ -511,8 +511,11 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
                  f"invocations" if span - busy > 60 else "") +
               f"); their wall times add up to {total / 60:.0f} minutes "
               f"(several ran at a time). Under the same load one MLP epoch on the 10,000-image subset took "
-              + fmt_seconds(all_runs, "mnist-mlp") + ". The grid (the MNIST subset, the epochs, ResNet-20's reduced "
-              "grid) was sized for about two hours on 2 cores with nothing else running; on a shared host it takes longer.")
+              + fmt_seconds(all_runs, "mnist-mlp") + ". " +
+              ("How long it takes depends on the image folder." if args.data else
+               ("The quick grid is sized for at most ten minutes" if args.quick else
+                "The grid (the MNIST subset, the epochs, ResNet-20's reduced grid) was sized for about two hours") +
+               " on 2 cores with nothing else running; on a shared host it takes longer."))
             w("")
     # ---------------------------------------------------------------- results per study
     verdicts = []
@@ -784,7 +787,11 @@ def write(root, out, studies, args, rate, grid, rules, targets, tuning_of, exten
         w(f"| {s.study['name']} | " + " | ".join(cells) + f" | {rank} |")
     w("")
     discussion = os.path.join(root, "Tools", "study", "discussion.md")
-    if os.path.exists(discussion):
+    if args.quick or args.data:
+        # The discussion reads the full grid's networks; on another grid its placeholders would stay unfilled.
+        w("The discussion of the results is written for the full grid (`docs/REPRODUCTION.md`); this grid has only the "
+          "tables and figures above.")
+    elif os.path.exists(discussion):
         with open(discussion) as handle:
             text = handle.read()
         w(render_discussion(text, loaded, targets))
