@@ -51,8 +51,12 @@ public final class Conv2D: KernelLayer, InputGradientSkipping, InferenceFusing {
     private let oneDNN: OneDNNLayer
     /// Winograd's F(4×4, 3×3) for inference, when the window is 3×3 with stride 1 and there are enough channels.
     private let winograd: LRTTensor.WinogradConvolution?
-    /// The same, compiled for AVX2, on a CPU that has it (``CPUFeatures/usesAVX2``): the same results.
-    private let wideWinograd: LRTTensorAVX2.WinogradConvolution?
+    /// Its convolution in the build the CPU runs best (LRTTensorAVX2's where ``CPUFeatures/usesAVX2``): the same results.
+    private let winogradKernel: (any WinogradKernel)?
+    /// For fewer than ``transposedLayoutChannels`` input channels: the fused inference of a following 2×2 max pooling,
+    /// and its kernel in the build the CPU runs best.
+    private let pooledConvolution: LRTTensor.PooledConvolution?
+    private let pooledConvolutionKernel: (any PooledConvolutionKernel)?
     private let transformedKernel = ScratchBuffer<Float>()  // [36, channels, filters]
     private var transformedKernelVersion: Int?  // the ForwardContext.weightsVersion it was made for
     private let packedKernel = ScratchBuffer<Float>()  // PooledConvolution's kernel and bias
@@ -106,7 +110,12 @@ public final class Conv2D: KernelLayer, InputGradientSkipping, InferenceFusing {
         oneDNN = OneDNNLayer(name: name, .convolution(geometry, filters: filters), width: filters)
         let enoughChannels = inputShape[2] >= Conv2D.winogradMinimumChannels && filters >= Conv2D.winogradMinimumChannels
         winograd = enoughChannels ? LRTTensor.WinogradConvolution(geometry: geometry, filters: filters) : nil
-        wideWinograd = enoughChannels && CPUFeatures.usesAVX2 ? LRTTensorAVX2.WinogradConvolution(geometry: geometry, filters: filters) : nil
+        winogradKernel = enoughChannels && CPUFeatures.usesAVX2
+            ? LRTTensorAVX2.WinogradConvolution(geometry: geometry, filters: filters) : winograd
+        let fewChannels = inputShape[2] < Conv2D.transposedLayoutChannels
+        pooledConvolution = fewChannels ? LRTTensor.PooledConvolution(geometry: geometry, filters: filters) : nil
+        pooledConvolutionKernel = fewChannels && CPUFeatures.usesAVX2
+            ? LRTTensorAVX2.PooledConvolution(geometry: geometry, filters: filters) : pooledConvolution
     }
 
     /// Below this many input or output channels, the matrix products of Winograd's algorithm are too thin to gain:
@@ -226,27 +235,27 @@ public final class Conv2D: KernelLayer, InputGradientSkipping, InferenceFusing {
               geometry.outputHeight >= 2, geometry.outputWidth >= 2 else { return nil }
         let batch = input.count / geometry.inputSize
         precondition(input.count == batch * geometry.inputSize, "Conv2D '\(name)' expects \(inputShape) inputs per example")
-        guard infersWithWinograd || geometry.channels < Conv2D.transposedLayoutChannels else { return nil }
+        guard infersWithWinograd || pooledConvolution != nil else { return nil }
         let pooledShape = [geometry.outputHeight / 2, geometry.outputWidth / 2, filters]
         if pooledOutput.count != batch * pooledShape.reduce(1, *) { pooledOutput = Tensor(shape: [batch] + pooledShape) }
         if infersWithWinograd, let winograd {
             forwardWithWinograd(input, winograd, weightsVersion: context.weightsVersion, pooled: true)
-        } else {
-            forwardPooledDirectly(input, weightsVersion: context.weightsVersion)
+        } else if let pooledConvolution, let pooledConvolutionKernel {
+            forwardPooledDirectly(input, pooledConvolution, pooledConvolutionKernel, weightsVersion: context.weightsVersion)
         }
         return pooledOutput
     }
 
-    /// ``PooledConvolution`` into ``pooledOutput``.
-    private func forwardPooledDirectly(_ input: Tensor, weightsVersion: Int?) {
-        let convolution = LRTTensor.PooledConvolution(geometry: geometry, filters: filters), geometry = geometry
-        // The same source compiled for AVX2, where the CPU has it: the same results, twice the vector width.
-        let wide = CPUFeatures.usesAVX2 ? LRTTensorAVX2.PooledConvolution(geometry: geometry, filters: filters) : nil
+    /// ``PooledConvolution`` into ``pooledOutput``: `convolution` packs the kernel, `kernel` (the same or its AVX2
+    /// build) convolves.
+    private func forwardPooledDirectly(_ input: Tensor, _ convolution: LRTTensor.PooledConvolution,
+                                       _ kernel: any PooledConvolutionKernel, weightsVersion: Int?) {
+        let geometry = geometry
         let batch = input.count / geometry.inputSize, pooledSize = convolution.pooledHeight * convolution.pooledWidth * filters
         let rectifies = appliedActivation == .relu
         let packed = packedKernel.pointer(count: convolution.packedCount)
         if weightsVersion == nil || weightsVersion != packedKernelVersion {
-            kernel.value.withUnsafeBufferPointer { kernelValues in
+            self.kernel.value.withUnsafeBufferPointer { kernelValues in
                 withOptionalPointer(to: bias?.value) { convolution.pack(kernel: kernelValues.baseAddress!, bias: $0, into: packed) }
             }
             packedKernelVersion = weightsVersion
@@ -258,12 +267,8 @@ public final class Conv2D: KernelLayer, InputGradientSkipping, InferenceFusing {
                 Parallel.forEachShard(count: batch, minimumSize: minimumShardImages) { shard, items in
                     let (source, target) = (inputs + items.lowerBound * geometry.inputSize, outputs + items.lowerBound * pooledSize)
                     let shardScratch = scratch + shard * LRTTensor.PooledConvolution.scratchCount
-                    if let wide {
-                        wide.convolve(source, images: items.count, packed: packed, rectifies: rectifies, into: target, scratch: shardScratch)
-                    } else {
-                        convolution.convolve(source, images: items.count, packed: packed, rectifies: rectifies, into: target,
-                                             scratch: shardScratch)
-                    }
+                    kernel.convolve(source, images: items.count, packed: packed, rectifies: rectifies, into: target,
+                                    scratch: shardScratch)
                 }
             }
         }
@@ -287,20 +292,15 @@ public final class Conv2D: KernelLayer, InputGradientSkipping, InferenceFusing {
         func run(into outputs: UnsafeMutablePointer<Float>) {
             input.withUnsafeBufferPointer { inputs in
                 withOptionalPointer(to: bias?.value) { biases in
-                    let inputs = inputs.baseAddress!, rectifies = activation == .relu, wide = wideWinograd
+                    let inputs = inputs.baseAddress!, rectifies = activation == .relu
+                    let kernel: any WinogradKernel = winogradKernel ?? winograd
                     Parallel.forEachShard(count: batch, minimumSize: minimumShardImages) { shard, items in
                         for first in stride(from: items.lowerBound, to: items.upperBound, by: imagesPerChunk) {
                             let images = min(imagesPerChunk, items.upperBound - first)
                             let (source, result) = (inputs + first * geometry.inputSize, outputs + first * outputSize)
-                            if let wide {
-                                wide.convolve(source, images: images, transformedKernel: transformed, into: result,
-                                              scratch: scratch + shard * scratchCount,
-                                              pooling: pooled ? .init(bias: biases, rectifies: rectifies) : nil)
-                            } else {
-                                winograd.convolve(source, images: images, transformedKernel: transformed, into: result,
-                                                  scratch: scratch + shard * scratchCount,
-                                                  pooling: pooled ? .init(bias: biases, rectifies: rectifies) : nil)
-                            }
+                            kernel.convolve(source, images: images, transformedKernel: transformed, into: result,
+                                            scratch: scratch + shard * scratchCount,
+                                            pooling: pooled ? WinogradPooling(bias: biases, rectifies: rectifies) : nil)
                             if !pooled {
                                 addBiasAndActivate(result, rows: images * geometry.outputPositions, width: filters,
                                                    bias: biases, activation: activation)

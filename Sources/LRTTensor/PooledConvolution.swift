@@ -16,7 +16,7 @@ import LRTTensor  // this file is also LRTTensorAVX2's, compiled for AVX2
 /// convolution windows lie inside the image (all of them without padding) take a path without clipping that shares
 /// each weight load among the four outputs: on MNIST's first layer about 1.5× faster than clipping every window. The
 /// result matches direct convolution to rounding (the tests hold it against Double-accumulated loops).
-public struct PooledConvolution: Sendable {
+public struct PooledConvolution: PooledConvolutionKernel {
     /// The convolution's sizes (any window, stride and padding).
     public let geometry: WindowGeometry
     /// The number of output channels.

@@ -16,7 +16,7 @@ import LRTTensor  // this file is also LRTTensorAVX2's, compiled for AVX2
 /// Memory of one worker (``scratchCount(images:)``): the transformed tiles of a chunk, `[36, tiles, paddedChannels]`,
 /// their products, `[36, tiles, paddedFilters]`, and a few tiles of temporaries. Channel counts are padded to
 /// multiples of 8 inside the scratch so that every transform runs on whole vectors.
-public struct WinogradConvolution: Sendable {
+public struct WinogradConvolution: WinogradKernel {
     /// The convolution's sizes; a 3×3 window with stride 1.
     public let geometry: WindowGeometry
     /// The number of output channels.
@@ -55,23 +55,6 @@ public struct WinogradConvolution: Sendable {
         let tiles = images * tilesPerImage
         return Self.points * tiles * (paddedChannels + paddedFilters)
             + 2 * Self.points * paddedChannels + (24 + 16 + 2) * paddedFilters
-    }
-
-    /// A 2×2 max pooling of stride 2 (Keras's `MaxPooling2D()` after the layer) taken into the output transform, with
-    /// the bias and activation before it: each 4×4 output tile gets the bias and the ReLU and is stored as its 2×2
-    /// maxima, saving the passes over the full output. The values are those of the separate passes: the same sums,
-    /// then the same maximum of the same four values. An odd last output row or column is dropped (`valid`).
-    public struct Pooling {
-        /// `[filters]`, added to every output; nil for none.
-        public var bias: UnsafePointer<Float>?
-        /// Whether negative outputs become 0 (ReLU) before the maximum; otherwise the activation is linear.
-        public var rectifies: Bool
-
-        /// - Parameters: see the properties.
-        public init(bias: UnsafePointer<Float>?, rectifies: Bool) {
-            self.bias = bias
-            self.rectifies = rectifies
-        }
     }
 
     /// The pooled output of one image: half the convolution's height and width (rounded down).
@@ -126,7 +109,7 @@ public struct WinogradConvolution: Sendable {
     /// Runs on the calling thread; BLAS threads as the caller has set them.
     public func convolve(_ input: UnsafePointer<Float>, images: Int, transformedKernel: UnsafePointer<Float>,
                          into output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                         pooling: Pooling? = nil) {
+                         pooling: WinogradPooling? = nil) {
         let channels = geometry.channels, paddedChannels = paddedChannels, paddedFilters = paddedFilters
         let tiles = images * tilesPerImage, points = Self.points
         let transformedTiles = scratch                                     // [36, tiles, paddedChannels]
@@ -253,7 +236,7 @@ public struct WinogradConvolution: Sendable {
     ///   - tile: `[4, 4, paddedFilters]`, overwritten.
     ///   - bias: `[paddedFilters]`, zeros where there is no bias.
     ///   - scratch: `[paddedFilters]`.
-    private func pool(tile: UnsafeMutablePointer<Float>, row: Int, column: Int, _ pooling: Pooling,
+    private func pool(tile: UnsafeMutablePointer<Float>, row: Int, column: Int, _ pooling: WinogradPooling,
                       bias: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
         let paddedFilters = paddedFilters, filters = filters
         let rows = min(4, geometry.outputHeight - row), columns = min(4, geometry.outputWidth - column)

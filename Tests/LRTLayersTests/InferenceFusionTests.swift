@@ -166,9 +166,9 @@ final class InferenceFusionTests: XCTestCase {
                 let count = 3 * (pools ? 5 * 5 : 11 * 11) * 60
                 var expected = [Float](repeating: .nan, count: count), actual = expected
                 baseline.convolve(input, images: 3, transformedKernel: transformed, into: &expected, scratch: &scratch,
-                                  pooling: pools ? .init(bias: biases.baseAddress, rectifies: true) : nil)
+                                  pooling: pools ? WinogradPooling(bias: biases.baseAddress, rectifies: true) : nil)
                 wide.convolve(input, images: 3, transformedKernel: transformed, into: &actual, scratch: &scratch,
-                              pooling: pools ? .init(bias: biases.baseAddress, rectifies: true) : nil)
+                              pooling: pools ? WinogradPooling(bias: biases.baseAddress, rectifies: true) : nil)
                 XCTAssertEqual(actual, expected, "pools \(pools)")
                 XCTAssertFalse(expected.contains(where: \.isNaN), "pools \(pools): every output written")
             }
