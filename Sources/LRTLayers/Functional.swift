@@ -180,6 +180,9 @@ public final class Functional: Model {
         }
     }
 
+    /// Elements of a gradient sum per shard: a few tens of microseconds of work.
+    private let minimumShardElements = Parallel.minimumShardSize(workPerItem: 2)
+
     /// Adds `gradient` to the gradient collected for `tensor`: the first one is kept as it is, a
     /// second one starts a sum in ``gradientSums``.
     private func accumulate(_ gradient: Tensor, at tensor: Int, gradients: inout [Tensor?], summed: inout [Bool]) {
@@ -194,14 +197,22 @@ public final class Functional: Model {
             gradientSums[tensor].withUnsafeMutableBufferPointer { sums in
                 existing.withUnsafeBufferPointer { first in
                     gradient.withUnsafeBufferPointer { second in
-                        for element in sums.indices { sums[element] = first[element] + second[element] }
+                        let sums = sums.baseAddress!, first = first.baseAddress!, second = second.baseAddress!
+                        Parallel.forEachShard(count: existing.count, minimumSize: minimumShardElements) { _, elements in
+                            for element in elements { sums[element] = first[element] + second[element] }
+                        }
                     }
                 }
             }
             summed[tensor] = true
         } else {
             gradientSums[tensor].withUnsafeMutableBufferPointer { sums in
-                gradient.withUnsafeBufferPointer { addElements($0.baseAddress!, into: sums.baseAddress!, count: sums.count) }
+                gradient.withUnsafeBufferPointer { gradients in
+                    let sums = sums.baseAddress!, gradients = gradients.baseAddress!
+                    Parallel.forEachShard(count: gradient.count, minimumSize: minimumShardElements) { _, elements in
+                        addElements(gradients + elements.lowerBound, into: sums + elements.lowerBound, count: elements.count)
+                    }
+                }
             }
         }
         gradients[tensor] = gradientSums[tensor]

@@ -1,6 +1,8 @@
 import Foundation
 import LRTTensor
 
+private typealias Kernels = NormalizationKernels
+
 /// Adds up per-feature sums over the shards of a global batch, so that a ``BatchNormalization`` in training
 /// normalizes every shard by the global batch's mean and variance (synchronized batch normalization, as PyTorch's
 /// `SyncBatchNorm`). Under MPI each rank holds one shard; the training target implements it with an allreduce.
@@ -174,11 +176,10 @@ public final class BatchNormalization: Layer, Freezable {
             output.withUnsafeMutableBufferPointer { outputs in
                 let inputs = inputs.baseAddress!, outputs = outputs.baseAddress!
                 Parallel.forEachShard(count: rows, minimumSize: minimumShardRows) { _, items in
-                    for row in items {
-                        let rowInputs = inputs + row * features, rowOutputs = outputs + row * features
-                        for feature in 0..<features {
-                            rowOutputs[feature] = rowInputs[feature] * scale[feature] + shift[feature]
-                        }
+                    Kernels.forEachGroup(rows: items, features: features) { index, feature, width in
+                        let value = Kernels.load(inputs + index, width: width) * Kernels.load(scale + feature, width: width)
+                            + Kernels.load(shift + feature, width: width)
+                        Kernels.store(value, outputs + index, width: width)
                     }
                 }
             }
@@ -213,9 +214,8 @@ public final class BatchNormalization: Layer, Freezable {
                 Parallel.forEachShard(count: rows, minimumSize: minimumShardRows) { shard, items in
                     let sum = sums + shard * 2 * features
                     sum.update(repeating: 0, count: features)
-                    for row in items {
-                        let rowInputs = inputs + row * features
-                        for feature in 0..<features { sum[feature] += Double(rowInputs[feature]) }
+                    Kernels.addSums(rows: items, features: features, into: sum, nil) { index, _, width in
+                        (Kernels.load(inputs + index, width: width), .zero)
                     }
                 }
                 total(withRows: true)
@@ -225,12 +225,9 @@ public final class BatchNormalization: Layer, Freezable {
                 Parallel.forEachShard(count: rows, minimumSize: minimumShardRows) { shard, items in
                     let sum = sums + shard * 2 * features
                     sum.update(repeating: 0, count: features)
-                    for row in items {
-                        let rowInputs = inputs + row * features
-                        for feature in 0..<features {
-                            let centred = Double(rowInputs[feature] - mean[feature])
-                            sum[feature] += centred * centred
-                        }
+                    Kernels.addSums(rows: items, features: features, into: sum, nil) { index, feature, width in
+                        let centred = Kernels.load(inputs + index, width: width) - Kernels.load(mean + feature, width: width)
+                        return (centred * centred, .zero)
                     }
                 }
                 total(withRows: false)
@@ -242,14 +239,12 @@ public final class BatchNormalization: Layer, Freezable {
                 }
                 // x̂ = (x − mean) / √(variance + ε); y = gamma · x̂ + beta
                 Parallel.forEachShard(count: rows, minimumSize: minimumShardRows) { _, items in
-                    for row in items {
-                        let offset = row * features
-                        let rowInputs = inputs + offset, rowNormalized = normalized + offset, rowOutputs = outputs + offset
-                        for feature in 0..<features {
-                            let value = (rowInputs[feature] - mean[feature]) * inverseDeviation[feature]
-                            rowNormalized[feature] = value
-                            rowOutputs[feature] = value * scale[feature] + shift[feature]
-                        }
+                    Kernels.forEachGroup(rows: items, features: features) { index, feature, width in
+                        let value = (Kernels.load(inputs + index, width: width) - Kernels.load(mean + feature, width: width))
+                            * Kernels.load(inverseDeviation + feature, width: width)
+                        Kernels.store(value, normalized + index, width: width)
+                        Kernels.store(value * Kernels.load(scale + feature, width: width) + Kernels.load(shift + feature, width: width),
+                                      outputs + index, width: width)
                     }
                 }
             }
@@ -287,15 +282,10 @@ public final class BatchNormalization: Layer, Freezable {
             // Per shard: Σ g and Σ g · x̂.
             Parallel.forEachShard(count: rows, minimumSize: minimumShardRows) { shard, items in
                 let sum = sums + shard * 2 * features
-                let product = sum + features
                 sum.update(repeating: 0, count: 2 * features)
-                for row in items {
-                    let rowGradients = outputGradients + row * features, rowNormalized = normalized + row * features
-                    for feature in 0..<features {
-                        let gradient = Double(rowGradients[feature])
-                        sum[feature] += gradient
-                        product[feature] += gradient * Double(rowNormalized[feature])
-                    }
+                Kernels.addSums(rows: items, features: features, into: sum, sum + features) { index, _, width in
+                    let gradient = Kernels.load(outputGradients + index, width: width)
+                    return (gradient, gradient * Kernels.load(normalized + index, width: width))
                 }
             }
         }
@@ -322,14 +312,11 @@ public final class BatchNormalization: Layer, Freezable {
                 let outputGradients = outputGradients.baseAddress!, inputGradients = inputGradients.baseAddress!
                 let count = Float(globalRows)
                 Parallel.forEachShard(count: rows, minimumSize: minimumShardRows) { _, items in
-                    for row in items {
-                        let offset = row * features
-                        let rowInputGradients = inputGradients + offset
-                        let rowGradients = outputGradients + offset, rowNormalized = normalized + offset
-                        for feature in 0..<features {
-                            rowInputGradients[feature] = coefficient[feature]
-                                * (count * rowGradients[feature] - gradientSum[feature] - rowNormalized[feature] * productSum[feature])
-                        }
+                    Kernels.forEachGroup(rows: items, features: features) { index, feature, width in
+                        let gradient = Kernels.load(outputGradients + index, width: width)
+                        let centred = count * gradient - Kernels.load(gradientSum + feature, width: width)
+                            - Kernels.load(normalized + index, width: width) * Kernels.load(productSum + feature, width: width)
+                        Kernels.store(Kernels.load(coefficient + feature, width: width) * centred, inputGradients + index, width: width)
                     }
                 }
             }
@@ -353,11 +340,9 @@ extension BatchNormalization {
             inputGradient.withUnsafeMutableBufferPointer { inputGradients in
                 let outputGradients = outputGradients.baseAddress!, inputGradients = inputGradients.baseAddress!
                 Parallel.forEachShard(count: rows, minimumSize: minimumShardRows) { _, items in
-                    for row in items {
-                        let offset = row * features
-                        for feature in 0..<features {
-                            inputGradients[offset + feature] = outputGradients[offset + feature] * scale[feature]
-                        }
+                    Kernels.forEachGroup(rows: items, features: features) { index, feature, width in
+                        Kernels.store(Kernels.load(outputGradients + index, width: width) * Kernels.load(scale + feature, width: width),
+                                      inputGradients + index, width: width)
                     }
                 }
             }

@@ -350,51 +350,56 @@ final class ReferenceTests: XCTestCase {
 
     /// Training normalizes by the batch's mean and biased variance and moves the moving
     /// statistics by Keras 3's rule; inference uses the moving statistics. The batch is
-    /// large enough to be split across cores.
+    /// large enough to be split across cores. The kernels take eight features at a time: 4 features
+    /// fill part of one group, 12 one whole group and part of a second.
     func testBatchNormalizationMatchesDefinition() {
-        let shape = [60, 60, 4]
+        for features in [4, 12] { checkBatchNormalizationDefinition(features: features) }
+    }
+
+    func checkBatchNormalizationDefinition(features: Int) {
+        let shape = [60, 60, features]
         let layer = BatchNormalization(name: "batch_normalization", inputShape: shape, momentum: 0.9, epsilon: 1e-3,
-                                       gamma: random([4], seed: 1, range: 0.5...1.5), beta: random([4], seed: 2),
-                                       movingMean: Tensor(shape: [4], repeating: 0.5), movingVariance: Tensor(shape: [4], repeating: 2))
+                                       gamma: random([features], seed: 1, range: 0.5...1.5), beta: random([features], seed: 2),
+                                       movingMean: Tensor(shape: [features], repeating: 0.5), movingVariance: Tensor(shape: [features], repeating: 2))
         var input = random([10] + shape, seed: 3)
-        for index in 0..<input.count { input.storage[index] = input.storage[index] * Float(index % 4 + 1) + Float(index % 4) }
-        let rows = input.count / 4
-        var mean = [Double](repeating: 0, count: 4), variance = [Double](repeating: 0, count: 4)
-        for index in 0..<input.count { mean[index % 4] += Double(input.storage[index]) / Double(rows) }
-        for index in 0..<input.count { variance[index % 4] += pow(Double(input.storage[index]) - mean[index % 4], 2) / Double(rows) }
+        for index in 0..<input.count { input.storage[index] = input.storage[index] * Float(index % features + 1) + Float(index % features) }
+        let rows = input.count / features
+        var mean = [Double](repeating: 0, count: features), variance = [Double](repeating: 0, count: features)
+        for index in 0..<input.count { mean[index % features] += Double(input.storage[index]) / Double(rows) }
+        for index in 0..<input.count { variance[index % features] += pow(Double(input.storage[index]) - mean[index % features], 2) / Double(rows) }
         let gamma = layer.gamma!.value.storage, beta = layer.beta!.value.storage
 
         var context = ForwardContext(training: true)
         let output = layer.forward(input, context: &context)
         var expected = Tensor(shape: input.shape)
         for index in 0..<input.count {
-            let feature = index % 4
+            let feature = index % features
             expected.storage[index] = Float((Double(input.storage[index]) - mean[feature]) / (variance[feature] + 1e-3).squareRoot()
                                             * Double(gamma[feature]) + Double(beta[feature]))
         }
-        assertClose(output, expected, "training output")
-        for feature in 0..<4 {
+        assertClose(output, expected, "training output, \(features) features")
+        for feature in 0..<features {
             XCTAssertEqual(Double(layer.movingMean.value.storage[feature]), 0.5 * 0.9 + mean[feature] * 0.1, accuracy: 1e-5)
             XCTAssertEqual(Double(layer.movingVariance.value.storage[feature]), 2 * 0.9 + variance[feature] * 0.1, accuracy: 1e-4)
         }
         // The backward pass, from its closed form in Double.
         let outputGradient = random(output.shape, seed: 4)
         let inputGradient = layer.backward(outputGradient)
-        var betaGradient = [Double](repeating: 0, count: 4), gammaGradient = [Double](repeating: 0, count: 4)
+        var betaGradient = [Double](repeating: 0, count: features), gammaGradient = [Double](repeating: 0, count: features)
         func normalized(_ index: Int) -> Double {
-            (Double(input.storage[index]) - mean[index % 4]) / (variance[index % 4] + 1e-3).squareRoot()
+            (Double(input.storage[index]) - mean[index % features]) / (variance[index % features] + 1e-3).squareRoot()
         }
         for index in 0..<input.count {
-            betaGradient[index % 4] += Double(outputGradient.storage[index])
-            gammaGradient[index % 4] += Double(outputGradient.storage[index]) * normalized(index)
+            betaGradient[index % features] += Double(outputGradient.storage[index])
+            gammaGradient[index % features] += Double(outputGradient.storage[index]) * normalized(index)
         }
-        for feature in 0..<4 {
+        for feature in 0..<features {
             XCTAssertEqual(Double(layer.beta!.gradient.storage[feature]), betaGradient[feature], accuracy: 1e-2)
             XCTAssertEqual(Double(layer.gamma!.gradient.storage[feature]), gammaGradient[feature], accuracy: 1e-2)
         }
         var worst = 0.0
         for index in stride(from: 0, to: input.count, by: 7) {
-            let feature = index % 4
+            let feature = index % features
             let expected = Double(gamma[feature]) / (variance[feature] + 1e-3).squareRoot() / Double(rows)
                 * (Double(rows) * Double(outputGradient.storage[index]) - betaGradient[feature] - normalized(index) * gammaGradient[feature])
             worst = max(worst, abs(Double(inputGradient.storage[index]) - expected))
@@ -406,7 +411,7 @@ final class ReferenceTests: XCTestCase {
         var inference = ForwardContext.inference
         let inferred = layer.forward(input, context: &inference)
         for index in stride(from: 0, to: input.count, by: 13) {
-            let feature = index % 4
+            let feature = index % features
             let expected = (input.storage[index] - moving.0.storage[feature]) / (moving.1.storage[feature] + 1e-3).squareRoot()
                 * gamma[feature] + beta[feature]
             XCTAssertEqual(inferred.storage[index], expected, accuracy: 1e-4)
