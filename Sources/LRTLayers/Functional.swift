@@ -30,6 +30,7 @@ public final class Functional: Model {
     public let layers: [Layer]
     public private(set) var parameters: [Parameter] = []
     public let weights: [Parameter]
+    public let inferenceReplicas = InferenceReplicas()
     public private(set) var parameterGroups: [(layerName: String, parameters: [Parameter])] = []
     public var frozenLayers: Set<String> = [] {
         didSet { prepareTraining() }

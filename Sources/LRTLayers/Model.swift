@@ -41,6 +41,8 @@ public protocol Model: AnyObject {
     /// For each layer, the names of the layers (or the input) whose outputs it takes (Keras's
     /// "Connected to"); nil for a Sequential model, where each layer takes the previous one's.
     var layerInputs: [[String]]? { get }
+    /// The copies of this model that ``infer(_:)`` runs on the other cores, made when first needed.
+    var inferenceReplicas: InferenceReplicas { get }
 
     /// - Parameters:
     ///   - input: `[batch, …inputShape]`.
@@ -65,34 +67,52 @@ extension Model {
 
     /// Inference-mode logits: `[batch, …inputShape]` → `[batch, …outputShape]`.
     ///
-    /// A large batch goes through the whole network a slice at a time, so that each slice's
-    /// activations are still in cache when the next layer reads them (a batch of 1000 MNIST images
-    /// makes 86 MB of first-layer activations). In inference every example is computed on its own,
-    /// so the result is the same.
+    /// A large batch is split into one contiguous part per core, and each core takes its part through
+    /// the whole network on a copy of the model of its own (``InferenceReplicas``, the same weights),
+    /// a slice at a time, so that each slice's activations are still in that core's cache when the next
+    /// layer reads them (a batch of 1000 MNIST images makes 86 MB of first-layer activations) and the
+    /// cores never wait for each other between layers. In inference every example is computed on its
+    /// own, so the result is the same.
     public func infer(_ input: Tensor) -> Tensor {
-        let exampleSize = inputShape.reduce(1, *), outputSize = outputShape.reduce(1, *)
-        let batch = input.count / max(exampleSize, 1)
+        let batch = input.count / max(inputShape.reduce(1, *), 1)
         var context = ForwardContext.inference
         context.weightsVersion = InferenceCalls.shared.next()  // nothing changes the weights during this call
         let largestActivation = ([inputShape] + layers.map(\.outputShape)).map { $0.reduce(1, *) }.max() ?? 1
-        let slice = max(8, Parallel.shardCount * inferenceSliceElements / max(largestActivation, 1))
+        let slice = max(8, inferenceSliceElements / max(largestActivation, 1))
         guard batch > 2 * slice else { return forward(input, context: &context) }
+        let shards = Parallel.shardCount(for: batch, minimumSize: slice)
+        let models = inferenceReplicas.models(count: shards, of: self)
         var result = Tensor(shape: [batch] + outputShape)
-        var sliceInput = Tensor(shape: [slice] + inputShape)
-        for start in stride(from: 0, to: batch, by: slice) {
-            // The last slice is padded with zeros to the full size, so that no layer resizes its buffers.
-            let count = min(slice, batch - start)
-            sliceInput.storage.withUnsafeMutableBufferPointer { sliceValues in
-                let filled = sliceValues.update(fromContentsOf: input.storage[start * exampleSize..<(start + count) * exampleSize])
-                UnsafeMutableBufferPointer(rebasing: sliceValues[filled...]).update(repeating: 0)
-            }
-            let output = forward(sliceInput, context: &context)  // [slice, …outputShape]
-            result.storage.withUnsafeMutableBufferPointer { results in
-                _ = UnsafeMutableBufferPointer(rebasing: results[start * outputSize..<(start + count) * outputSize])
-                    .update(fromContentsOf: output.storage[0..<count * outputSize])
+        input.withUnsafeBufferPointer { inputs in
+            result.withUnsafeMutableBufferPointer { results in
+                Parallel.forEachShard(count: batch, minimumSize: slice) { shard, examples in
+                    var shardContext = context
+                    models[shard % models.count].infer(inputs, examples, slice: slice, context: &shardContext, into: results)
+                }
             }
         }
         return result
+    }
+
+    /// Inference of `examples` of `inputs`, a slice of `slice` examples at a time, into the same examples of `results`.
+    /// - Parameters:
+    ///   - inputs: `[batch, …inputShape]`.
+    ///   - results: `[batch, …outputShape]`.
+    private func infer(_ inputs: UnsafeBufferPointer<Float>, _ examples: Range<Int>, slice: Int,
+                       context: inout ForwardContext, into results: UnsafeMutableBufferPointer<Float>) {
+        let exampleSize = inputShape.reduce(1, *), outputSize = outputShape.reduce(1, *)
+        var sliceInput = Tensor(shape: [slice] + inputShape)
+        for start in stride(from: examples.lowerBound, to: examples.upperBound, by: slice) {
+            // The last slice is padded with zeros to the full size, so that no layer resizes its buffers.
+            let count = min(slice, examples.upperBound - start)
+            sliceInput.storage.withUnsafeMutableBufferPointer { sliceValues in
+                let filled = sliceValues.update(fromContentsOf: inputs[start * exampleSize..<(start + count) * exampleSize])
+                UnsafeMutableBufferPointer(rebasing: sliceValues[filled...]).update(repeating: 0)
+            }
+            let output = forward(sliceInput, context: &context)  // [slice, …outputShape]
+            _ = UnsafeMutableBufferPointer(rebasing: results[start * outputSize..<(start + count) * outputSize])
+                .update(fromContentsOf: output.storage[0..<count * outputSize])
+        }
     }
 
     /// Class probabilities (or raw outputs when the model does not end in a softmax).
@@ -122,9 +142,45 @@ extension Model {
 }
 
 /// Floats of one layer's output per core in an ``Model/infer(_:)`` slice: small enough to stay in
-/// cache, large enough that waking the cores for each layer costs little (measured on cnn-mnist:
+/// cache, large enough that each layer's call costs little beside its work (measured on cnn-mnist:
 /// 2^19 beats both 2^17 and no slicing by about 10%).
 let inferenceSliceElements = 1 << 19
+
+/// Copies of a model for ``Model/infer(_:)``'s cores: layers keep their buffers on themselves, so two
+/// cores cannot run one model at once. Each copy is built from the model's config and shares its
+/// weights' storage (copied only if written); the weights are shared again at every call, so a copy
+/// always computes with the model's current weights. A model whose copy cannot be built (its config
+/// does not rebuild it exactly), or every model with `LRT_INFERENCE_COPIES=off`, runs on one model,
+/// each layer split across the cores.
+public final class InferenceReplicas {
+    /// The environment variable that keeps inference on one model (`LRT_INFERENCE_COPIES=off`), to compare the two.
+    public static let environmentVariable = "LRT_INFERENCE_COPIES"
+    /// Whether ``Model/infer(_:)`` runs copies of the model on the other cores: unless `LRT_INFERENCE_COPIES` is `off`.
+    public static let isEnabled = ProcessInfo.processInfo.environment[environmentVariable]?.lowercased() != "off"
+
+    private var copies: [any Model] = []
+    private var failed = false
+
+    public init() {}
+
+    /// `model` and up to `count - 1` copies of it, with its current weights.
+    func models(count: Int, of model: any Model) -> [any Model] {
+        guard count > 1, Self.isEnabled, !failed else { return [model] }
+        while copies.count < count - 1 {
+            var generator = SeededGenerator(seed: 0)  // the initial weights are replaced below
+            guard let copy = try? ModelConfig.build(json: model.config, generator: &generator),
+                  copy.weights.map(\.value.shape) == model.weights.map(\.value.shape) else {
+                failed = true
+                return [model]
+            }
+            copies.append(copy)
+        }
+        for copy in copies.prefix(count - 1) {
+            for (copied, original) in zip(copy.weights, model.weights) { copied.value = original.value }
+        }
+        return [model] + copies.prefix(count - 1)
+    }
+}
 
 /// A layer's config as a model writes it: `"trainable": false` for a frozen layer, so Keras loads it frozen too.
 func layerConfig(of layer: Layer, frozen: Bool) -> JSONValue {

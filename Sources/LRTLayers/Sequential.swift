@@ -16,6 +16,7 @@ public final class Sequential: Model {
     public private(set) var parameters: [Parameter] = []
     public let weights: [Parameter]
     public let outputsProbabilities: Bool
+    public let inferenceReplicas = InferenceReplicas()
     /// Made once per ``frozenLayers``: the optimizer asks for them at every step.
     public private(set) var parameterGroups: [(layerName: String, parameters: [Parameter])] = []
     public var frozenLayers: Set<String> = [] {

@@ -152,6 +152,9 @@ struct Doctor: ParsableCommand {
             ("fusion", InferenceFusion.isEnabled
                 ? "on: inference computes a Conv2D and the 2×2 MaxPooling2D after it in one pass where it can (\(InferenceFusion.environmentVariable)=off turns it off)"
                 : "off (\(InferenceFusion.environmentVariable)=off)"),
+            ("inference_copies", InferenceReplicas.isEnabled
+                ? "on: inference splits a large batch into one part per core, each taken through the whole network by a copy of the model (\(InferenceReplicas.environmentVariable)=off turns it off)"
+                : "off (\(InferenceReplicas.environmentVariable)=off)"),
             ("onednn_max_relative_error", oneDNNError.map { String(format: "%.2e", $0) } ?? "-"),
             ("onednn_check", oneDNNProblem.map { "FAILED: \($0)" }
                 ?? (oneDNNError == nil ? "skipped (oneDNN unavailable)" : oneDNNPassed ? "passed" : "FAILED")),

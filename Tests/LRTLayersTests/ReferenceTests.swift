@@ -304,11 +304,12 @@ final class ReferenceTests: XCTestCase {
         }
     }
 
-    /// `infer` runs a large batch a slice at a time (the last one padded); the result is
-    /// what one pass over the whole batch gives, in example order.
+    /// `infer` runs a large batch a slice at a time (the last one padded), one part of the batch per
+    /// core, each on a copy of the model of its own; the result is what one pass over the whole batch
+    /// gives, in example order, and after the weights change the copies compute with the new ones.
     func testSlicedInferenceEqualsOnePass() throws {
         var generator = SeededGenerator(seed: 1)
-        let model = try ModelConfig.build(text: """
+        let sequential = try ModelConfig.build(text: """
             {"class_name": "Sequential", "config": {"layers": [
               {"class_name": "InputLayer", "config": {"batch_shape": [null, 28, 28, 1]}},
               {"class_name": "Conv2D", "config": {"filters": 32, "kernel_size": 3, "activation": "relu"}},
@@ -317,14 +318,34 @@ final class ReferenceTests: XCTestCase {
               {"class_name": "Flatten"},
               {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}}]}}
             """, generator: &generator)
-        // More than two slices (48 images each on 2 cores), the last one partly padding.
-        let input = random([150, 28, 28, 1], seed: 2, range: 0...1)
+        // More than two slices per core (24 images each: 2^19 floats of the 26×26×32 convolution), the last one
+        // partly padding.
+        checkSlicedInference(sequential, input: random([150, 28, 28, 1], seed: 2, range: 0...1))
+        // A Functional model: ResNet-20 (slices of 32 images: 2^19 floats of 32×32×16 activations), its
+        // BatchNormalization moved off its initial statistics first.
+        let resnet = try ModelConfig.build(json: Architectures.config(named: "resnet20", inputShape: [32, 32, 3], classCount: 10),
+                                           generator: &generator)
+        var training = ForwardContext(training: true)
+        _ = resnet.forward(random([16, 32, 32, 3], seed: 3), context: &training)
+        checkSlicedInference(resnet, input: random([70, 32, 32, 3], seed: 4))
+    }
+
+    func checkSlicedInference(_ model: any Model, input: Tensor, file: StaticString = #filePath, line: UInt = #line) {
         var context = ForwardContext.inference
         let whole = model.forward(input, context: &context)
         let sliced = model.infer(input)
-        XCTAssertEqual(sliced.shape, [150, 10])
-        assertClose(sliced, whole, accuracy: 1e-5, "sliced inference")
-        XCTAssertEqual(model.infer(input), sliced, "a second call gives the same")
+        XCTAssertEqual(sliced.shape, whole.shape, file: file, line: line)
+        assertClose(sliced, whole, accuracy: 1e-5, "sliced inference", file: file, line: line)
+        XCTAssertEqual(model.infer(input), sliced, "a second call gives the same", file: file, line: line)
+        // Every weight changes (each kernel's sign, each moving variance doubles): the copies see it.
+        for parameter in model.weights {
+            parameter.value.withUnsafeMutableBufferPointer { values in
+                for index in values.indices { values[index] *= parameter.weightName == "moving_variance" ? 2 : -1 }
+            }
+        }
+        let changed = model.forward(input, context: &context)
+        XCTAssertNotEqual(changed, whole, file: file, line: line)
+        assertClose(model.infer(input), changed, accuracy: 1e-5, "sliced inference after the weights changed", file: file, line: line)
     }
 
     /// A layer shared by two models: after its kernel changes, the other model's inference sees the
