@@ -78,16 +78,20 @@ extension Model {
         var context = ForwardContext.inference
         context.weightsVersion = InferenceCalls.shared.next()  // nothing changes the weights during this call
         let largestActivation = ([inputShape] + layers.map(\.outputShape)).map { $0.reduce(1, *) }.max() ?? 1
-        let slice = max(8, inferenceSliceElements / max(largestActivation, 1))
+        let slice = max(8, inferenceSliceElements / max(largestActivation, 1))  // examples per core and slice
         guard batch > 2 * slice else { return forward(input, context: &context) }
-        let shards = Parallel.shardCount(for: batch, minimumSize: slice)
-        let models = inferenceReplicas.models(count: shards, of: self)
+        let models = inferenceReplicas.models(count: Parallel.shardCount(for: batch, minimumSize: slice), of: self)
         var result = Tensor(shape: [batch] + outputShape)
         input.withUnsafeBufferPointer { inputs in
             result.withUnsafeMutableBufferPointer { results in
-                Parallel.forEachShard(count: batch, minimumSize: slice) { shard, examples in
+                guard models.count > 1 else {
+                    // One model: every layer splits each slice across the cores, so a slice holds each core's share.
+                    infer(inputs, 0..<batch, slice: Parallel.shardCount * slice, context: &context, into: results)
+                    return
+                }
+                Parallel.forEachShard(count: batch, minimumSize: slice) { shard, examples in  // one shard per model
                     var shardContext = context
-                    models[shard % models.count].infer(inputs, examples, slice: slice, context: &shardContext, into: results)
+                    models[shard].infer(inputs, examples, slice: slice, context: &shardContext, into: results)
                 }
             }
         }
@@ -159,18 +163,19 @@ public final class InferenceReplicas {
     public static let isEnabled = ProcessInfo.processInfo.environment[environmentVariable]?.lowercased() != "off"
 
     private var copies: [any Model] = []
-    private var failed = false
+    /// Whether this model's inference may run on copies: ``isEnabled`` unless a copy could not be built.
+    var usesCopies = InferenceReplicas.isEnabled
 
     public init() {}
 
-    /// `model` and up to `count - 1` copies of it, with its current weights.
+    /// `model` and `count - 1` copies of it, with its current weights; `model` alone when it runs on one model.
     func models(count: Int, of model: any Model) -> [any Model] {
-        guard count > 1, Self.isEnabled, !failed else { return [model] }
+        guard count > 1, usesCopies else { return [model] }
         while copies.count < count - 1 {
             var generator = SeededGenerator(seed: 0)  // the initial weights are replaced below
             guard let copy = try? ModelConfig.build(json: model.config, generator: &generator),
                   copy.weights.map(\.value.shape) == model.weights.map(\.value.shape) else {
-                failed = true
+                usesCopies = false
                 return [model]
             }
             copies.append(copy)

@@ -16,7 +16,8 @@ final class DoctorTests: CommandTestCase {
     /// The environment of this test process without the variables lrt's BLAS fix and kernel choice read.
     private var cleanEnvironment: [String: String] {
         var environment = ProcessInfo.processInfo.environment
-        for name in ["OPENBLAS_CORETYPE", "LRT_SIMULATE_BLAS_CORE", "LRT_BLAS_REEXECUTED", "LRT_KERNELS", "LRT_WINOGRAD"] { environment[name] = nil }
+        for name in ["OPENBLAS_CORETYPE", "LRT_SIMULATE_BLAS_CORE", "LRT_BLAS_REEXECUTED", "LRT_KERNELS", "LRT_WINOGRAD",
+                     "LRT_FUSION", "LRT_AVX2", "LRT_INFERENCE_COPIES"] { environment[name] = nil }
         return environment
     }
 
@@ -65,6 +66,14 @@ final class DoctorTests: CommandTestCase {
         XCTAssertEqual(try doctor(environment: environment)["fusion"]?.hasPrefix("on"), true)
         environment["LRT_FUSION"] = "off"
         XCTAssertEqual(try doctor(environment: environment)["fusion"], "off (LRT_FUSION=off)")
+    }
+
+    /// Inference runs a copy of the model per core unless `LRT_INFERENCE_COPIES=off`.
+    func testInferenceCopiesSetting() throws {
+        var environment = cleanEnvironment
+        XCTAssertEqual(try doctor(environment: environment)["inference_copies"]?.hasPrefix("on"), true)
+        environment["LRT_INFERENCE_COPIES"] = "off"
+        XCTAssertEqual(try doctor(environment: environment)["inference_copies"], "off (LRT_INFERENCE_COPIES=off)")
     }
 
     /// The AVX2 build of the vector kernels runs on a CPU with AVX2 unless `LRT_AVX2=off`.
