@@ -232,10 +232,11 @@ public struct PooledConvolution: PooledConvolutionKernel {
         func store(_ value: Lane, _ pointer: UnsafeMutablePointer<Float>) {
             UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Lane.self)
         }
-        store(Self.finish(first0, first1, first2, first3, bias: load(biasRow), rectifies: rectifies), target)
-        if vectors == 2 {
-            store(Self.finish(second0, second1, second2, second3, bias: load(biasRow + Self.lane), rectifies: rectifies),
-                  target + Self.lane)
+        // One call of `finish` for both vectors: with a call for each, Swift left one of them out of line.
+        for vector in 0..<vectors {
+            let sums = vector == 0 ? (first0, first1, first2, first3) : (second0, second1, second2, second3)
+            store(Self.finish(sums.0, sums.1, sums.2, sums.3, bias: load(biasRow + vector * Self.lane), rectifies: rectifies),
+                  target + vector * Self.lane)
         }
         if !whole { (destination + filterOffset).update(from: scratch, count: existing) }
     }
