@@ -231,6 +231,11 @@ public enum Checkpoint {
             try group.setAttribute("wait", int64: Int64(monitor.wait))
             try group.setAttribute("stopped_epoch", int64: Int64(monitor.stoppedEpoch))
         }
+        if !state.eventFiles.isEmpty {
+            let group = try training.createGroup("tensorboard")
+            try group.setAttribute("files", strings: state.eventFiles.map(\.path))
+            try group.writeInt64s("lengths", state.eventFiles.map { Int64($0.length) }, shape: [state.eventFiles.count])
+        }
 
         let dataset = try lrt.createGroup("dataset")
         try dataset.setAttribute("root", string: state.dataRoot)

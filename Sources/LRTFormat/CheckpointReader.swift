@@ -393,6 +393,7 @@ struct CheckpointReader {
         if training.contains("plan") { state.plan = try readPlan(try training.openGroup("plan")) }
         state.earlyStopping = try readMonitor(training, "early_stopping")
         state.keepBest = try readMonitor(training, "keep_best")
+        state.eventFiles = try readEventFiles(training)
 
         let dataset = try lrt.openGroup("dataset")
         state.dataRoot = try dataset.stringAttribute("root")
@@ -517,6 +518,22 @@ struct CheckpointReader {
         return MonitorState(best: best, bestEpoch: try integerAttribute(group, "best_epoch", in: 0...CheckpointLimits.epochs),
                             wait: try integerAttribute(group, "wait", in: 0...CheckpointLimits.epochs),
                             stoppedEpoch: try integerAttribute(group, "stopped_epoch", in: 0...CheckpointLimits.epochs))
+    }
+
+    /// The TensorBoard event files and the lengths the checkpoint covers (`lrt/training/tensorboard`); none when missing.
+    private func readEventFiles(_ training: HDF5Group) throws -> [EventFileExtent] {
+        guard training.contains("tensorboard") else { return [] }
+        let group = try training.openGroup("tensorboard")
+        let shape = try group.datasetShape("lengths")
+        guard shape.count == 1, shape[0] <= 16 else {
+            throw CheckpointError(path: path, "\(path): \(group.path)/lengths has shape \(shape); expected one axis of at most 16 event files (the file is damaged)")
+        }
+        let files = try group.stringArrayAttribute("files")
+        let lengths = try group.readInt64s("lengths").values
+        guard files.count == lengths.count, lengths.allSatisfy({ (0...(Int64(1) << 48)).contains($0) }) else {
+            throw CheckpointError(path: path, "\(path): \(group.path) holds \(files.count) files and \(lengths.count) lengths; expected one length from 0 to 2^48 bytes per file (the file is damaged)")
+        }
+        return zip(files, lengths).map { EventFileExtent(path: $0, length: Int($1)) }
     }
 
     // MARK: Attributes

@@ -89,6 +89,10 @@ public struct TrainingState: Equatable, Sendable {
     public var earlyStopping: MonitorState?
     /// The keep-best callback's progress (`--keep-best`); nil when it is off.
     public var keepBest: MonitorState?
+    /// The TensorBoard event files the run was appending to (`--tensorboard`), with their lengths in bytes when
+    /// this state was taken: a resumed run cuts them back to these lengths, so that what a killed run wrote past
+    /// its checkpoint (step- and epoch-level events alike) is gone before the resumed run writes it again.
+    public var eventFiles: [EventFileExtent] = []
 
     public init() {}
 
@@ -97,6 +101,15 @@ public struct TrainingState: Equatable, Sendable {
     public static func streamSeed(_ seed: UInt64, stream: String) -> UInt64 {
         SeededGenerator.derivedSeed(seed, stream: stream)
     }
+}
+
+/// An event file and how many of its bytes a checkpoint covers.
+public struct EventFileExtent: Equatable, Sendable {
+    /// The file's absolute path.
+    public var path: String
+    /// Its length in bytes when the checkpoint was taken.
+    public var length: Int
+    public init(path: String, length: Int) { (self.path, self.length) = (path, length) }
 }
 
 /// What a run was asked to do, stored with its checkpoints (`lrt/training/plan`) so that `lrt resume` finishes

@@ -280,6 +280,44 @@ final class CallbackTests: TrainingTestCase {
         XCTAssertEqual(EventEncoding.sessionStart(step: 5, wallTime: 1), [0x09, 0, 0, 0, 0, 0, 0, 0xF0, 0x3F, 0x10, 5, 0x3A, 2, 0x08, 0x01])
     }
 
+    /// A run stopped mid-epoch records its event files' lengths in its checkpoint; events written past it (here an
+    /// epoch-level one, which TensorBoard's restart rule cannot drop, as a run killed between its epoch's events and
+    /// its epoch-end save leaves them) are cut off when it resumes, and a file lrt did not write is never cut.
+    func testResumeCutsTensorBoardEventsPastTheCheckpoint() throws {
+        var hooks = quiet
+        hooks.logEvery = 4
+        hooks.tensorBoardPath = path("tb")
+        var batches = 0
+        hooks.shouldStop = { batches += 1; return batches == 30 }  // in epoch 2, at step 30
+        _ = try Runs.train(configuration(epochs: 2, out: "stopped.h5", validationSplit: 0.1), hooks: hooks)
+        let extents = try XCTUnwrap(Checkpoint.load(from: path("stopped.h5")).training).eventFiles
+        XCTAssertEqual(extents.map { ($0.path as NSString).deletingLastPathComponent }, [path("tb/train"), path("tb/validation")])
+        for extent in extents {
+            XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: extent.path)[.size] as? Int, extent.length, extent.path)
+            let handle = try XCTUnwrap(FileHandle(forWritingAtPath: extent.path))
+            handle.seekToEndOfFile()
+            handle.write(Data(EventEncoding.record(EventEncoding.scalars([("epoch_loss", 9)], step: 1, wallTime: 1))))
+            try handle.close()
+        }
+        let foreign = path("tb/train/events.out.tfevents.1.elsewhere")
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: foreign))
+        try EventFileWriter.cut(foreign, to: 1, in: path("tb/train"))
+        try EventFileWriter.cut(extents[0].path, to: 0, in: path("tb/validation"))  // not in that folder: left
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: foreign)[.size] as? Int, 3)
+        XCTAssertGreaterThan(try FileManager.default.attributesOfItem(atPath: extents[0].path)[.size] as? Int ?? 0, extents[0].length)
+
+        _ = try Runs.resume(checkpointPath: path("stopped.h5"), epochs: nil, outputPath: nil, hooks: quiet)
+        for extent in extents {
+            XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: extent.path)[.size] as? Int, extent.length, extent.path)
+        }
+        let resumed = try XCTUnwrap(Checkpoint.load(from: path("stopped.h5")).training).eventFiles
+        XCTAssertEqual(resumed.count, 2)
+        XCTAssertTrue(Set(resumed.map(\.path)).isDisjoint(with: extents.map(\.path)), "the resumed run writes new files")
+        for extent in resumed {
+            XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: extent.path)[.size] as? Int, extent.length, extent.path)
+        }
+    }
+
     // MARK: - Early stopping, keep-best, save-every
 
     private func tinyTrainer() throws -> Trainer {

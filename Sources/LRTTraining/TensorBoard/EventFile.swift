@@ -88,6 +88,8 @@ public enum EventEncoding {
 public final class EventFileWriter {
     /// The file's path.
     public let path: String
+    /// The bytes written to it so far.
+    public private(set) var length = 0
     private let descriptor: Int32
 
     /// Creates the folder (and its parents) if needed and a new event file in it.
@@ -104,9 +106,15 @@ public final class EventFileWriter {
         }
         let now = Date().timeIntervalSince1970
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
-        let name = "events.out.tfevents.\(Int(now)).\(host).\(getpid()).lrt"
+        // A second file of the same process within a second (a library user's resume) gets a counter before `.lrt`.
+        var (name, descriptor) = ("", Int32(-1))
+        for attempt in 0..<100 {
+            name = "events.out.tfevents.\(Int(now)).\(host).\(getpid())\(attempt == 0 ? "" : ".\(attempt)").lrt"
+            descriptor = open((directory as NSString).appendingPathComponent(name), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
+            if descriptor >= 0 || errno != EEXIST { break }
+        }
         path = (directory as NSString).appendingPathComponent(name)
-        descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        self.descriptor = descriptor
         guard descriptor >= 0 else {
             throw TrainingError.cannotWrite(path: path, problem: "cannot create the TensorBoard event file \(path): \(String(cString: strerror(errno)))")
         }
@@ -138,6 +146,25 @@ public final class EventFileWriter {
                 }
                 offset += written
             }
+        }
+        length += bytes.count
+    }
+
+    /// Cuts an event file an earlier lrt process wrote in `directory` back to `length` bytes, dropping the events
+    /// past a checkpoint that covered its first `length`. Only an lrt event file (`events.out.tfevents.*.lrt`, a
+    /// regular file, not a link) directly in `directory` is touched; one that is gone or shorter is left as it is.
+    /// - Throws: ``TrainingError/cannotWrite(path:problem:)`` naming the file if it cannot be cut.
+    public static func cut(_ path: String, to length: Int, in directory: String) throws {
+        let name = (path as NSString).lastPathComponent
+        guard ((path as NSString).deletingLastPathComponent as NSString).standardizingPath == (directory as NSString).standardizingPath,
+              name.hasPrefix("events.out.tfevents."), name.hasSuffix(".lrt") else { return }
+        let descriptor = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG, Int(status.st_size) > length else { return }
+        guard ftruncate(descriptor, off_t(length)) == 0 else {
+            throw TrainingError.cannotWrite(path: path, problem: "cannot cut the TensorBoard event file \(path) back to its checkpoint's \(length) bytes: \(String(cString: strerror(errno))); move it out of the folder to resume")
         }
     }
 }
