@@ -327,15 +327,18 @@ final class ReferenceTests: XCTestCase {
                                            generator: &generator)
         var training = ForwardContext(training: true)
         _ = resnet.forward(random([16, 32, 32, 3], seed: 3), context: &training)
-        checkSlicedInference(resnet, input: random([70, 32, 32, 3], seed: 4))
+        // Its 32- and 64-channel layers run Winograd's products through sgemm on the slices' rows or the whole batch's,
+        // which AVX2's kernels round differently (up to 1.6e-5 on an AVX2 EPYC; within 1e-5 with LRT_WINOGRAD=off); the order of
+        // examples and the copies' weights are what this checks, which would be off by far more.
+        checkSlicedInference(resnet, input: random([70, 32, 32, 3], seed: 4), accuracy: 5e-5)
     }
 
-    func checkSlicedInference(_ model: any Model, input: Tensor, file: StaticString = #filePath, line: UInt = #line) {
+    func checkSlicedInference(_ model: any Model, input: Tensor, accuracy: Float = 1e-5, file: StaticString = #filePath, line: UInt = #line) {
         var context = ForwardContext.inference
         let whole = model.forward(input, context: &context)
         let sliced = model.infer(input)
         XCTAssertEqual(sliced.shape, whole.shape, file: file, line: line)
-        assertClose(sliced, whole, accuracy: 1e-5, "sliced inference", file: file, line: line)
+        assertClose(sliced, whole, accuracy: accuracy, "sliced inference", file: file, line: line)
         XCTAssertEqual(model.infer(input), sliced, "a second call gives the same", file: file, line: line)
         if InferenceReplicas.isEnabled {  // not with LRT_INFERENCE_COPIES=off in the environment
             XCTAssertTrue(model.inferenceReplicas.usesCopies, "the model's copy could not be built", file: file, line: line)
@@ -343,7 +346,7 @@ final class ReferenceTests: XCTestCase {
         // On one model (LRT_INFERENCE_COPIES=off, or a model that cannot be copied), each layer split across the cores.
         let usesCopies = model.inferenceReplicas.usesCopies
         model.inferenceReplicas.usesCopies = false
-        assertClose(model.infer(input), whole, accuracy: 1e-5, "sliced inference on one model", file: file, line: line)
+        assertClose(model.infer(input), whole, accuracy: accuracy, "sliced inference on one model", file: file, line: line)
         model.inferenceReplicas.usesCopies = usesCopies
         // Every weight changes (each kernel's sign, each moving variance doubles): the copies see it.
         for parameter in model.weights {
@@ -353,7 +356,7 @@ final class ReferenceTests: XCTestCase {
         }
         let changed = model.forward(input, context: &context)
         XCTAssertNotEqual(changed, whole, file: file, line: line)
-        assertClose(model.infer(input), changed, accuracy: 1e-5, "sliced inference after the weights changed", file: file, line: line)
+        assertClose(model.infer(input), changed, accuracy: accuracy, "sliced inference after the weights changed", file: file, line: line)
     }
 
     /// A layer shared by two models: after its kernel changes, the other model's inference sees the
