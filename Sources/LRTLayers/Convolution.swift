@@ -16,8 +16,8 @@ import LRTTensorAVX2
 /// columns instead of storing them for the whole batch.
 ///
 /// In inference, a 3×3 window with stride 1 and at least ``winogradMinimumChannels`` channels in and out is
-/// computed by Winograd's F(4×4, 3×3) (``WinogradConvolution``) whichever backend is chosen: a quarter of the
-/// multiplications, the same outputs within rounding (`LRT_WINOGRAD=off` turns it off).
+/// computed by Winograd's F(4×4, 3×3) or F(5×5, 3×3) (``WinogradConvolution``) whichever backend is chosen: a
+/// quarter of the multiplications or fewer, the same outputs within rounding (`LRT_WINOGRAD=off` turns it off).
 public final class Conv2D: KernelLayer, InputGradientSkipping, InferenceFusing {
     public let name: String
     public let className = "Conv2D"
@@ -49,16 +49,13 @@ public final class Conv2D: KernelLayer, InputGradientSkipping, InferenceFusing {
     private let kernelGradientPartials = ScratchBuffer<Float>() // [shards, patchSize, filters]
     private let biasGradientPartials = ScratchBuffer<Float>()   // [shards, filters]
     private let oneDNN: OneDNNLayer
-    /// Winograd's F(4×4, 3×3) for inference, when the window is 3×3 with stride 1 and there are enough channels.
-    private let winograd: LRTTensor.WinogradConvolution?
-    /// Its convolution in the build the CPU runs best (LRTTensorAVX2's where ``CPUFeatures/usesAVX2``): the same results.
-    private let winogradKernel: (any WinogradKernel)?
+    /// Winograd's algorithm for inference, when the window is 3×3 with stride 1 and there are enough channels: for the
+    /// outputs, and for the fused inference of a following 2×2 max pooling (which may take other tiles).
+    private let winograd: WinogradPlan?, pooledWinograd: WinogradPlan?
     /// For fewer than ``transposedLayoutChannels`` input channels: the fused inference of a following 2×2 max pooling,
     /// and its kernel in the build the CPU runs best.
     private let pooledConvolution: LRTTensor.PooledConvolution?
     private let pooledConvolutionKernel: (any PooledConvolutionKernel)?
-    private let transformedKernel = ScratchBuffer<Float>()  // [36, channels, filters]
-    private var transformedKernelVersion: Int?  // the ForwardContext.weightsVersion it was made for
     private let packedKernel = ScratchBuffer<Float>()  // PooledConvolution's kernel and bias
     private var packedKernelVersion: Int?
     private var pooledOutput = Tensor(shape: [0])  // [batch, outputHeight / 2, outputWidth / 2, filters], fused inference
@@ -109,9 +106,8 @@ public final class Conv2D: KernelLayer, InputGradientSkipping, InferenceFusing {
         self.bias = bias.map { Parameter(layerName: name, weightName: "bias", value: $0) }
         oneDNN = OneDNNLayer(name: name, .convolution(geometry, filters: filters), width: filters)
         let enoughChannels = inputShape[2] >= Conv2D.winogradMinimumChannels && filters >= Conv2D.winogradMinimumChannels
-        winograd = enoughChannels ? LRTTensor.WinogradConvolution(geometry: geometry, filters: filters) : nil
-        winogradKernel = enoughChannels && CPUFeatures.usesAVX2
-            ? LRTTensorAVX2.WinogradConvolution(geometry: geometry, filters: filters) : winograd
+        winograd = enoughChannels ? WinogradPlan(geometry: geometry, filters: filters, pooled: false) : nil
+        pooledWinograd = enoughChannels ? WinogradPlan(geometry: geometry, filters: filters, pooled: true) : nil
         let fewChannels = inputShape[2] < Conv2D.transposedLayoutChannels
         pooledConvolution = fewChannels ? LRTTensor.PooledConvolution(geometry: geometry, filters: filters) : nil
         pooledConvolutionKernel = fewChannels && CPUFeatures.usesAVX2
@@ -238,8 +234,8 @@ public final class Conv2D: KernelLayer, InputGradientSkipping, InferenceFusing {
         guard infersWithWinograd || pooledConvolution != nil else { return nil }
         let pooledShape = [geometry.outputHeight / 2, geometry.outputWidth / 2, filters]
         if pooledOutput.count != batch * pooledShape.reduce(1, *) { pooledOutput = Tensor(shape: [batch] + pooledShape) }
-        if infersWithWinograd, let winograd {
-            forwardWithWinograd(input, winograd, weightsVersion: context.weightsVersion, pooled: true)
+        if infersWithWinograd, let pooledWinograd {
+            forwardWithWinograd(input, pooledWinograd, weightsVersion: context.weightsVersion)
         } else if let pooledConvolution, let pooledConvolutionKernel {
             forwardPooledDirectly(input, pooledConvolution, pooledConvolutionKernel, weightsVersion: context.weightsVersion)
         }
@@ -274,26 +270,26 @@ public final class Conv2D: KernelLayer, InputGradientSkipping, InferenceFusing {
         }
     }
 
-    /// Inference by Winograd's F(4×4, 3×3): the same outputs as direct convolution within rounding; into ``output``,
-    /// or with the bias, the activation (ReLU or linear) and a 2×2 max pooling into ``pooledOutput`` when `pooled`.
-    private func forwardWithWinograd(_ input: Tensor, _ winograd: LRTTensor.WinogradConvolution, weightsVersion: Int?,
-                                     pooled: Bool = false) {
+    /// Inference by Winograd's algorithm: the same outputs as direct convolution within rounding; into ``output``, or with
+    /// the bias, the activation (ReLU or linear) and a 2×2 max pooling into ``pooledOutput`` when the plan is pooled.
+    private func forwardWithWinograd(_ input: Tensor, _ plan: WinogradPlan, weightsVersion: Int?) {
+        let winograd = plan.convolution, pooled = winograd.pooled
         let geometry = geometry, filters = filters, activation = appliedActivation
         let outputSize = pooled ? (geometry.outputHeight / 2) * (geometry.outputWidth / 2) * filters : self.outputSize
         let batch = input.count / geometry.inputSize
         let imagesPerChunk = winograd.imagesPerChunk(within: Conv2D.winogradChunkElements)
         let scratchCount = winograd.scratchCount(images: imagesPerChunk)
         let scratch = columns.pointer(count: Parallel.shardCount * scratchCount)
-        let transformed = transformedKernel.pointer(count: winograd.transformedKernelCount)
-        if weightsVersion == nil || weightsVersion != transformedKernelVersion {
+        let transformed = plan.transformedKernel.pointer(count: winograd.transformedKernelCount)
+        if weightsVersion == nil || weightsVersion != plan.transformedKernelVersion {
             kernel.value.withUnsafeBufferPointer { winograd.transformKernel($0.baseAddress!, into: transformed) }
-            transformedKernelVersion = weightsVersion
+            plan.transformedKernelVersion = weightsVersion
         }
         func run(into outputs: UnsafeMutablePointer<Float>) {
             input.withUnsafeBufferPointer { inputs in
                 withOptionalPointer(to: bias?.value) { biases in
                     let inputs = inputs.baseAddress!, rectifies = activation == .relu
-                    let kernel: any WinogradKernel = winogradKernel ?? winograd
+                    let kernel = plan.kernel
                     Parallel.forEachShard(count: batch, minimumSize: minimumShardImages) { shard, items in
                         for first in stride(from: items.lowerBound, to: items.upperBound, by: imagesPerChunk) {
                             let images = min(imagesPerChunk, items.upperBound - first)
@@ -446,5 +442,24 @@ extension Conv2D: KerasLayer {
                       kernel: kernelInitializer.make(shape: kernelShape, generator: &generator),
                       bias: useBias ? biasInitializer.make(shape: [filters], generator: &generator) : nil,
                       kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
+    }
+}
+
+/// A ``LRTTensor/WinogradConvolution`` of a layer, its convolution in the build the CPU runs best, and its transformed kernel.
+private final class WinogradPlan {
+    let convolution: LRTTensor.WinogradConvolution
+    /// LRTTensorAVX2's build where ``CPUFeatures/usesAVX2``: the same results.
+    let kernel: any WinogradKernel
+    let transformedKernel = ScratchBuffer<Float>()  // [points, channels, filters]
+    var transformedKernelVersion: Int?  // the ForwardContext.weightsVersion it was made for
+
+    init?(geometry: WindowGeometry, filters: Int, pooled: Bool) {
+        guard let convolution = LRTTensor.WinogradConvolution(geometry: geometry, filters: filters, pooled: pooled) else { return nil }
+        self.convolution = convolution
+        if CPUFeatures.usesAVX2, let wide = LRTTensorAVX2.WinogradConvolution(geometry: geometry, filters: filters, pooled: pooled) {
+            kernel = wide
+        } else {
+            kernel = convolution
+        }
     }
 }
