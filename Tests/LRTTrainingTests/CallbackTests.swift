@@ -301,8 +301,8 @@ final class CallbackTests: TrainingTestCase {
         }
         let foreign = path("tb/train/events.out.tfevents.1.elsewhere")
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: foreign))
-        try EventFileWriter.cut(foreign, to: 1, in: path("tb/train"))
-        try EventFileWriter.cut(extents[0].path, to: 0, in: path("tb/validation"))  // not in that folder: left
+        try EventFileWriter.cut(foreign, to: 1, in: [path("tb/train")])
+        try EventFileWriter.cut(extents[0].path, to: 0, in: [path("tb/validation")])  // not in that folder: left
         XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: foreign)[.size] as? Int, 3)
         XCTAssertGreaterThan(try FileManager.default.attributesOfItem(atPath: extents[0].path)[.size] as? Int ?? 0, extents[0].length)
 

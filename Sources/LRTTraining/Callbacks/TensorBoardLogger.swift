@@ -26,9 +26,7 @@ public final class TensorBoardLogger: TrainingCallback {
     public func onTrainBegin(_ trainer: Trainer) throws {
         lastLoggedStep = trainer.state.globalStep
         let folders = ["train", "validation"].map { (directory as NSString).appendingPathComponent($0) }
-        for extent in trainer.state.eventFiles {
-            for folder in folders { try EventFileWriter.cut(extent.path, to: extent.length, in: folder) }
-        }
+        for extent in trainer.state.eventFiles { try EventFileWriter.cut(extent.path, to: extent.length, in: folders) }
         train = try EventFileWriter(directory: folders[0])
         // Epoch-level events (step = epoch index < global step) are never purged by this.
         if trainer.state.globalStep > 0 { try train?.addSessionStart(step: trainer.state.globalStep + 1) }

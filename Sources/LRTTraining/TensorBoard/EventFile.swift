@@ -107,14 +107,14 @@ public final class EventFileWriter {
         let now = Date().timeIntervalSince1970
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
         // A second file of the same process within a second (a library user's resume) gets a counter before `.lrt`.
-        var (name, descriptor) = ("", Int32(-1))
+        var (path, descriptor) = ("", Int32(-1))
         for attempt in 0..<100 {
-            name = "events.out.tfevents.\(Int(now)).\(host).\(getpid())\(attempt == 0 ? "" : ".\(attempt)").lrt"
-            descriptor = open((directory as NSString).appendingPathComponent(name), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
+            let name = "events.out.tfevents.\(Int(now)).\(host).\(getpid())\(attempt == 0 ? "" : ".\(attempt)").lrt"
+            path = (directory as NSString).appendingPathComponent(name)
+            descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
             if descriptor >= 0 || errno != EEXIST { break }
         }
-        path = (directory as NSString).appendingPathComponent(name)
-        self.descriptor = descriptor
+        (self.path, self.descriptor) = (path, descriptor)
         guard descriptor >= 0 else {
             throw TrainingError.cannotWrite(path: path, problem: "cannot create the TensorBoard event file \(path): \(String(cString: strerror(errno)))")
         }
@@ -150,13 +150,14 @@ public final class EventFileWriter {
         length += bytes.count
     }
 
-    /// Cuts an event file an earlier lrt process wrote in `directory` back to `length` bytes, dropping the events
-    /// past a checkpoint that covered its first `length`. Only an lrt event file (`events.out.tfevents.*.lrt`, a
-    /// regular file, not a link) directly in `directory` is touched; one that is gone or shorter is left as it is.
+    /// Cuts an event file an earlier lrt process wrote back to `length` bytes, dropping the events past a checkpoint
+    /// that covered its first `length`. Only an lrt event file (`events.out.tfevents.*.lrt`, a regular file, not a
+    /// link) directly in one of `folders` is touched; one that is gone or shorter is left as it is.
     /// - Throws: ``TrainingError/cannotWrite(path:problem:)`` naming the file if it cannot be cut.
-    public static func cut(_ path: String, to length: Int, in directory: String) throws {
+    public static func cut(_ path: String, to length: Int, in folders: [String]) throws {
         let name = (path as NSString).lastPathComponent
-        guard ((path as NSString).deletingLastPathComponent as NSString).standardizingPath == (directory as NSString).standardizingPath,
+        let folder = ((path as NSString).deletingLastPathComponent as NSString).standardizingPath
+        guard folders.contains(where: { ($0 as NSString).standardizingPath == folder }),
               name.hasPrefix("events.out.tfevents."), name.hasSuffix(".lrt") else { return }
         let descriptor = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else { return }
